@@ -1,0 +1,44 @@
+# Quick start:  make results   (set-up + the whole workflow + HTML report)
+#               make test      (set-up + the test suite)
+# Each target does its own set-up: a virtual environment in .venv, the CPU build of torch (installed
+# first, so the package's torch range never pulls a CUDA build), the package, and the system tools.
+
+VENV ?= .venv
+PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+CORES ?= all
+BIN := $(VENV)/bin
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: setup system-tools results report test lint bench clean
+
+setup: $(VENV)/.installed system-tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+system-tools:
+	@scripts/ensure-system-tools.sh
+
+results: setup
+	$(RUN) snakemake --cores $(CORES)
+	$(RUN) snakemake --report results/report.html
+
+report: setup
+	$(RUN) snakemake --report results/report.html
+
+test: setup
+	$(RUN) python -m pytest -q
+
+lint: setup
+	$(RUN) snakemake --lint
+
+bench: setup
+	$(RUN) restorebench bench dip
+
+clean:
+	rm -rf results .snakemake

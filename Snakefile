@@ -1,0 +1,26 @@
+# restorebench: regenerate the papers' tables and figures. Thin: config, validation, rules, targets.
+# All science lives in the restorebench package (src/); rules call its CLI with explicit paths.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/audio_priors.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/README.md",

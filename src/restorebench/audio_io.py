@@ -1,0 +1,115 @@
+"""Reading and writing audio and result files safely.
+
+* :func:`read_audio` validates what it reads (readable, non-empty, finite, not silent) and names the
+  file in every error; it resamples to the requested rate with ``scipy.signal.resample_poly``.
+* :func:`atomic_output` writes to a temporary name in the target folder and renames on success, so an
+  interrupted or failed step never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class AudioInputError(ValueError):
+    """An audio input cannot be used; the message names the file."""
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling (scipy.signal.resample_poly) along the last axis."""
+    if rate_in == rate_out:
+        return x
+    frac = Fraction(rate_out, rate_in)
+    return scipy.signal.resample_poly(x, frac.numerator, frac.denominator, axis=-1)
+
+
+def check_signal(x: np.ndarray, name: str, silence_threshold: float = 1e-6) -> np.ndarray:
+    """Raise AudioInputError naming ``name`` if x is empty, non-finite or silent."""
+    if x.size == 0:
+        raise AudioInputError(f"{name}: audio is empty")
+    if not np.all(np.isfinite(x)):
+        raise AudioInputError(f"{name}: audio contains NaN or Inf samples")
+    if np.max(np.abs(x)) <= silence_threshold:
+        raise AudioInputError(f"{name}: audio is silent (peak {np.max(np.abs(x)):.1e})")
+    return x
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int | None = 16000, mono: bool = True) -> np.ndarray:
+    """Read an audio file as float32, mixed to mono and resampled to ``sample_rate`` (with a warning)."""
+    path = Path(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, or TypeError
+        raise AudioInputError(f"{path}: cannot read audio ({err})") from err
+    x = data.mean(axis=1) if mono else data.T
+    check_signal(x, str(path))
+    if sample_rate is not None and rate != sample_rate:
+        warnings.warn(f"{path}: resampling from {rate} Hz to {sample_rate} Hz", stacklevel=2)
+        x = resample(x, rate, sample_rate)
+    return x.astype(np.float32)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes),
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp creates 0600; results should be readable like any file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_audio(path, x: np.ndarray, sample_rate: int = 16000) -> None:
+    """Write float32 WAV atomically (float samples, so values above 1 are not clipped)."""
+    with atomic_output(path, suffix=".wav") as tmp:
+        sf.write(str(tmp), np.asarray(x, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
+
+
+def save_npz(path, **arrays) -> None:
+    """np.savez_compressed, atomically."""
+    with atomic_output(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_json(path, obj) -> None:
+    with atomic_output(path, suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def write_text(path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o)}")

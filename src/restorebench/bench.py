@@ -1,0 +1,143 @@
+"""``restorebench bench dip``: measured speed of the prior-fitting loop, and time to quality.
+
+Speed: for each prior at the paper's resolution (2 x 512 x 256), iterations per second of the suite's
+loop (:func:`restorebench.methods.dip.run_fit`: channels-last, fused Adam, trajectory/oracle/ES kept on
+the device) beside a reference loop written here that mirrors the authors' public loop
+(designaudiopriors/denoising/script.py): float32, default memory format, forward + MSE + backward + Adam,
+then the estimate copied to the host, an inverse STFT and an SNR computed in numpy every iteration.
+Both loops use the same architecture, precision, device and thread count; the first iterations (warm-up)
+are not timed.
+
+Time to quality (``--metrics results/s2/metrics.csv``): per prior, the mean SNR of the oracle-stopped,
+ES-WMV and final iterates, and the fraction of the iterations ES-WMV used.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .dsp import STFTConfig, from_channels, istft, stft, to_channels
+from .methods.dip import FitConfig, build_prior, fit_denoise, make_code, resolve_device
+
+TARGET_SPEEDUP = 1.25
+WARMUP = 2
+
+
+def _test_clip(stft_cfg: STFTConfig, frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A harmonic, amplitude-modulated 'voiced' clip at 0.9 peak plus sigma = 0.1 noise."""
+    n = stft_cfg.samples_for_frames(frames)
+    t = np.arange(n) / 16000
+    f0 = 140 + 30 * np.sin(2 * np.pi * 1.5 * t)
+    x = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / 16000) / k for k in range(1, 25))
+    x *= 0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)
+    clean = (0.9 * x / np.max(np.abs(x))).astype(np.float32)
+    noisy = clean + 0.1 * np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+    return clean, noisy
+
+
+def reference_loop_rate(prior: str, clean: np.ndarray, noisy: np.ndarray, stft_cfg: STFTConfig,
+                        iterations: int, device: torch.device, widths=(35, 70, 140)) -> float:
+    """Iterations/s of a loop mirroring the authors' public one (see module docstring)."""
+    cfg = FitConfig(widths=widths, channels_last=False, device=str(device))
+    target = to_channels(stft(torch.from_numpy(noisy).to(device), stft_cfg))[None]
+    net = build_prior(prior, cfg, device)
+    z = make_code(target.shape, 0, device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    mse = torch.nn.MSELoss()
+    best = -np.inf
+    start = None
+    for it in range(iterations + WARMUP):
+        if it == WARMUP:
+            start = time.perf_counter()
+        out = net(z)
+        loss = mse(out, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        host = out.cpu().detach().numpy()
+        spec = host[:, 0] + 1j * host[:, 1]
+        audio = istft(torch.from_numpy(spec[0]), stft_cfg, clean.size).numpy()
+        audio = np.clip(audio, -1.0, 1.0)
+        snr = 10 * np.log10(np.sum(clean ** 2) / np.sum((clean - audio) ** 2))
+        best = max(best, snr)
+    return iterations / (time.perf_counter() - start)
+
+
+def suite_loop_rate(prior: str, clean: np.ndarray, noisy: np.ndarray, stft_cfg: STFTConfig,
+                    iterations: int, device: torch.device, widths=(35, 70, 140)) -> float:
+    """Iterations/s of the suite's own fitting loop (run_fit), warm-up excluded."""
+    cfg = FitConfig(iterations=iterations + WARMUP, widths=widths, es_window=2, es_patience=2,
+                    device=str(device))
+    result = fit_denoise(noisy, clean, prior, stft_cfg, cfg)
+    return iterations / (result.wall_seconds - result.extras["warmup_seconds"])
+
+
+def speed_table(args) -> list[dict]:
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    stft_cfg = STFTConfig(2 * (args.bins - 1), 64)
+    clean, noisy = _test_clip(stft_cfg, args.frames)
+    rows = []
+    print(f"# prior fitting speed at 2x{args.bins}x{args.frames}, device {device}, "
+          f"{torch.get_num_threads()} threads, {args.iterations} timed iterations after {WARMUP} warm-up")
+    print(f"{'prior':<10} {'suite it/s':>11} {'reference it/s':>15} {'speed-up':>9}")
+    for prior in args.priors.split(","):
+        ours = suite_loop_rate(prior, clean, noisy, stft_cfg, args.iterations, device)
+        ref = reference_loop_rate(prior, clean, noisy, stft_cfg, args.iterations, device)
+        rows.append({"prior": prior, "suite_it_per_s": ours, "reference_it_per_s": ref,
+                     "speedup": ours / ref, "device": str(device), "threads": torch.get_num_threads(),
+                     "shape": [2, args.bins, args.frames]})
+        print(f"{prior:<10} {ours:>11.3f} {ref:>15.3f} {ours / ref:>8.2f}x", flush=True)
+    dense = [r for r in rows if r["prior"] == "exp-dense"]
+    if dense:
+        verdict = "met" if dense[0]["speedup"] >= TARGET_SPEEDUP else "NOT met"
+        print(f"target: exp-dense suite loop >= {TARGET_SPEEDUP}x the reference loop: {verdict} "
+              f"({dense[0]['speedup']:.2f}x)")
+    return rows
+
+
+def time_to_quality(metrics_csv: str) -> list[dict]:
+    """Oracle vs ES-WMV vs final SNR and iterations used, from a run's metrics.csv (denoising tasks)."""
+    import pandas as pd
+
+    m = pd.read_csv(metrics_csv)
+    m = m[(m["metric"] == "snr") & m["task"].isin(["gaussian", "environmental"])]
+    rows = []
+    print(f"\n# time to quality ({metrics_csv}; denoising tasks, SNR against the clean clip)")
+    print(f"{'prior':<10} {'oracle dB':>10} {'ES-WMV dB':>10} {'final dB':>9} {'ES gap dB':>10} "
+          f"{'ES iters':>9} {'oracle iters':>13}")
+    for prior, d in m[m["method"] != "input"].groupby("method"):
+        by = {s: g.set_index(["task", "dataset", "item"]) for s, g in d.groupby("stopping")}
+        es_frac = (by["es"]["stop_iteration"] / by["es"]["iterations"]).mean()
+        oracle_frac = (by["oracle"]["stop_iteration"] / by["oracle"]["iterations"]).mean()
+        row = {"prior": prior, "oracle_snr": by["oracle"]["value"].mean(), "es_snr": by["es"]["value"].mean(),
+               "final_snr": by["final"]["value"].mean(), "es_iteration_fraction": es_frac,
+               "oracle_iteration_fraction": oracle_frac, "n_fits": len(by["es"])}
+        row["es_gap_db"] = row["oracle_snr"] - row["es_snr"]
+        rows.append(row)
+        print(f"{prior:<10} {row['oracle_snr']:>10.2f} {row['es_snr']:>10.2f} {row['final_snr']:>9.2f} "
+              f"{row['es_gap_db']:>10.2f} {es_frac:>8.0%} {oracle_frac:>12.0%}")
+    if rows:
+        gap = float(np.mean([r["es_gap_db"] for r in rows]))
+        frac = float(np.mean([r["es_iteration_fraction"] for r in rows]))
+        ok = gap <= 0.5 and frac <= 0.5
+        print(f"target: ES-WMV within 0.5 dB of oracle on average ({gap:.2f} dB) using at most half of the "
+              f"iterations ({frac:.0%}): {'met' if ok else 'NOT met'}")
+    return rows
+
+
+def run_bench(args) -> None:
+    out = {}
+    if args.metrics:
+        out["time_to_quality"] = time_to_quality(args.metrics)
+    else:
+        out["speed"] = speed_table(args)
+    if args.output:
+        from .audio_io import write_json
+
+        write_json(args.output, out)

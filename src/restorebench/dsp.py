@@ -1,0 +1,75 @@
+"""Short-time Fourier transform helpers shared by every audio method and metric.
+
+One implementation (``torch.stft`` / ``torch.istft``, Hann window, centred frames, reflect padding) so that
+a spectrogram computed by a prior's fitting loop and one computed by a metric agree. The numpy wrappers
+run the same code on CPU tensors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class STFTConfig:
+    """STFT geometry: ``bins = n_fft // 2 + 1`` (n_fft 1022 -> the paper's 512 bins), centred frames."""
+
+    n_fft: int
+    hop: int
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def frames(self, n_samples: int) -> int:
+        """Number of centred frames for a signal of ``n_samples``."""
+        return 1 + n_samples // self.hop
+
+    def samples_for_frames(self, frames: int) -> int:
+        """Signal length whose centred STFT has exactly ``frames`` frames."""
+        return (frames - 1) * self.hop
+
+
+def _window(n_fft: int, device, dtype=torch.float32) -> torch.Tensor:
+    return torch.hann_window(n_fft, device=device, dtype=dtype)
+
+
+def stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
+    """Complex STFT of (..., N) real signals -> (..., bins, frames)."""
+    shape = x.shape
+    flat = x.reshape(-1, shape[-1])
+    spec = torch.stft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, x.device, x.dtype),
+                      center=True, pad_mode="reflect", return_complex=True)
+    return spec.reshape(*shape[:-1], *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, cfg: STFTConfig, length: int) -> torch.Tensor:
+    """Inverse of :func:`stft` for (..., bins, frames) complex input -> (..., length)."""
+    shape = spec.shape
+    flat = spec.reshape(-1, *shape[-2:])
+    real_dtype = spec.real.dtype
+    x = torch.istft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, spec.device, real_dtype),
+                    center=True, length=length)
+    return x.reshape(*shape[:-2], length)
+
+
+def to_channels(spec: torch.Tensor) -> torch.Tensor:
+    """Complex (..., F, T) -> real (..., 2, F, T) with (real, imag) channels, as the priors use."""
+    return torch.stack([spec.real, spec.imag], dim=-3)
+
+
+def from_channels(x: torch.Tensor) -> torch.Tensor:
+    """Real (..., 2, F, T) -> complex (..., F, T)."""
+    return torch.complex(x[..., 0, :, :], x[..., 1, :, :])
+
+
+def stft_np(x: np.ndarray, cfg: STFTConfig) -> np.ndarray:
+    """numpy wrapper of :func:`stft` (float64 for metric accuracy)."""
+    return stft(torch.from_numpy(np.asarray(x, dtype=np.float64)), cfg).numpy()
+
+
+def istft_np(spec: np.ndarray, cfg: STFTConfig, length: int) -> np.ndarray:
+    """numpy wrapper of :func:`istft`."""
+    return istft(torch.from_numpy(np.asarray(spec, dtype=np.complex128)), cfg, length).numpy()

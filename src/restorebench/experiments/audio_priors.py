@@ -1,0 +1,286 @@
+"""S2, deep audio priors: the steps of the study, one function per workflow job.
+
+corpus (per data role) -> observations (per task and role) -> fit (per task, role, prior) -> score ->
+collect -> tables / figures / claims. Each step reads and writes files given explicitly; the workflow's
+rules only call these through the CLI.
+
+Data roles are the paper's datasets: ``speech`` (LJSpeech; embedded: tts-speech), ``digits`` (SC09;
+tts-digits), ``piano`` and ``drums`` (WaveGAN; sf-piano, sf-drums), ``living`` and ``traffic`` (DEMAND
+DLIVING/STRAFFIC; synthetic noise).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..audio_io import load_npz, save_npz
+from ..dsp import STFTConfig
+from ..metrics.audio import MetricError, audio_quality, separation_scores
+from ..physics.audio import add_gaussian_noise, add_noise_at_snr, gap_frame_mask, mix_sources
+
+SAMPLE_RATE = 16000
+STUDY = "S2"
+TASKS = ("gaussian", "environmental", "inpainting", "separation")
+EXPERIMENT_OF_TASK = {"gaussian": "table1", "environmental": "table2", "inpainting": "table3",
+                      "separation": "table4"}
+SPEECH_ROLES = ("speech", "digits")
+ROLES = ("speech", "digits", "piano", "drums", "living", "traffic")
+EMBEDDED_NAME = {"speech": "tts-speech", "digits": "tts-digits", "piano": "sf-piano", "drums": "sf-drums",
+                 "living": "living", "traffic": "traffic"}
+REAL_NAME = {"speech": "LJSpeech-1.1", "digits": "SC09", "piano": "WaveGAN-piano", "drums": "WaveGAN-drums",
+             "living": "DEMAND-DLIVING", "traffic": "DEMAND-STRAFFIC"}
+PRIOR_LABEL = {"conv": "Convolution", "dilated": "Dilated Conv.", "exp": "Dilated Conv. (exp)",
+               "exp-dense": "Dilated Conv. (exp) + Dense"}
+STOPPING_LABEL = {"final": "final iterate", "es": "ES-WMV (unsupervised stop)",
+                  "oracle": "oracle-stopped (uses clean reference)"}
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """STFT and clip length of one data role at one scale."""
+
+    n_fft: int
+    hop: int
+    frames: int
+
+    @property
+    def stft(self) -> STFTConfig:
+        return STFTConfig(self.n_fft, self.hop)
+
+    @property
+    def samples(self) -> int:
+        return self.stft.samples_for_frames(self.frames)
+
+
+# ---------------------------------------------------------------------------------------------- corrupt
+
+def _meta(**kw) -> dict[str, np.ndarray]:
+    return {f"meta_{k}": np.asarray(v) for k, v in kw.items()}
+
+
+def read_meta(data: dict[str, np.ndarray]) -> dict:
+    return {k[5:]: (v.item() if v.ndim == 0 else v) for k, v in data.items() if k.startswith("meta_")}
+
+
+def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int, output: Path, *,
+                      sigma: float = 0.1, noise_paths: tuple[Path, ...] = (), snr_range=(5.0, 9.0),
+                      gap_seconds=(0.1, 0.25), n_gaps: int = 1, second_path: Path | None = None,
+                      peak: float = 0.9) -> None:
+    """Corrupt every clip of a corpus file for one task and write the observations file.
+
+    gaussian: y = x + sigma n. environmental: noise clips alternate between the given noise corpora
+    (living, traffic, ...) and are scaled to an SNR drawn uniformly in ``snr_range``. inpainting: a frame
+    mask with ``n_gaps`` gaps of ``gap_seconds``. separation: clip i of ``clean_path`` (piano) mixed with
+    clip i of ``second_path`` (drums) at 0 dB, peak-normalised.
+    """
+    corpus = load_npz(clean_path)
+    clean = corpus["clips"].astype(np.float32)
+    meta = read_meta(corpus)
+    if clean.shape[-1] != geometry.samples:
+        raise ValueError(f"{clean_path}: clips have {clean.shape[-1]} samples, the scale's geometry needs "
+                         f"{geometry.samples}; rebuild the corpus")
+    rng = np.random.default_rng([seed, TASKS.index(task)])
+    n = clean.shape[0]
+    out = {"clean": clean}
+    conditions = []
+    if task == "gaussian":
+        out["observed"] = np.stack([add_gaussian_noise(x, sigma, rng) for x in clean])
+        conditions = [f"sigma={sigma:g}"] * n
+    elif task == "environmental":
+        if not noise_paths:
+            raise ValueError("environmental task needs at least one noise corpus")
+        noises = [(Path(p).stem, load_npz(p)["clips"]) for p in noise_paths]
+        observed = []
+        for i, x in enumerate(clean):
+            name, clips = noises[i % len(noises)]
+            noise = clips[(i // len(noises)) % clips.shape[0]][: x.size]
+            snr = float(rng.uniform(*snr_range))
+            observed.append(add_noise_at_snr(x, noise, snr))
+            conditions.append(f"{name} snr={snr:.2f}dB")
+        out["observed"] = np.stack(observed)
+    elif task == "inpainting":
+        g = geometry.stft
+        masks = np.stack([gap_frame_mask(geometry.frames, g.hop, SAMPLE_RATE, n_gaps, *gap_seconds, rng)
+                          for _ in range(n)])
+        out["frame_mask"] = masks
+        out["observed"] = np.stack([apply_frame_mask(x, m, g) for x, m in zip(clean, masks)])
+        conditions = [f"gaps={n_gaps} missing={(1 - m.mean()) * geometry.frames * g.hop / SAMPLE_RATE:.3f}s"
+                      for m in masks]
+    elif task == "separation":
+        if second_path is None:
+            raise ValueError("separation task needs a second source corpus")
+        second = load_npz(second_path)["clips"].astype(np.float32)
+        k = min(n, second.shape[0])
+        pairs = [mix_sources(np.stack([clean[i], second[i]]), peak) for i in range(k)]
+        out["observed"] = np.stack([p[0] for p in pairs])
+        out["clean"] = np.stack([p[1] for p in pairs])          # (n, 2, L): piano, drums
+        conditions = ["piano+drums 0dB"] * k
+    else:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    save_npz(output, **out, conditions=np.asarray(conditions),
+             **_meta(task=task, dataset=meta.get("dataset", clean_path.stem), role=meta.get("role", ""),
+                     n_fft=geometry.n_fft, hop=geometry.hop, frames=geometry.frames, seed=seed,
+                     data_source=meta.get("data_source", "embedded")))
+
+
+def apply_frame_mask(x: np.ndarray, frame_mask: np.ndarray, cfg: STFTConfig) -> np.ndarray:
+    """Waveform whose STFT is the clip's STFT with the masked frames zeroed (what the prior observes)."""
+    from ..dsp import istft_np, stft_np
+
+    spec = stft_np(x, cfg) * frame_mask[None, :]
+    return istft_np(spec, cfg, x.size).astype(np.float32)
+
+
+# -------------------------------------------------------------------------------------------------- fit
+
+def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
+                     separation_weights=None, progress: bool = True) -> None:
+    """Fit one prior to every observation in the file; write estimates and trajectories."""
+    from ..methods.dip import SeparationWeights, estimate_to_waves, fit_inpaint, fit_separation
+
+    data = load_npz(observations)
+    meta = read_meta(data)
+    cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]))
+    task = meta["task"]
+    n = data["observed"].shape[0]
+    keys = ("final", "oracle", "es")
+    waves = {k: [] for k in keys}
+    rows = {k: [] for k in ("oracle_iteration", "es_selected_iteration", "es_stop_iteration",
+                            "wall_seconds")}
+    traj_snr, traj_wmv, traj_loss = [], [], []
+    record_iterations, device = None, ""
+    for i in range(n):
+        observed, clean = data["observed"][i], data["clean"][i]
+        desc = f"{task}/{meta['dataset']}/{prior} clip {i + 1}/{n}" if progress else False
+        item_cfg = _with_seed(fit_cfg, fit_cfg.seed + 1000 * i)
+        if task == "separation":
+            result = fit_separation(observed, clean, prior, cfg, item_cfg,
+                                    separation_weights or SeparationWeights(), progress=desc)
+        else:
+            mask = data["frame_mask"][i] if task == "inpainting" else None
+            result = fit_inpaint(observed, clean, mask, prior, cfg, item_cfg, progress=desc)
+        length = observed.shape[-1]
+        for k in keys:
+            waves[k].append(estimate_to_waves(getattr(result, k), cfg, length))
+        rows["oracle_iteration"].append(result.oracle_iteration)
+        rows["es_selected_iteration"].append(result.es_selected_iteration)
+        rows["es_stop_iteration"].append(result.es_stop_iteration)
+        rows["wall_seconds"].append(result.wall_seconds)
+        traj_snr.append(result.snr_trajectory)
+        traj_wmv.append(result.wmv_trajectory)
+        traj_loss.append(result.loss_trajectory)
+        record_iterations, device = result.record_iterations, result.device
+    save_npz(output, **{k: np.stack(v) for k, v in waves.items()},
+             **{k: np.asarray(v) for k, v in rows.items()},
+             record_iterations=record_iterations, snr_trajectory=np.stack(traj_snr),
+             wmv_trajectory=np.stack(traj_wmv), loss_trajectory=np.stack(traj_loss),
+             **_meta(prior=prior, iterations=fit_cfg.iterations, device=device,
+                     learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths))))
+
+
+def _with_seed(cfg, seed):
+    from dataclasses import replace
+
+    return replace(cfg, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------------ score
+
+def _base_row(meta: dict, item: int, condition: str) -> dict:
+    return {"study": STUDY, "experiment": EXPERIMENT_OF_TASK[meta["task"]], "task": meta["task"],
+            "dataset": meta["dataset"], "role": meta["role"], "data_source": meta["data_source"],
+            "condition": condition, "item": item, "seed": int(meta["seed"])}
+
+
+def _quality_rows(base: dict, reference: np.ndarray, estimate: np.ndarray, speech: bool,
+                  where: str) -> list[dict]:
+    try:
+        scores = audio_quality(reference, estimate, speech)
+    except MetricError as err:
+        raise MetricError(f"{where}: {err}") from err
+    return [{**base, "metric": k, "value": v} for k, v in scores.items()]
+
+
+def score_input(observations: Path, output: Path) -> None:
+    """Metrics of the corrupted observations themselves (method 'input'), one tidy TSV."""
+    data = load_npz(observations)
+    meta = read_meta(data)
+    rows = []
+    for i in range(data["observed"].shape[0]):
+        base = {**_base_row(meta, i, str(data["conditions"][i])), "method": "input", "stopping": "none",
+                "iterations": 0, "stop_iteration": 0, "wall_seconds": 0.0, "device": ""}
+        where = f"{observations} clip {i}"
+        if meta["task"] == "separation":
+            mixture = data["observed"][i]
+            rows += _separation_rows(base, data["clean"][i], np.stack([mixture / 2, mixture / 2]), where)
+        else:
+            rows += _quality_rows(base, data["clean"][i], data["observed"][i],
+                                  meta["role"] in SPEECH_ROLES, where)
+    _write_tsv(rows, output)
+
+
+def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, where: str) -> list[dict]:
+    try:
+        sep = separation_scores(references, estimates)
+    except MetricError as err:
+        raise MetricError(f"{where}: {err}") from err
+    rows = []
+    for j, source in enumerate(("piano", "drums")):
+        matched = estimates[sep["perm"][j]]
+        q = audio_quality(references[j], matched, speech=False)
+        for metric, value in (("sdr", sep["sdr"][j]), ("sir", sep["sir"][j]),
+                              ("spectral_snr", q["spectral_snr"]),
+                              ("envelope_distance", q["envelope_distance"]), ("snr", q["snr"])):
+            rows.append({**base, "condition": f"{base['condition']} source={source}", "source": source,
+                         "metric": metric, "value": float(value)})
+    return rows
+
+
+def score_fit(observations: Path, fit: Path, output: Path, trajectory_output: Path) -> None:
+    """Tidy metric rows for final, ES and oracle estimates of one fit file, and its SNR trajectory."""
+    data, fitted = load_npz(observations), load_npz(fit)
+    meta, fmeta = read_meta(data), read_meta(fitted)
+    prior = fmeta["prior"]
+    rows, traj = [], []
+    for i in range(data["observed"].shape[0]):
+        stop_at = {"final": int(fmeta["iterations"]), "oracle": int(fitted["oracle_iteration"][i]),
+                   "es": int(fitted["es_stop_iteration"][i])}
+        for stopping in ("final", "es", "oracle"):
+            base = {**_base_row(meta, i, str(data["conditions"][i])), "method": prior,
+                    "stopping": stopping, "iterations": int(fmeta["iterations"]),
+                    "stop_iteration": stop_at[stopping], "wall_seconds": float(fitted["wall_seconds"][i]),
+                    "device": fmeta["device"]}
+            estimate = fitted[stopping][i]
+            where = f"{fit} clip {i} ({stopping})"
+            if meta["task"] == "separation":
+                rows += _separation_rows(base, data["clean"][i], estimate, where)
+            else:
+                rows += _quality_rows(base, data["clean"][i], estimate[0], meta["role"] in SPEECH_ROLES,
+                                      where)
+        for it, snr, wmv in zip(fitted["record_iterations"], fitted["snr_trajectory"][i],
+                                fitted["wmv_trajectory"][i]):
+            traj.append({"task": meta["task"], "dataset": meta["dataset"], "role": meta["role"],
+                         "method": prior, "item": i, "iteration": int(it), "snr": float(snr),
+                         "wmv": float(wmv)})
+    _write_tsv(rows, output)
+    _write_tsv(traj, trajectory_output)
+
+
+def _write_tsv(rows: list[dict], output: Path) -> None:
+    from ..audio_io import atomic_output
+
+    with atomic_output(output, suffix=".tsv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
+
+
+def collect(inputs: list[Path], output: Path) -> None:
+    """Concatenate tidy TSVs into one CSV (the only input of tables, figures and claims)."""
+    from ..audio_io import atomic_output
+
+    frames = [pd.read_csv(p, sep="\t") for p in inputs]
+    with atomic_output(output, suffix=".csv") as tmp:
+        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)

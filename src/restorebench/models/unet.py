@@ -1,0 +1,160 @@
+"""U-Net building blocks and the four deep-audio-prior networks of Narayanaswamy et al. (S2).
+
+One definition, :class:`AudioPriorUNet`, covers the paper's four priors (Sec. 3, Tables 1-4):
+
+* ``conv``      plain 3x3 convolutions,
+* ``dilated``   every 3x3 convolution dilated by a constant factor (4),
+* ``exp``       dilation schedule enc [1,2],[4,8], bottleneck [16,32], dec [32,16],[8,4] (Sec. 3.2),
+* ``exp-dense`` the exponential schedule plus dense blocks with 1x1 transitions (Sec. 3.3).
+
+Facts the paper leaves out follow the authors' public code (vivsivaraman/designaudiopriors): widths
+35/70/140, two max-pool levels, bilinear x2 upsampling followed by an undilated 3x3 convolution, encoder
+blocks with InstanceNorm (no affine) + ReLU, decoder blocks with ReLU only, a linear 1x1 head. In a dense
+block the second convolution sees [first output, block input] and the block returns [second output, first
+output, block input]; a 1x1 transition maps it back to the level's width. Decoder skips take the encoder's
+dense (pre-transition) features, as the public code does. At widths 35/70/140 the dense prior has
+1,092,912 parameters (the "~1.09 M" of the public code), checked in tests/test_models.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+PRIOR_NAMES = ("conv", "dilated", "exp", "exp-dense")
+
+#: Dilations of the two 3x3 convolutions of each block: enc0, enc1, bottleneck, dec1, dec0.
+EXPONENTIAL_SCHEDULE = ((1, 2), (4, 8), (16, 32), (32, 16), (8, 4))
+CONSTANT_DILATION = 4
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """Architecture options of one prior: dilation schedule and whether blocks are dense."""
+
+    name: str
+    dilations: tuple[tuple[int, int], ...]
+    dense: bool
+
+
+def prior_spec(name: str) -> PriorSpec:
+    """Return the architecture options of a named prior (one of :data:`PRIOR_NAMES`)."""
+    if name == "conv":
+        return PriorSpec(name, ((1, 1),) * 5, dense=False)
+    if name == "dilated":
+        return PriorSpec(name, ((CONSTANT_DILATION, CONSTANT_DILATION),) * 5, dense=False)
+    if name == "exp":
+        return PriorSpec(name, EXPONENTIAL_SCHEDULE, dense=False)
+    if name == "exp-dense":
+        return PriorSpec(name, EXPONENTIAL_SCHEDULE, dense=True)
+    raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIOR_NAMES)}")
+
+
+def conv3x3(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Conv2d:
+    """3x3 convolution with 'same' zero padding for the given dilation."""
+    return nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 convolutions, each followed by optional InstanceNorm and ReLU.
+
+    Plain block: conv(in->out), conv(out->out); returns the second output (``out`` channels).
+    Dense block: conv(in->out), conv(in+out->out) on [first, input]; returns [second, first, input]
+    (``in + 2*out`` channels), so features are reused as in DenseNet.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dilations: tuple[int, int],
+                 dense: bool, norm: bool):
+        super().__init__()
+        self.dense = dense
+        second_in = in_channels + out_channels if dense else out_channels
+        self.conv1 = conv3x3(in_channels, out_channels, dilations[0])
+        self.conv2 = conv3x3(second_in, out_channels, dilations[1])
+        self.norm1 = nn.InstanceNorm2d(out_channels) if norm else nn.Identity()
+        self.norm2 = nn.InstanceNorm2d(out_channels) if norm else nn.Identity()
+        self.out_channels = in_channels + 2 * out_channels if dense else out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = F.relu(self.norm1(self.conv1(x)))
+        if not self.dense:
+            return F.relu(self.norm2(self.conv2(first)))
+        stacked = torch.cat([first, x], dim=1)
+        second = F.relu(self.norm2(self.conv2(stacked)))
+        return torch.cat([second, stacked], dim=1)
+
+
+class Stage(nn.Module):
+    """A block plus, for dense blocks, the 1x1 transition back to ``width`` channels.
+
+    ``features`` is what the decoder's skip connection sees; ``forward`` returns (features, output).
+    """
+
+    def __init__(self, in_channels: int, width: int, dilations: tuple[int, int], dense: bool,
+                 norm: bool):
+        super().__init__()
+        self.block = ConvBlock(in_channels, width, dilations, dense, norm)
+        self.transition = nn.Conv2d(self.block.out_channels, width, 1) if dense else nn.Identity()
+        self.skip_channels = self.block.out_channels
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.block(x)
+        return features, self.transition(features)
+
+
+class UpStage(nn.Module):
+    """Bilinear x2 upsampling, an undilated 3x3 convolution, concat with the skip, then a Stage."""
+
+    def __init__(self, in_channels: int, width: int, skip_channels: int,
+                 dilations: tuple[int, int], dense: bool):
+        super().__init__()
+        self.up_conv = conv3x3(in_channels, width)
+        self.stage = Stage(width + skip_channels, width, dilations, dense, norm=False)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.up_conv(x)
+        return self.stage(torch.cat([x, skip], dim=1))[1]
+
+
+class AudioPriorUNet(nn.Module):
+    """Two-level U-Net mapping a fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram.
+
+    ``widths`` are the channel counts of the three levels (paper: 35, 70, 140). F and T must be
+    divisible by 4 (two 2x2 max-pools). ``out_activation='sigmoid'`` gives the mask prior of the
+    source-separation task; the default is linear.
+    """
+
+    def __init__(self, prior: str = "exp-dense", in_channels: int = 2, out_channels: int = 2,
+                 widths: tuple[int, int, int] = (35, 70, 140), out_activation: str = "linear"):
+        super().__init__()
+        spec = prior_spec(prior)
+        self.spec = spec
+        w0, w1, w2 = widths
+        d = spec.dilations
+        self.enc0 = Stage(in_channels, w0, d[0], spec.dense, norm=True)
+        self.enc1 = Stage(w0, w1, d[1], spec.dense, norm=True)
+        self.bottleneck = Stage(w1, w2, d[2], spec.dense, norm=True)
+        self.dec1 = UpStage(w2, w1, self.enc1.skip_channels, d[3], spec.dense)
+        self.dec0 = UpStage(w1, w0, self.enc0.skip_channels, d[4], spec.dense)
+        self.head = nn.Conv2d(w0, out_channels, 1)
+        if out_activation not in ("linear", "sigmoid"):
+            raise ValueError(f"out_activation must be 'linear' or 'sigmoid', got {out_activation!r}")
+        self.out_activation = out_activation
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1] % 4 or z.shape[-2] % 4:
+            raise ValueError(f"input height and width must be divisible by 4, got {tuple(z.shape[-2:])}")
+        skip0, x = self.enc0(z)
+        skip1, x = self.enc1(F.max_pool2d(x, 2))
+        _, x = self.bottleneck(F.max_pool2d(x, 2))
+        x = self.dec1(x, skip1)
+        x = self.dec0(x, skip0)
+        out = self.head(x)
+        return torch.sigmoid(out) if self.out_activation == "sigmoid" else out
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

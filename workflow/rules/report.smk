@@ -1,0 +1,24 @@
+# The run's summary page, results/README.md, linking every table, figure and claims page.
+
+S2_FIGURES = ["results/s2/figures/figure2_convergence.png"] + [
+    f"results/s2/figures/example_{t}.png" for t in ("gaussian", "environmental", "inpainting", "separation")
+]
+
+
+rule results_readme:
+    input:
+        metrics="results/s2/metrics.csv",
+        claims="results/s2/claims.md",
+        tables=rules.s2_tables.output.md,
+        figures=S2_FIGURES,
+    output:
+        "results/README.md",
+    params:
+        facts=quoted(RUN_FACTS),
+    log:
+        "results/logs/results_readme.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench results-readme --output {output} --metrics {input.metrics} --claims {input.claims} "
+        "--tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"
