@@ -41,3 +41,12 @@ def test_output_shape_and_mask_head(prior):
 def test_rejects_sizes_not_divisible_by_four():
     with pytest.raises(ValueError, match="divisible by 4"):
         AudioPriorUNet("conv", widths=(4, 8, 16))(torch.randn(1, 2, 30, 16))
+
+
+def test_instance_norm_matches_torch_and_keeps_channels_last():
+    from restorebench.models.unet import InstanceNorm
+
+    x = torch.randn(2, 5, 16, 8).contiguous(memory_format=torch.channels_last)
+    ours = InstanceNorm(5)(x)
+    assert torch.allclose(ours, torch.nn.InstanceNorm2d(5)(x), atol=1e-5)
+    assert ours.is_contiguous(memory_format=torch.channels_last)

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .dsp import STFTConfig, from_channels, istft, stft, to_channels
-from .methods.dip import FitConfig, build_prior, fit_denoise, make_code, resolve_device
+from .methods.dip import FitConfig, fit_denoise, make_code, resolve_device
+from .models.unet import AudioPriorUNet
 
 TARGET_SPEEDUP = 1.25
 WARMUP = 2
@@ -42,9 +42,10 @@ def _test_clip(stft_cfg: STFTConfig, frames: int, seed: int = 0) -> tuple[np.nda
 def reference_loop_rate(prior: str, clean: np.ndarray, noisy: np.ndarray, stft_cfg: STFTConfig,
                         iterations: int, device: torch.device, widths=(35, 70, 140)) -> float:
     """Iterations/s of a loop mirroring the authors' public one (see module docstring)."""
-    cfg = FitConfig(widths=widths, channels_last=False, device=str(device))
     target = to_channels(stft(torch.from_numpy(noisy).to(device), stft_cfg))[None]
-    net = build_prior(prior, cfg, device)
+    torch.manual_seed(0)
+    # the authors' layers: nn.InstanceNorm2d, default (NCHW) memory format
+    net = AudioPriorUNet(prior, widths=widths, norm_layer=torch.nn.InstanceNorm2d).to(device)
     z = make_code(target.shape, 0, device)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     mse = torch.nn.MSELoss()

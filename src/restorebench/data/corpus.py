@@ -16,6 +16,7 @@ left at unit RMS; the corruption step scales them to the drawn SNR.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +121,9 @@ def _speak(text: str, voice: str, rate: int, pitch: int, workdir: Path, tag: str
     else:
         run_tool(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), text],
                  f"espeak-ng speaking {text!r}")
-    return read_audio(wav, SAMPLE_RATE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # espeak-ng speaks at 22.05 kHz: resampling is expected here
+        return read_audio(wav, SAMPLE_RATE)
 
 
 def tts_speech(n_clips: int, clip_samples: int, seed: int, peak: float, workdir: Path) -> Corpus:
@@ -157,7 +160,7 @@ def _render_midi(midi, workdir: Path, tag: str) -> np.ndarray:
     # -R 0 -C 0: no reverb/chorus, so the render is dry and repeatable
     run_tool(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(SAMPLE_RATE),
               "-F", str(wav), str(soundfont_path()), str(mid)], f"fluidsynth rendering {tag}")
-    return read_audio(wav, SAMPLE_RATE)
+    return read_audio(wav, SAMPLE_RATE)   # rendered at 16 kHz: no resampling
 
 
 def piano_midi(rng: np.random.Generator, seconds: float):

@@ -52,6 +52,23 @@ def prior_spec(name: str) -> PriorSpec:
     raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIOR_NAMES)}")
 
 
+class InstanceNorm(nn.Module):
+    """Instance normalisation without affine parameters (what ``nn.InstanceNorm2d`` computes).
+
+    Computed as group normalisation with one group per channel: the same statistics, but the kernel keeps
+    the channels-last memory layout. ``nn.InstanceNorm2d`` returns NCHW tensors, which made every following
+    concatenation and convolution copy its input back to channels-last (about 45 % of the fitting time of the
+    dense prior at 512x256 on CPU).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.channels, self.eps = channels, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, self.channels, eps=self.eps)
+
+
 def conv3x3(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Conv2d:
     """3x3 convolution with 'same' zero padding for the given dilation."""
     return nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
@@ -66,14 +83,15 @@ class ConvBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, dilations: tuple[int, int],
-                 dense: bool, norm: bool):
+                 dense: bool, norm: bool, norm_layer=None):
         super().__init__()
         self.dense = dense
+        norm_layer = norm_layer or InstanceNorm
         second_in = in_channels + out_channels if dense else out_channels
         self.conv1 = conv3x3(in_channels, out_channels, dilations[0])
         self.conv2 = conv3x3(second_in, out_channels, dilations[1])
-        self.norm1 = nn.InstanceNorm2d(out_channels) if norm else nn.Identity()
-        self.norm2 = nn.InstanceNorm2d(out_channels) if norm else nn.Identity()
+        self.norm1 = norm_layer(out_channels) if norm else nn.Identity()
+        self.norm2 = norm_layer(out_channels) if norm else nn.Identity()
         self.out_channels = in_channels + 2 * out_channels if dense else out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,9 +110,9 @@ class Stage(nn.Module):
     """
 
     def __init__(self, in_channels: int, width: int, dilations: tuple[int, int], dense: bool,
-                 norm: bool):
+                 norm: bool, norm_layer=None):
         super().__init__()
-        self.block = ConvBlock(in_channels, width, dilations, dense, norm)
+        self.block = ConvBlock(in_channels, width, dilations, dense, norm, norm_layer)
         self.transition = nn.Conv2d(self.block.out_channels, width, 1) if dense else nn.Identity()
         self.skip_channels = self.block.out_channels
 
@@ -123,19 +141,21 @@ class AudioPriorUNet(nn.Module):
 
     ``widths`` are the channel counts of the three levels (paper: 35, 70, 140). F and T must be
     divisible by 4 (two 2x2 max-pools). ``out_activation='sigmoid'`` gives the mask prior of the
-    source-separation task; the default is linear.
+    source-separation task; the default is linear. ``norm_layer`` builds the encoder's normalisation
+    (default :class:`InstanceNorm`; the benchmark's reference loop passes ``nn.InstanceNorm2d``).
     """
 
     def __init__(self, prior: str = "exp-dense", in_channels: int = 2, out_channels: int = 2,
-                 widths: tuple[int, int, int] = (35, 70, 140), out_activation: str = "linear"):
+                 widths: tuple[int, int, int] = (35, 70, 140), out_activation: str = "linear",
+                 norm_layer=None):
         super().__init__()
         spec = prior_spec(prior)
         self.spec = spec
         w0, w1, w2 = widths
         d = spec.dilations
-        self.enc0 = Stage(in_channels, w0, d[0], spec.dense, norm=True)
-        self.enc1 = Stage(w0, w1, d[1], spec.dense, norm=True)
-        self.bottleneck = Stage(w1, w2, d[2], spec.dense, norm=True)
+        self.enc0 = Stage(in_channels, w0, d[0], spec.dense, norm=True, norm_layer=norm_layer)
+        self.enc1 = Stage(w0, w1, d[1], spec.dense, norm=True, norm_layer=norm_layer)
+        self.bottleneck = Stage(w1, w2, d[2], spec.dense, norm=True, norm_layer=norm_layer)
         self.dec1 = UpStage(w2, w1, self.enc1.skip_channels, d[3], spec.dense)
         self.dec0 = UpStage(w1, w0, self.enc0.skip_channels, d[4], spec.dense)
         self.head = nn.Conv2d(w0, out_channels, 1)
