@@ -57,11 +57,23 @@ def test_windowed_variance_fires_after_patience():
     wmv = WindowedVariance(window=2, patience=3, like=like)
     # the relative variance falls, reaches its minimum at record 3, then rises
     values = [1.0, 2.0, 2.1, 2.11, 3.0, 5.0, 9.0, 17.0, 40.0]
-    out = [float(wmv.update(torch.full((4,), v), r)) for r, v in enumerate(values)]
+    on = torch.tensor(True)
+    out = [float(wmv.update(torch.full((4,), v), r, on)) for r, v in enumerate(values)]
     assert math.isnan(out[0])
     assert int(wmv.best_record) == 3
     assert int(wmv.stop_record) == 6          # three records without improvement after record 3
     assert torch.allclose(wmv.best, torch.full((4,), 2.11))
+
+
+def test_windowed_variance_waits_for_its_start_condition():
+    wmv = WindowedVariance(window=2, patience=2, like=torch.zeros(3))
+    values = [1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 9.0, 20.0, 40.0]
+    started = [False] * 5 + [True] * 5
+    out = [float(wmv.update(torch.full((3,), v), r, torch.tensor(s)))
+           for r, (v, s) in enumerate(zip(values, started))]
+    # constant estimates before the start (variance 0) must not be chosen
+    assert all(math.isnan(v) for v in out[:6])
+    assert int(wmv.best_record) == 6 and int(wmv.stop_record) == 8
 
 
 def test_exclusion_loss_small_for_disjoint_supports():

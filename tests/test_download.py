@@ -98,3 +98,27 @@ def test_zip_member_outside_target_is_refused(tmp_path):
     with pytest.raises(UnsafeArchiveError):
         safe_extract(path, tmp_path / "dest")
     assert not (tmp_path / "outside.wav").exists()
+
+
+def test_ingest_cuts_normalised_clips_from_a_folder(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from restorebench.data.real import ingest_audio_folder
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "wavs").mkdir()
+    for i in range(3):
+        x = 0.1 * rng.standard_normal(22050 * 2)
+        x[22050:27000] += np.sin(2 * np.pi * 300 * np.arange(4950) / 22050)  # a loud event
+        sf.write(tmp_path / "wavs" / f"LJ{i:03d}.wav", x.astype(np.float32), 22050)
+    clips, names = ingest_audio_folder(tmp_path, ["wavs/*.wav"], 4, 4000, seed=1, peak=0.9)
+    assert clips.shape == (4, 4000)
+    assert np.allclose(np.abs(clips).max(axis=1), 0.9)
+    assert sorted(set(names)) == [f"wavs/LJ{i:03d}.wav" for i in range(3)]
+    # the loudest window (resampled to 16 kHz) holds the tone, not only noise
+    assert np.mean(clips[0] ** 2) > 0.05
+    noise, _ = ingest_audio_folder(tmp_path, ["wavs/*.wav"], 2, 4000, seed=1, peak=None)
+    assert np.allclose(np.sqrt(np.mean(noise ** 2, axis=1)), 1.0, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="no files match"):
+        ingest_audio_folder(tmp_path, ["*.flac"], 1, 100, 0, 0.9)

@@ -88,3 +88,14 @@ def test_separation_scores_agree_with_fast_bss_eval():
     matched_sdr = np.asarray(sdr)
     assert np.allclose(ours["sdr"], matched_sdr, atol=0.05)
     assert np.allclose(ours["sir"], np.asarray(sir), atol=0.05)
+
+
+def test_collapsed_separation_is_scored_as_a_failure_not_an_error():
+    refs = RNG.standard_normal((2, 8000))
+    ests = np.stack([refs.sum(axis=0), np.zeros(8000)])      # mask collapsed: everything in source 1
+    scores = separation_scores(refs, ests)
+    assert scores["silent_estimates"] == 1
+    # BSS Eval is scale-invariant: a noise estimate keeps only its projection on the 512-tap reference
+    # subspace, about 10 log10(512 / 8000) = -11.9 dB
+    assert np.min(scores["sdr"]) < -10
+    assert np.max(scores["sdr"]) < 3

@@ -36,13 +36,13 @@ def workdir(tmp_path_factory):
 def test_every_table_figure_and_page_exists_with_numbers(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")
-    # 9 (task, dataset) pairs: input rows + 31 fits x 3 stopping rules
+    # 9 (task, dataset) pairs: input rows + 33 fits x 3 stopping rules
     assert set(metrics["task"]) == {"gaussian", "environmental", "inpainting", "separation"}
     assert set(metrics["dataset"]) >= {"tts-speech", "tts-digits", "sf-piano"}
     assert set(metrics["stopping"]) == {"none", "final", "es", "oracle"}
     assert metrics["value"].notna().all()
     fits = metrics[metrics["method"] != "input"].drop_duplicates(["task", "dataset", "method", "item"])
-    assert len(fits) == 31
+    assert len(fits) == 33   # Tables 1-4: 12 + 9 + 8 + 4 fits
     for n in (1, 2, 3, 4):
         table = pd.read_csv(s2 / "tables" / f"table{n}.csv")
         ours = table[table["method"] != "input"]

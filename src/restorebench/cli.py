@@ -82,16 +82,10 @@ def cmd_fit_prior(a):
                      progress=not a.quiet)
 
 
-def cmd_score_input(a):
-    from .experiments.audio_priors import score_input
+def cmd_score_fits(a):
+    from .experiments.audio_priors import score_task
 
-    score_input(Path(a.observations), Path(a.output))
-
-
-def cmd_score_fit(a):
-    from .experiments.audio_priors import score_fit
-
-    score_fit(Path(a.observations), Path(a.fit), Path(a.output), Path(a.trajectory_output))
+    score_task(Path(a.observations), [Path(p) for p in a.fit], Path(a.output), Path(a.trajectory_output))
 
 
 def cmd_collect(a):
@@ -302,17 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_options(p)
     p.set_defaults(func=cmd_fit_prior)
 
-    p = sub.add_parser("score-input", help="metrics of the corrupted observations (tidy TSV)")
+    p = sub.add_parser("score-fits", help="metrics of the observations and of each fit, SNR trajectories "
+                                          "(tidy TSVs)")
     p.add_argument("--observations", required=True)
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=cmd_score_input)
-
-    p = sub.add_parser("score-fit", help="metrics and SNR trajectory of one fit (tidy TSVs)")
-    p.add_argument("--observations", required=True)
-    p.add_argument("--fit", required=True)
+    p.add_argument("--fit", action="append", default=[], help="fit file, repeatable")
     p.add_argument("--output", required=True)
     p.add_argument("--trajectory-output", required=True)
-    p.set_defaults(func=cmd_score_fit)
+    p.set_defaults(func=cmd_score_fits)
 
     p = sub.add_parser("collect", help="concatenate tidy TSVs into one CSV")
     p.add_argument("--output", required=True)

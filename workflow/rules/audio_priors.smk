@@ -1,28 +1,6 @@
 # S2 deep audio priors: observations -> fits -> scores -> collected metrics -> tables, figures, claims.
 
 
-def s2_observation_inputs(wc):
-    corpus = "results/s2/corpus/{}.npz"
-    inputs = {"clean": corpus.format(wc.role)}
-    if wc.task == "environmental":
-        inputs["noise"] = [corpus.format("living"), corpus.format("traffic")]
-    if wc.task == "separation":
-        inputs["second"] = corpus.format("drums")
-    return inputs
-
-
-def s2_task_options(wc, input):
-    if wc.task == "gaussian":
-        return f"--sigma {S2CFG['sigma']}"
-    if wc.task == "environmental":
-        lo, hi = S2CFG["env_snr_db"]
-        return " ".join(f"--noise {p}" for p in input.noise) + f" --snr-min {lo} --snr-max {hi}"
-    if wc.task == "inpainting":
-        lo, hi = S2CFG["gap_seconds"]
-        return f"--gap-min {lo} --gap-max {hi} --n-gaps {S2['n_gaps']}"
-    return f"--second {input.second} --peak {S2CFG['peak']}"
-
-
 rule s2_observations:
     input:
         unpack(s2_observation_inputs),
@@ -78,41 +56,22 @@ rule s2_fit:
         "--threads {threads} 2> {log}"
 
 
-rule s2_score_fit:
+rule s2_score:
     input:
         observations="results/s2/observations/{task}/{role}.npz",
-        fit="results/s2/fits/{task}/{role}/{prior}.npz",
+        fits=s2_fit_files,
     output:
-        metrics="results/s2/scores/{task}/{role}/{prior}.tsv",
-        trajectory="results/s2/scores/{task}/{role}/{prior}.trajectory.tsv",
+        metrics="results/s2/scores/{task}/{role}.tsv",
+        trajectory="results/s2/scores/{task}/{role}.trajectory.tsv",
+    params:
+        fits=lambda wc, input: " ".join(f"--fit {p}" for p in input.fits),
     log:
-        "results/logs/s2_score/{task}/{role}/{prior}.log",
+        "results/logs/s2_score/{task}/{role}.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench score-fit --observations {input.observations} --fit {input.fit} "
+        "restorebench score-fits --observations {input.observations} {params.fits} "
         "--output {output.metrics} --trajectory-output {output.trajectory} 2> {log}"
-
-
-rule s2_score_input:
-    input:
-        "results/s2/observations/{task}/{role}.npz",
-    output:
-        "results/s2/scores/{task}/{role}/input.tsv",
-    log:
-        "results/logs/s2_score/{task}/{role}/input.log",
-    conda:
-        "../envs/restorebench.yaml"
-    shell:
-        "restorebench score-input --observations {input} --output {output} 2> {log}"
-
-
-S2_METRIC_FILES = [f"results/s2/scores/{t}/{r}/{p}.tsv" for t, r in S2_TASK_ROLES for p in s2_priors(t)] + [
-    f"results/s2/scores/{t}/{r}/input.tsv" for t, r in S2_TASK_ROLES
-]
-S2_TRAJECTORY_FILES = [
-    f"results/s2/scores/{t}/{r}/{p}.trajectory.tsv" for t, r in S2_TASK_ROLES for p in s2_priors(t)
-]
 
 
 rule s2_collect:
@@ -178,15 +137,9 @@ rule s2_figure_convergence:
         "--output {output} 2> {log}"
 
 
-def s2_example_fits(wc):
-    role = {"gaussian": "speech", "environmental": "speech", "inpainting": "speech", "separation": "piano"}[wc.task]
-    return {p: f"results/s2/fits/{wc.task}/{role}/{p}.npz" for p in s2_priors(wc.task)}
-
-
 rule s2_figure_example:
     input:
-        unpack(lambda wc: {"observations": "results/s2/observations/{task}/%s.npz" % (
-            "piano" if wc.task == "separation" else "speech"), **s2_example_fits(wc)}),
+        unpack(s2_example_inputs),
     output:
         report(
             "results/s2/figures/example_{task}.png",
@@ -196,7 +149,7 @@ rule s2_figure_example:
             labels={"figure": "example spectrograms: {task}"},
         ),
     params:
-        fits=lambda wc, input: " ".join(f"--fit {p}={input[p]}" for p in s2_priors(wc.task)),
+        fits=s2_example_fit_options,
     log:
         "results/logs/s2_figure_example/{task}.log",
     conda:

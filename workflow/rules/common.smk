@@ -42,3 +42,105 @@ def dataset_name(role):
 
 def quoted(text):
     return shlex.quote(text)
+
+
+# ---- data sources -------------------------------------------------------------------------------
+
+ROLES = ["speech", "digits", "piano", "drums", "living", "traffic"]
+
+
+def embedded_seed(wc):
+    return config["seed"] * 100 + ROLES.index(wc.role)
+
+
+def real_folder(role):
+    folder = config["real_data"][role]["folder"]
+    return f"resources/{folder}"
+
+
+def real_marker(wc):
+    return f"{real_folder(wc.role)}/.complete"
+
+
+def real_patterns(wc):
+    return " ".join(f"--pattern {quoted(p)}" for p in config["real_data"][wc.role]["patterns"])
+
+
+def download_entry(archive):
+    """The real_data entry whose URL ends in this archive name."""
+    for entry in config["real_data"].values():
+        if entry["url"] and entry["url"].rsplit("/", 1)[1] == archive:
+            return entry
+    raise ValueError(f"no real_data entry downloads {archive!r}")
+
+
+def fetch_options(wc):
+    entry = download_entry(wc.archive)
+    size = f"--size {entry['size']}" if entry.get("size") else ""
+    return f"--url {quoted(entry['url'])} --sha256 {quoted(entry.get('sha256') or '')} {size}"
+
+
+def archive_for(wc):
+    """The download holding resources/<folder>; a dataset without a download explains what to do."""
+    for role, entry in config["real_data"].items():
+        if entry["folder"] != wc.folder:
+            continue
+        if not entry["url"]:
+            raise ValueError(
+                f"real_data.{role}: {entry['name']} cannot be downloaded. {entry.get('manual', '')} "
+                f"Then create the empty file resources/{entry['folder']}/.complete and rerun."
+            )
+        archive = entry["url"].rsplit("/", 1)[1]
+        return f"resources/downloads/{archive}"
+    raise ValueError(f"no real_data entry has folder {wc.folder!r}")
+
+
+# ---- S2 ------------------------------------------------------------------------------------------
+
+
+def s2_observation_inputs(wc):
+    inputs = {"clean": f"results/s2/corpus/{wc.role}.npz"}
+    if wc.task == "environmental":
+        inputs["noise"] = ["results/s2/corpus/living.npz", "results/s2/corpus/traffic.npz"]
+    if wc.task == "separation":
+        inputs["second"] = "results/s2/corpus/drums.npz"
+    return inputs
+
+
+def s2_task_options(wc, input):
+    if wc.task == "gaussian":
+        return f"--sigma {S2CFG['sigma']}"
+    if wc.task == "environmental":
+        lo, hi = S2CFG["env_snr_db"]
+        noise = " ".join(f"--noise {p}" for p in input.noise)
+        return f"{noise} --snr-min {lo} --snr-max {hi}"
+    if wc.task == "inpainting":
+        lo, hi = S2CFG["gap_seconds"]
+        return f"--gap-min {lo} --gap-max {hi} --n-gaps {S2['n_gaps']}"
+    return f"--second {input.second} --peak {S2CFG['peak']}"
+
+
+def s2_example_role(task):
+    return "piano" if task == "separation" else "speech"
+
+
+def s2_example_inputs(wc):
+    role = s2_example_role(wc.task)
+    inputs = {"observations": f"results/s2/observations/{wc.task}/{role}.npz"}
+    inputs.update({p: f"results/s2/fits/{wc.task}/{role}/{p}.npz" for p in s2_priors(wc.task)})
+    return inputs
+
+
+def s2_example_fit_options(wc, input):
+    return " ".join(f"--fit {p}={input[p]}" for p in s2_priors(wc.task))
+
+
+def s2_fit_files(wc):
+    return [f"results/s2/fits/{wc.task}/{wc.role}/{p}.npz" for p in s2_priors(wc.task)]
+
+
+S2_METRIC_FILES = [f"results/s2/scores/{t}/{r}.tsv" for t, r in S2_TASK_ROLES]
+S2_TRAJECTORY_FILES = [f"results/s2/scores/{t}/{r}.trajectory.tsv" for t, r in S2_TASK_ROLES]
+S2_FIGURES = ["results/s2/figures/figure2_convergence.png"] + [
+    f"results/s2/figures/example_{t}.png" for t in ("gaussian", "environmental", "inpainting", "separation")
+]

@@ -1,10 +1,5 @@
 # The run's summary page, results/README.md, linking every table, figure and claims page.
 
-S2_FIGURES = ["results/s2/figures/figure2_convergence.png"] + [
-    f"results/s2/figures/example_{t}.png" for t in ("gaussian", "environmental", "inpainting", "separation")
-]
-
-
 rule results_readme:
     input:
         metrics="results/s2/metrics.csv",

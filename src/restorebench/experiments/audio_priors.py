@@ -205,8 +205,8 @@ def _quality_rows(base: dict, reference: np.ndarray, estimate: np.ndarray, speec
     return [{**base, "metric": k, "value": v} for k, v in scores.items()]
 
 
-def score_input(observations: Path, output: Path) -> None:
-    """Metrics of the corrupted observations themselves (method 'input'), one tidy TSV."""
+def input_rows(observations: Path) -> list[dict]:
+    """Metrics of the corrupted observations themselves (method 'input')."""
     data = load_npz(observations)
     meta = read_meta(data)
     rows = []
@@ -220,7 +220,7 @@ def score_input(observations: Path, output: Path) -> None:
         else:
             rows += _quality_rows(base, data["clean"][i], data["observed"][i],
                                   meta["role"] in SPEECH_ROLES, where)
-    _write_tsv(rows, output)
+    return rows
 
 
 def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, where: str) -> list[dict]:
@@ -237,11 +237,12 @@ def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, 
                               ("envelope_distance", q["envelope_distance"]), ("snr", q["snr"])):
             rows.append({**base, "condition": f"{base['condition']} source={source}", "source": source,
                          "metric": metric, "value": float(value)})
+    rows.append({**base, "metric": "silent_estimates", "value": float(sep["silent_estimates"])})
     return rows
 
 
-def score_fit(observations: Path, fit: Path, output: Path, trajectory_output: Path) -> None:
-    """Tidy metric rows for final, ES and oracle estimates of one fit file, and its SNR trajectory."""
+def fit_rows(observations: Path, fit: Path) -> tuple[list[dict], list[dict]]:
+    """Tidy metric rows for the final, ES and oracle estimates of one fit file, and its trajectory rows."""
     data, fitted = load_npz(observations), load_npz(fit)
     meta, fmeta = read_meta(data), read_meta(fitted)
     prior = fmeta["prior"]
@@ -266,6 +267,16 @@ def score_fit(observations: Path, fit: Path, output: Path, trajectory_output: Pa
             traj.append({"task": meta["task"], "dataset": meta["dataset"], "role": meta["role"],
                          "method": prior, "item": i, "iteration": int(it), "snr": float(snr),
                          "wmv": float(wmv)})
+    return rows, traj
+
+
+def score_task(observations: Path, fits: list[Path], output: Path, trajectory_output: Path) -> None:
+    """One tidy metrics TSV (input + every fit of one task and dataset) and one trajectory TSV."""
+    rows, traj = input_rows(observations), []
+    for fit in fits:
+        fit_metric_rows, fit_traj_rows = fit_rows(observations, fit)
+        rows += fit_metric_rows
+        traj += fit_traj_rows
     _write_tsv(rows, output)
     _write_tsv(traj, trajectory_output)
 

@@ -15,7 +15,9 @@ What the loop records, per fit, without leaving the device between checkpoints:
   windowed moving variance VAR_t = 1/W sum_{w<W} ||x_{t-w} - mean||^2 of the last W recorded estimates,
   divided here by their mean energy 1/W sum_w ||x_{t-w}||^2 (ours: priors start from a near-zero output);
   the rule keeps the estimate with the lowest VAR so far and stops once VAR has not improved for P
-  records. It needs no clean reference. We keep fitting after it fires (to record the full trajectory)
+  records. It starts watching once the training loss has fallen to ``es_start_loss_fraction`` of its first
+  value (ours: before that the estimate is still growing from zero and its variance means nothing). It
+  needs no clean reference. We keep fitting after it fires (to record the full trajectory)
   but report the iteration at which it fired as the iterations it needs.
 """
 from __future__ import annotations
@@ -44,6 +46,7 @@ class FitConfig:
     record_every: int = 1
     es_window: int = 100
     es_patience: int = 200
+    es_start_loss_fraction: float = 0.5  # ES-WMV watches only once loss <= this x the first loss
     widths: tuple[int, int, int] = (35, 70, 140)
     channels_last: bool = True
     seed: int = 0
@@ -97,11 +100,16 @@ class WindowedVariance:
         self.best_record = torch.tensor(-1, device=dev)
         self.since_best = torch.tensor(0, device=dev)
         self.stop_record = torch.tensor(-1, device=dev)
+        self.active_records = torch.tensor(0, device=dev)
 
-    def update(self, estimate: torch.Tensor, record: int) -> torch.Tensor:
-        """Push one estimate; returns VAR_t (NaN until W estimates were seen)."""
+    def update(self, estimate: torch.Tensor, record: int, started: torch.Tensor) -> torch.Tensor:
+        """Push one estimate; returns VAR_t, NaN until W estimates were seen since the rule started.
+
+        ``started`` (device bool) says whether the fit has passed the rule's start condition.
+        """
         self.buffer[self.count % self.window].copy_(estimate)
         self.count += 1
+        self.active_records = self.active_records + started.long()
         if self.count < self.window:
             return torch.tensor(math.nan, device=estimate.device)
         flat = self.buffer.reshape(self.window, -1)
@@ -109,16 +117,18 @@ class WindowedVariance:
         # variance would be smallest at the very start, before the prior has fitted anything
         var = ((flat - flat.mean(dim=0, keepdim=True)).square().sum(dim=1).mean()
                / flat.square().sum(dim=1).mean().clamp_min(1e-30))
-        improved = var < self.best_var
+        valid = self.active_records >= self.window
+        improved = valid & (var < self.best_var)
         not_stopped = self.stop_record < 0
         take = improved & not_stopped
         self.best_var = torch.where(take, var, self.best_var)
         self.best = torch.where(take, estimate, self.best)
         self.best_record = torch.where(take, torch.tensor(record, device=var.device), self.best_record)
-        self.since_best = torch.where(improved, torch.zeros_like(self.since_best), self.since_best + 1)
-        fire = not_stopped & (self.since_best >= self.patience)
+        self.since_best = torch.where(improved, torch.zeros_like(self.since_best),
+                                      self.since_best + valid.long())
+        fire = not_stopped & valid & (self.since_best >= self.patience)
         self.stop_record = torch.where(fire, torch.tensor(record, device=var.device), self.stop_record)
-        return var
+        return torch.where(valid, var, torch.full_like(var, math.nan))
 
 
 def make_code(shape: Sequence[int], seed: int, device: torch.device) -> torch.Tensor:
@@ -164,6 +174,8 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
     best = None
     best_record = torch.tensor(-1, device=device)
     wmv = None
+    first_loss = None
+    started = torch.tensor(False, device=device)
 
     bar = None
     if progress:
@@ -195,6 +207,9 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
                 snr = score_fn(current)
                 snr_traj[record] = snr
                 loss_traj[record] = loss.detach()
+                if first_loss is None:
+                    first_loss = loss.detach().clone()
+                started = started | (loss.detach() <= cfg.es_start_loss_fraction * first_loss)
                 if best is None:
                     best = current.clone()
                     wmv = WindowedVariance(cfg.es_window // cfg.record_every or 1,
@@ -203,7 +218,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
                 best_snr = torch.where(better, snr, best_snr)
                 best = torch.where(better, current, best)
                 best_record = torch.where(better, torch.tensor(record, device=device), best_record)
-                wmv_traj[record] = wmv.update(current, record)
+                wmv_traj[record] = wmv.update(current, record, started)
             record += 1
         if bar is not None:
             bar.update(1)
@@ -294,6 +309,7 @@ class SeparationWeights:
 
     exclusion: float = 0.1
     mask: float = 0.05
+    balance: float = 1.0
     exclusion_scales: int = 3
 
 
@@ -323,7 +339,9 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
 
     Y_hat = m * S1 + (1 - m) * S2 with S1, S2 from priors of the named kind and m in (0, 1) from a third
     prior of the same kind with a sigmoid head. Loss: ||Y_hat - Y||^2 / mean |Y|^2 (reconstruction) +
-    w_excl * exclusion(|m S1|, |(1-m) S2|) + w_mask * mean(m (1 - m)) (pushes the mask to 0/1). The
+    w_excl * exclusion(|m S1|, |(1-m) S2|) + w_mask * mean(m (1 - m)) (pushes the mask to 0/1) +
+    w_balance * (mean(m) - 0.5)^2 (ours: without it m = 1 everywhere, one prior explaining the whole
+    mixture, minimises every other term). The
     estimate is the pair of masked sources (n_sources=2), which sums to Y_hat. ``sources_wave`` (2, N)
     only feeds the trajectory (mean SNR of the two sources under the best permutation).
     """
@@ -344,7 +362,9 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
         recon = F.mse_loss(estimate.sum(dim=0, keepdim=True), target) / power
         mag = torch.sqrt(estimate.square().sum(dim=1, keepdim=True) + 1e-12)    # (2, 1, F, T)
         excl = exclusion_loss(mag[0:1], mag[1:2], weights.exclusion_scales)
-        return recon + weights.exclusion * excl + weights.mask * (mask * (1.0 - mask)).mean()
+        binary = (mask * (1.0 - mask)).mean()
+        balance = (mask.mean() - 0.5).square()
+        return recon + weights.exclusion * excl + weights.mask * binary + weights.balance * balance
 
     refs = torch.from_numpy(np.asarray(sources_wave, dtype=np.float32)).to(device)
     length = refs.shape[-1]

@@ -95,14 +95,21 @@ def separation_scores(references, estimates) -> dict[str, np.ndarray]:
     import mir_eval.separation
 
     refs = np.asarray(references, dtype=np.float64)
-    ests = np.asarray(estimates, dtype=np.float64)
+    ests = np.array(estimates, dtype=np.float64)
     if not (np.all(np.isfinite(refs)) and np.all(np.isfinite(ests))):
         raise MetricError("signal contains NaN or Inf")
+    # A separation that collapsed (one estimate all zeros) is a failure to score, not an error: BSS Eval
+    # is undefined for a silent estimate, so it gets white noise 120 dB below the references' RMS, which
+    # scores it as (very) badly as it deserves.
+    silent = np.max(np.abs(ests), axis=1) <= 1e-12 * max(np.max(np.abs(refs)), 1e-30)
+    if np.any(silent):
+        level = 1e-6 * np.sqrt(np.mean(refs ** 2))
+        ests[silent] = level * np.random.default_rng(0).standard_normal((int(silent.sum()), ests.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # mir_eval 0.8 deprecates separation
         warnings.simplefilter("ignore", DeprecationWarning)
         sdr, sir, _sar, perm = mir_eval.separation.bss_eval_sources(refs, ests, compute_permutation=True)
-    return {"sdr": sdr, "sir": sir, "perm": perm}
+    return {"sdr": sdr, "sir": sir, "perm": perm, "silent_estimates": int(silent.sum())}
 
 
 def audio_quality(reference, estimate, speech: bool) -> dict[str, float]:
