@@ -77,12 +77,18 @@ def test_report_and_rerun_after_interruption(workdir):
     _snakemake(workdir, "--report", "results/report.html", "--config", "scale=tiny")
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     assert "Table 1" in html and "figure2_convergence" in html
-    # an interrupted run: remove a fit and everything downstream; the rerun must rebuild it bit-identically
-    fit = workdir / "results" / "s2" / "fits" / "gaussian" / "speech" / "exp-dense.npz"
-    metrics_before = pd.read_csv(workdir / "results" / "s2" / "metrics.csv")
+    # an interrupted run never wrote a fit nor anything after it: the rerun must rebuild them identically
+    s2 = workdir / "results" / "s2"
+    fit = s2 / "fits" / "gaussian" / "speech" / "exp-dense.npz"
+    metrics_before = pd.read_csv(s2 / "metrics.csv")
+    claims_before = (s2 / "claims.md").read_text()
     before = fit.read_bytes()
-    fit.unlink()
+    for path in [fit, s2 / "scores" / "gaussian" / "speech.tsv", s2 / "scores" / "gaussian" / "speech.trajectory.tsv",
+                 s2 / "metrics.csv", s2 / "trajectories.csv", s2 / "claims.md", workdir / "results" / "README.md",
+                 *(s2 / "tables").iterdir()]:
+        path.unlink()
     _snakemake(workdir, "--cores", "2", "--config", "scale=tiny", "-q")
+    assert (s2 / "claims.md").read_text() == claims_before
     import numpy as np
     from restorebench.audio_io import load_npz
     assert np.array_equal(load_npz(fit)["final"], np.load(__import__("io").BytesIO(before))["final"])

@@ -113,7 +113,9 @@ def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int
     elif task == "separation":
         if second_path is None:
             raise ValueError("separation task needs a second source corpus")
-        second = load_npz(second_path)["clips"].astype(np.float32)
+        second_corpus = load_npz(second_path)
+        second = second_corpus["clips"].astype(np.float32)
+        meta["dataset"] = f"{meta.get('dataset', clean_path.stem)}+{read_meta(second_corpus).get('dataset', second_path.stem)}"
         k = min(n, second.shape[0])
         pairs = [mix_sources(np.stack([clean[i], second[i]]), peak) for i in range(k)]
         out["observed"] = np.stack([p[0] for p in pairs])

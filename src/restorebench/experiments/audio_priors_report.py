@@ -104,7 +104,10 @@ def build_table(spec: TableSpec, summary: pd.DataFrame) -> tuple[pd.DataFrame, p
     columns = spec.columns + spec.extra_columns
     dataset_of = {key: s[s["key"] == key]["dataset"].iloc[0] if (s["key"] == key).any() else key
                   for key, _ in columns}
-    header = [f"{dataset_of[k]} {METRIC_LABEL[m]}" for k, m in columns]
+    if spec.task == "separation":  # columns are the separated sources of one mixture dataset
+        header = [f"{k} ({dataset_of[k]}) {METRIC_LABEL[m]}" for k, m in columns]
+    else:
+        header = [f"{dataset_of[k]} {METRIC_LABEL[m]}" for k, m in columns]
     long_rows, display = [], []
 
     def lookup(method, stopping, key, metric):
