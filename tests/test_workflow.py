@@ -58,6 +58,8 @@ def test_every_table_figure_and_page_exists_with_numbers(workdir):
     for claim in ("A1", "A2", "A3", "A4"):
         assert f"| {claim} |" in claims
     assert "held" in claims
+    html = (s2 / "claims.html").read_text()
+    assert html.count("<tr>") == 5 and "A4" in html
     readme = (workdir / "results" / "README.md").read_text()
     assert "claims" in readme and "table1.md" in readme
 

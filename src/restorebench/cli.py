@@ -119,10 +119,12 @@ def cmd_s2_example(a):
 
 def cmd_s2_claims(a):
     from .audio_io import write_text
-    from .experiments.audio_priors_report import claims_markdown, evaluate_claims
+    from .experiments.audio_priors_report import claims_html, claims_markdown, evaluate_claims
 
     verdicts = evaluate_claims(Path(a.metrics), Path(a.trajectories))
     write_text(a.output, claims_markdown(verdicts, _run_facts(a)))
+    if a.html_output:
+        write_text(a.html_output, claims_html(verdicts, _run_facts(a)))
 
 
 def cmd_results_readme(a):
@@ -319,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--trajectories", required=True)
             p.add_argument("--output", required=True)
+            p.add_argument("--html-output", help="also write the page as HTML (for the report)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("s2-figure-convergence", help="Figure 2: SNR vs iteration")
@@ -385,7 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=256)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--metrics", help="metrics.csv of a run: print the time-to-quality figures")
+    p.add_argument("--metrics", help="metrics.csv of a run: print its time-to-quality figures")
+    p.add_argument("--time-to-quality", action="store_true",
+                   help="fit held-out clips and compare oracle, ES-WMV and final iterates")
+    p.add_argument("--ttq-iterations", type=int, default=900)
+    p.add_argument("--ttq-clips", type=int, default=2, help="clips per dataset")
+    p.add_argument("--ttq-n-fft", type=int, default=254)
+    p.add_argument("--ttq-hop", type=int, default=128)
+    p.add_argument("--ttq-frames", type=int, default=64)
+    p.add_argument("--ttq-widths", default="18,35,70")
+    p.add_argument("--es-window", type=int, default=20)
+    p.add_argument("--es-patience", type=int, default=40)
     p.add_argument("--output", help="also write the printed figures as JSON here")
     p.set_defaults(func=cmd_bench)
     return parser

@@ -164,8 +164,9 @@ rule s2_claims:
         metrics="results/s2/metrics.csv",
         trajectories="results/s2/trajectories.csv",
     output:
-        report(
-            "results/s2/claims.md",
+        md="results/s2/claims.md",
+        html=report(
+            "results/s2/claims.html",
             caption="../report/s2_claims.rst",
             category="S2 deep audio priors",
             subcategory="Claims",
@@ -179,4 +180,4 @@ rule s2_claims:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s2-claims --metrics {input.metrics} --trajectories {input.trajectories} "
-        "--run-facts {params.facts} --output {output} 2> {log}"
+        "--run-facts {params.facts} --output {output.md} --html-output {output.html} 2> {log}"

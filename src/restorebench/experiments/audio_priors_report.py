@@ -326,3 +326,21 @@ def claims_markdown(verdicts: list[Verdict], run_facts: str) -> str:
         parts += ["", f"## {v.claim}: {v.statement} — {'held' if v.held else 'not held'}", ""]
         parts += [f"- {line}" for line in v.evidence]
     return "\n".join(parts) + "\n"
+
+
+def claims_html(verdicts: list[Verdict], run_facts: str) -> str:
+    """The claims page as HTML for the Snakemake report (same content as :func:`claims_markdown`)."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{v.claim}</td><td>{escape(v.statement)}</td>"
+        f"<td style='color:{'#1a7f37' if v.held else '#b42318'}'><b>{'held' if v.held else 'not held'}</b></td>"
+        f"<td>{escape(v.summary)}</td></tr>" for v in verdicts)
+    details = "".join(
+        f"<h4>{v.claim}: {escape(v.statement)} — {'held' if v.held else 'not held'}</h4><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in v.evidence) + "</ul>" for v in verdicts)
+    return (f"<h3>S2 deep audio priors: which of the paper's claims held on this run</h3><p>{escape(run_facts)}</p>"
+            "<p>Verdicts compare mean scores over clips on the <b>final iterate</b>; a claim holds only if every "
+            "comparison goes the paper's way. † oracle stopping uses the clean reference.</p>"
+            f"<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th><th>statement</th>"
+            f"<th>verdict</th><th>summary</th></tr>{rows}</table>{details}\n")
