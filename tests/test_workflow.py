@@ -110,3 +110,22 @@ def test_lint_reports_nothing_serious(workdir):
     text = proc.stdout + proc.stderr
     assert "Mixed rules and functions" not in text
     assert "absolute path" not in text.lower()
+
+
+def test_real_data_source_says_what_to_download_and_where(tmp_path):
+    for item in ("Snakefile", "config.yaml", "workflow"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    proc = _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "--",
+                      "resources/wavegan/piano/.complete", check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert not (tmp_path / "resources" / "wavegan" / "piano" / ".complete").exists()
+    assert "WaveGAN-piano cannot be downloaded" in text and "resources/wavegan/piano/.complete" in text
+    for folder in ("wavegan/piano", "wavegan/drums"):
+        (tmp_path / "resources" / folder).mkdir(parents=True)
+        (tmp_path / "resources" / folder / ".complete").touch()
+    proc = _snakemake(tmp_path, "-n", "--config", "data_source=real")
+    assert proc.stdout.count("rule fetch_archive:") == 4
+    for archive in ("LJSpeech-1.1.tar.bz2", "speech_commands_v0.02.tar.gz", "DLIVING_16k.zip", "STRAFFIC_16k.zip"):
+        assert f"resources/downloads/{archive}" in proc.stdout

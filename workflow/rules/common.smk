@@ -81,18 +81,29 @@ def fetch_options(wc):
 
 
 def archive_for(wc):
-    """The download holding resources/<folder>; a dataset without a download explains what to do."""
+    """The download that holds resources/<folder>."""
+    for entry in config["real_data"].values():
+        if entry["folder"] == wc.folder and entry["url"]:
+            archive = entry["url"].rsplit("/", 1)[1]
+            return f"resources/downloads/{archive}"
+    raise ValueError(f"no real_data entry downloads into folder {wc.folder!r}")
+
+
+def manual_instructions(wc):
     for role, entry in config["real_data"].items():
-        if entry["folder"] != wc.folder:
-            continue
-        if not entry["url"]:
-            raise ValueError(
+        if entry["folder"] == wc.folder:
+            return quoted(
                 f"real_data.{role}: {entry['name']} cannot be downloaded. {entry.get('manual', '')} "
                 f"Then create the empty file resources/{entry['folder']}/.complete and rerun."
             )
-        archive = entry["url"].rsplit("/", 1)[1]
-        return f"resources/downloads/{archive}"
     raise ValueError(f"no real_data entry has folder {wc.folder!r}")
+
+
+def folder_pattern(downloadable):
+    import re
+
+    folders = [e["folder"] for e in config["real_data"].values() if bool(e["url"]) == downloadable]
+    return "|".join(re.escape(f) for f in folders) or "(?!)"
 
 
 # ---- S2 ------------------------------------------------------------------------------------------

@@ -68,9 +68,23 @@ else:
             archive_for,
         output:
             touch("resources/{folder}/.complete"),
+        wildcard_constraints:
+            folder=folder_pattern(downloadable=True),
         log:
             "results/logs/extract/{folder}.log",
         conda:
             "../envs/restorebench.yaml"
         shell:
             "restorebench extract --archive {input} --dest resources/{wildcards.folder} 2> {log}"
+
+    # Datasets without a verified download: placed by hand. Runs (and fails, saying what to do) only
+    # when the folder's .complete marker is missing.
+    rule manual_dataset:
+        output:
+            "resources/{folder}/.complete",
+        wildcard_constraints:
+            folder=folder_pattern(downloadable=False),
+        params:
+            message=manual_instructions,
+        shell:
+            "echo {params.message} >&2; exit 1"
