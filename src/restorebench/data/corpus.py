@@ -163,6 +163,10 @@ def _render_midi(midi, workdir: Path, tag: str) -> np.ndarray:
     return read_audio(wav, SAMPLE_RATE)   # rendered at 16 kHz: no resampling
 
 
+#: melody onsets within a two-beat chord, in beats (with four notes, two sound together on beat 1)
+MELODY_OFFSETS = {2: (0.0, 1.0), 4: (0.0, 1.0, 1.0, 1.5)}
+
+
 def piano_midi(rng: np.random.Generator, seconds: float):
     """A melody over block chords in a random major or minor key, random tempo."""
     import pretty_midi
@@ -178,8 +182,9 @@ def piano_midi(rng: np.random.Generator, seconds: float):
         for step in (0, 2, 4):  # triad on the scale degree, left hand
             pitch = tonic + scale[(degree + step) % 7] + 12 * ((degree + step) // 7)
             piano.notes.append(pretty_midi.Note(int(rng.integers(50, 75)), int(pitch), t, t + 2 * beat))
-        for k in range(int(rng.choice([2, 4]))):  # melody, right hand
-            start = t + k * 2 * beat / 2 if k < 2 else t + (k - 2) * beat / 2 + beat
+        n_notes = int(rng.choice([2, 4]))
+        for offset in MELODY_OFFSETS[n_notes]:  # melody, right hand
+            start = t + offset * beat
             pitch = tonic + 12 + scale[int(rng.integers(7))] + 12 * int(rng.integers(2))
             piano.notes.append(pretty_midi.Note(int(rng.integers(70, 110)), int(pitch), start,
                                                 start + beat * rng.uniform(0.5, 1.0)))

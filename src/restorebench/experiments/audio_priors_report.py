@@ -186,8 +186,7 @@ def convergence_figure(trajectories_csv: Path, metrics_csv: Path, output: Path, 
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False)
     palette = dict(zip(PRIORS, sns.color_palette("colorblind", len(PRIORS))))
     for ax, dataset in zip(axes[0], datasets):
-        d = traj[traj["dataset"] == dataset].copy()
-        d["prior"] = d["method"].map(PRIOR_LABEL)
+        d = traj[traj["dataset"] == dataset]
         sns.lineplot(data=d, x="iteration", y="snr", hue="method", palette=palette, errorbar=None, ax=ax,
                      hue_order=[p for p in PRIORS if p in set(d["method"])])
         m = metrics[(metrics["task"] == task) & (metrics["dataset"] == dataset) & (metrics["stopping"] == "es")]
@@ -231,7 +230,8 @@ def example_figure(observations: Path, fits: dict[str, Path], output: Path, item
     cols = 3 if meta["task"] == "separation" else 2
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 2.6 * rows), squeeze=False)
-    ref_db = 20 * np.log10(np.abs(stft_np(np.asarray(clean).reshape(-1, clean.shape[-1])[0], cfg)).max() + 1e-12)
+    reference = clean if clean.ndim == 1 else clean[0]     # separation: scale to the first source
+    ref_db = 20 * np.log10(np.abs(stft_np(reference, cfg)).max() + 1e-12)
     for ax, (title, wave) in zip(axes.flat, panels):
         spec_db = 20 * np.log10(np.abs(stft_np(wave, cfg)) + 1e-6)
         ax.imshow(spec_db, origin="lower", aspect="auto", cmap="magma", vmin=ref_db - 80, vmax=ref_db,
