@@ -18,10 +18,11 @@ class STFTConfig:
 
     n_fft: int
     hop: int
+    two_sided: bool = False   # complex signals (SAR pulses) need all n_fft bins
 
     @property
     def bins(self) -> int:
-        return self.n_fft // 2 + 1
+        return self.n_fft if self.two_sided else self.n_fft // 2 + 1
 
     def frames(self, n_samples: int) -> int:
         """Number of centred frames for a signal of ``n_samples``."""
@@ -37,11 +38,11 @@ def _window(n_fft: int, device, dtype=torch.float32) -> torch.Tensor:
 
 
 def stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
-    """Complex STFT of (..., N) real signals -> (..., bins, frames)."""
+    """Complex STFT of (..., N) signals -> (..., bins, frames); complex input needs ``cfg.two_sided``."""
     shape = x.shape
     flat = x.reshape(-1, shape[-1])
-    spec = torch.stft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, x.device, x.dtype),
-                      center=True, pad_mode="reflect", return_complex=True)
+    spec = torch.stft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, x.device, x.real.dtype),
+                      center=True, pad_mode="reflect", return_complex=True, onesided=not cfg.two_sided)
     return spec.reshape(*shape[:-1], *spec.shape[-2:])
 
 
@@ -51,7 +52,8 @@ def istft(spec: torch.Tensor, cfg: STFTConfig, length: int) -> torch.Tensor:
     flat = spec.reshape(-1, *shape[-2:])
     real_dtype = spec.real.dtype
     x = torch.istft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, spec.device, real_dtype),
-                    center=True, length=length)
+                    center=True, length=length, onesided=not cfg.two_sided,
+                    return_complex=cfg.two_sided)
     return x.reshape(*shape[:-2], length)
 
 
@@ -66,8 +68,9 @@ def from_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def stft_np(x: np.ndarray, cfg: STFTConfig) -> np.ndarray:
-    """numpy wrapper of :func:`stft` (float64 for metric accuracy)."""
-    return stft(torch.from_numpy(np.asarray(x, dtype=np.float64)), cfg).numpy()
+    """numpy wrapper of :func:`stft` (double precision for metric accuracy)."""
+    dtype = np.complex128 if cfg.two_sided else np.float64
+    return stft(torch.from_numpy(np.asarray(x, dtype=dtype)), cfg).numpy()
 
 
 def istft_np(spec: np.ndarray, cfg: STFTConfig, length: int) -> np.ndarray:
