@@ -381,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore_audio)
 
     p = sub.add_parser("bench", help="speed and time-to-quality benchmarks (prints figures)")
-    p.add_argument("what", choices=("dip",), nargs="?", default="dip")
+    p.add_argument("what", choices=("dip", "sar"), nargs="?", default="dip")
+    p.add_argument("--sar-size", type=int, default=4096, help="bench sar: scene side (pixels)")
     p.add_argument("--iterations", type=int, default=4, help="timed iterations per loop")
     p.add_argument("--priors", default="conv,dilated,exp,exp-dense")
     p.add_argument("--bins", type=int, default=512)

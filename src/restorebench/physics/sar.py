@@ -23,6 +23,7 @@ chain exactly invertible; scenes are generated periodic-safe by leaving a margin
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +100,13 @@ def _frequencies(shape: tuple[int, int], sensor: Sensor) -> tuple[np.ndarray, np
     return f_tau, f_eta
 
 
+@functools.lru_cache(maxsize=4)
 def focusing_phase(shape: tuple[int, int], sensor: Sensor) -> np.ndarray:
-    """exp(j phi(f_tau, f_eta)): range matched filter x RCMC x azimuth matched filter (complex64)."""
+    """exp(j phi(f_tau, f_eta)): range matched filter x RCMC x azimuth matched filter (complex64).
+
+    Cached per (shape, sensor): building it (a complex exponential per pixel) costs more than the FFTs,
+    and a study focuses many scenes of one shape. The returned array is read-only.
+    """
     f_tau, f_eta = _frequencies(shape, sensor)
     lam, v = sensor.wavelength_m, sensor.velocity_m_s
     migration_factor = np.sqrt(np.maximum(1.0 - (lam * f_eta) ** 2 / (4.0 * v ** 2), 1e-12))
@@ -108,7 +114,17 @@ def focusing_phase(shape: tuple[int, int], sensor: Sensor) -> np.ndarray:
     phase = (np.pi * f_tau ** 2 / sensor.chirp_rate
              + 4.0 * np.pi * f_tau * delta_r / C
              - np.pi * f_eta ** 2 / sensor.azimuth_fm_rate)
-    return np.exp(1j * phase).astype(np.complex64)
+    filt = np.exp(1j * phase.astype(np.float32)).astype(np.complex64)
+    filt.setflags(write=False)
+    return filt
+
+
+@functools.lru_cache(maxsize=4)
+def simulation_filter(shape: tuple[int, int], sensor: Sensor) -> np.ndarray:
+    """band_mask x conj(focusing_phase): the inverse chain as one cached, read-only complex64 array."""
+    filt = (band_mask(shape, sensor) * np.conj(focusing_phase(shape, sensor))).astype(np.complex64)
+    filt.setflags(write=False)
+    return filt
 
 
 def band_mask(shape: tuple[int, int], sensor: Sensor) -> np.ndarray:
@@ -140,7 +156,7 @@ def simulate_echoes(scene: np.ndarray, sensor: Sensor, workers: int = -1) -> np.
     """Raw echoes of a complex reflectivity scene: band-limit, then the focusing chain's inverse."""
     scene = _check(scene, "scene")
     spectrum = scipy.fft.fft2(scene, workers=workers)
-    spectrum *= band_mask(scene.shape, sensor) * np.conj(focusing_phase(scene.shape, sensor))
+    spectrum *= simulation_filter(scene.shape, sensor)
     return scipy.fft.ifft2(spectrum, workers=workers).astype(np.complex64, copy=False)
 
 
