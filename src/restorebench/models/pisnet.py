@@ -1,0 +1,68 @@
+"""PISNet-style inpainting network, the learned RFI baseline of the DIFNet study (Shen et al., TGRS 2022).
+
+Structure (SPEC S1): encoder conv 1->w 3x3, w->2w 4x4 stride 2, 2w->4w 4x4 stride 2 (ReLU after each);
+8 residual blocks at 4w channels; an expectation-maximisation attention unit (Li et al., "Expectation-
+Maximization Attention Networks", ICCV 2019) with 128 bases; two transposed convolutions back to full size;
+a sigmoid. Paper widths: w = 64 (256 channels in the middle). It is trained to output the clean TF magnitude
+(normalised to [0, 1]); the loss (MSE + small nuclear-norm and L1 terms) lives with the training code.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class EMAttention(nn.Module):
+    """EM attention unit: K bases refined by ``iterations`` EM steps, reconstruction + 1x1 conv + residual.
+
+    E-step: z = softmax(X mu^T) over the bases; M-step: mu = z^T X / sum(z), L2-normalised per basis.
+    """
+
+    def __init__(self, channels: int, bases: int = 128, iterations: int = 3):
+        super().__init__()
+        self.iterations = iterations
+        mu = torch.randn(1, bases, channels)
+        self.register_buffer("mu", F.normalize(mu, dim=2))
+        self.conv_in = nn.Conv2d(channels, channels, 1)
+        self.conv_out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        feats = self.conv_in(x).flatten(2).transpose(1, 2)               # (B, N, C)
+        mu = self.mu.expand(b, -1, -1)
+        for _ in range(self.iterations):
+            z = torch.softmax(feats @ mu.transpose(1, 2), dim=2)           # (B, N, K)
+            mu = F.normalize((z.transpose(1, 2) @ feats) / (z.sum(dim=1)[:, :, None] + 1e-6), dim=2)
+        recon = (z @ mu).transpose(1, 2).reshape(b, c, h, w)
+        return F.relu(x + self.conv_out(F.relu(recon)))
+
+
+class PISNet(nn.Module):
+    """(B, 1, H, W) interfered TF magnitude in [0, 1] -> (B, 1, H, W) estimated clean magnitude in [0, 1]."""
+
+    def __init__(self, width: int = 64, residual_blocks: int = 8, bases: int = 128):
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(nn.Conv2d(1, w, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.ReLU())
+        self.blocks = nn.Sequential(*[ResidualBlock(4 * w) for _ in range(residual_blocks)])
+        self.attention = EMAttention(4 * w, bases)
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.ConvTranspose2d(2 * w, 1, 4, stride=2, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 4 or x.shape[-2] % 4:
+            raise ValueError(f"input {tuple(x.shape[-2:])} must be divisible by 4")
+        return torch.sigmoid(self.decoder(self.attention(self.blocks(self.encoder(x)))))
