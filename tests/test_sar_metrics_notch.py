@@ -30,11 +30,12 @@ def test_scatterer_energy_kept():
     assert kept == pytest.approx([0.25, 1.0])
 
 
-def test_cfar_false_alarm_rate_on_exponential_noise():
-    cfg = CFARConfig(guard=1, train=6, pfa=1e-2)
+@pytest.mark.parametrize("axes", ["frequency", "time-frequency"])
+def test_cfar_false_alarm_rate_on_exponential_noise(axes):
+    cfg = CFARConfig(guard=1, train=6, pfa=1e-2, axes=axes)
     power = np.random.default_rng(0).exponential(1.0, (4, 256, 256))
     rate = cfar_mask(power, cfg).mean()
-    # CA-CFAR in homogeneous exponential noise: the false-alarm rate is P_fa (finite-N estimate noise only)
+    # CA-CFAR in homogeneous exponential noise: alpha = N (P_fa^(-1/N) - 1) gives exactly P_fa
     assert rate == pytest.approx(cfg.pfa, rel=0.15)
 
 
@@ -42,6 +43,15 @@ def test_notch_zeroes_a_strong_line():
     rng = np.random.default_rng(1)
     spec = (rng.standard_normal((64, 64)) + 1j * rng.standard_normal((64, 64))) / np.sqrt(2)
     spec[20] += 30.0                                                 # a narrowband RFI line in bin 20
-    out, mask = notch(spec, CFARConfig(guard=1, train=4, pfa=1e-4))
+    out, mask = notch(spec, CFARConfig(guard=1, train=4, pfa=1e-4, axes="time-frequency"))
     assert mask[20].mean() > 0.9 and mask[40].mean() < 0.01
     assert np.all(out[mask] == 0) and np.array_equal(out[~mask], spec[~mask])
+
+
+def test_frequency_training_cells_catch_a_line_that_masks_itself_in_time():
+    rng = np.random.default_rng(2)
+    spec = (rng.standard_normal((64, 64)) + 1j * rng.standard_normal((64, 64))) / np.sqrt(2)
+    spec[20] += 30.0
+    spec[21] += 30.0                                                 # a 2-bin-wide narrowband line
+    freq = notch(spec, CFARConfig(guard=0, train=8, pfa=1e-3))[1]
+    assert freq[20].mean() > 0.9 and freq[21].mean() > 0.9
