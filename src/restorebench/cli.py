@@ -234,6 +234,140 @@ def _load_frame_mask(path: Path, n_samples: int, frames: int, cfg):
                           f"{cfg.frames(n_samples)} (STFT frames)")
 
 
+# ------------------------------------------------------------------------------------------- S1 steps
+
+def _cfar(a):
+    from .methods.notch import CFARConfig
+
+    return CFARConfig(a.cfar_guard, a.cfar_train, a.cfar_pfa, a.cfar_axes)
+
+
+def cmd_s1_split(a):
+    from .experiments.sar_rfi import Geometry, make_split
+
+    make_split(a.split, a.sensor, a.scenes, Geometry(a.azimuth, a.range, a.n_fft, a.hop), (a.sir_min, a.sir_max),
+               tuple(a.kinds.split(",")), a.seed, Path(a.output))
+
+
+def cmd_s1_training_images(a):
+    from .experiments.sar_rfi import training_images
+
+    training_images(Path(a.split_file), a.lines_per_scene, a.multiple, a.seed, Path(a.output))
+
+
+def cmd_s1_train(a):
+    from .audio_io import load_npz
+    from .methods.dip import resolve_device
+    from .methods.train_rfi import TrainConfig, train
+
+    _threads(a.threads)
+    cfg = TrainConfig(a.model, a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.width, a.window,
+                      a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
+    images = load_npz(a.images)
+    target = images["labels"] if a.model == "difnet" else images["clean_features"]
+    train(cfg, images["features"], target, Path(a.checkpoint), resolve_device(a.device), progress=True)
+
+
+def cmd_s1_evaluate(a):
+    from .experiments.sar_rfi import evaluate
+
+    _threads(a.threads)
+    evaluate(Path(a.split_file), a.method, Path(a.output), checkpoint=Path(a.checkpoint) if a.checkpoint else None,
+             cfar=_cfar(a), device=a.device, examples=Path(a.examples) if a.examples else None)
+
+
+def cmd_s1_tables(a):
+    from .experiments.sar_rfi_report import write_tables
+
+    write_tables(Path(a.metrics), Path(a.outdir), a.run_facts)
+
+
+def cmd_s1_figure(a):
+    from .experiments import sar_rfi_report as r
+
+    if a.kind == "sir":
+        r.sir_figure(Path(a.metrics), Path(a.output))
+        return
+    examples = {k: Path(v) for k, v in (item.split("=", 1) for item in a.example)}
+    draw = r.spectrogram_figure if a.kind == "spectrograms" else r.image_figure
+    draw(examples, Path(a.output), a.title)
+
+
+def cmd_s1_claims(a):
+    from .experiments.sar_rfi_report import write_claims
+
+    write_claims(Path(a.metrics), Path(a.output), Path(a.html_output), a.run_facts)
+
+
+def _load_complex(path: str, what: str):
+    import numpy as np
+
+    try:
+        array = np.load(path)
+    except Exception as err:
+        raise ValueError(f"{path}: cannot read {what} ({err})") from err
+    if array.ndim != 2 or not np.iscomplexobj(array):
+        raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{path}: {what} contains NaN or Inf")
+    return array
+
+
+def _save_complex(path: str, array) -> None:
+    import numpy as np
+
+    from .audio_io import atomic_output
+
+    with atomic_output(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+
+def cmd_sar_simulate(a):
+    from .physics.sar import get_sensor, simulate_echoes
+
+    _save_complex(a.output, simulate_echoes(_load_complex(a.scene, "scene"), get_sensor(a.sensor)))
+
+
+def cmd_sar_focus(a):
+    from .physics.sar import focus, get_sensor
+
+    _save_complex(a.output, focus(_load_complex(a.input, "echoes"), get_sensor(a.sensor)))
+
+
+def cmd_suppress_rfi(a):
+    from .dsp import STFTConfig
+    from .methods.dip import resolve_device
+    from .methods.rfi_suppression import suppress_difnet, suppress_notch, suppress_pisnet
+    from .methods.train_rfi import load_trained
+    from .physics.sar import get_sensor
+
+    get_sensor(a.sensor)  # validates the name; the STFT geometry is given explicitly
+    echoes = _load_complex(a.input, "echoes")
+    cfg = STFTConfig(a.n_fft, a.hop, two_sided=True)
+    if a.method == "notch":
+        result = suppress_notch(echoes, cfg, _cfar(a))
+    else:
+        if not a.checkpoint:
+            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
+        net, tcfg = load_trained(Path(a.checkpoint))
+        if tcfg.model != a.method:
+            raise ValueError(f"{a.checkpoint} holds a {tcfg.model} model, not {a.method}")
+        run = suppress_difnet if a.method == "difnet" else suppress_pisnet
+        result = run(echoes, cfg, net.to(resolve_device(a.device)), resolve_device(a.device))
+    _save_complex(a.output, result.echoes)
+    masked = None if result.mask is None else float(result.mask.mean())
+    print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "masked_fraction": masked}))
+
+
+def _add_cfar_options(p):
+    p.add_argument("--cfar-guard", type=int, default=2)
+    p.add_argument("--cfar-train", type=int, default=8)
+    p.add_argument("--cfar-pfa", type=float, default=1e-3)
+    p.add_argument("--cfar-axes", default="frequency", choices=("frequency", "time-frequency"))
+
+
 def cmd_bench(a):
     from .bench import run_bench
 
@@ -379,6 +513,105 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which estimate to write: the ES-WMV stop (default) or the final iterate")
     _add_fit_options(p)
     p.set_defaults(func=cmd_restore_audio)
+
+    p = sub.add_parser("s1-split", help="S1: scenes, clean echoes and RFI of one split (npz)")
+    p.add_argument("--split", required=True, choices=("train", "test-same", "test-cross"))
+    p.add_argument("--sensor", required=True)
+    p.add_argument("--scenes", type=int, required=True)
+    p.add_argument("--azimuth", type=int, required=True)
+    p.add_argument("--range", type=int, required=True)
+    p.add_argument("--n-fft", type=int, required=True)
+    p.add_argument("--hop", type=int, required=True)
+    p.add_argument("--sir-min", type=float, default=-15.0)
+    p.add_argument("--sir-max", type=float, default=0.0)
+    p.add_argument("--kinds", default="narrowband,chirp,sinusoidal")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_s1_split)
+
+    p = sub.add_parser("s1-training-images", help="S1: per-pulse training spectrograms and labels (npz)")
+    p.add_argument("--split-file", required=True)
+    p.add_argument("--lines-per-scene", type=int, required=True)
+    p.add_argument("--multiple", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_s1_training_images)
+
+    p = sub.add_parser("s1-train", help="S1: train DIFNet or PISNet (checkpoint each epoch, resumes)")
+    p.add_argument("--images", required=True)
+    p.add_argument("--model", required=True, choices=("difnet", "pisnet"))
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--weight-decay", type=float, default=0.02)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--window", type=int, default=8)
+    p.add_argument("--levels", type=int, default=4)
+    p.add_argument("--residual-blocks", type=int, default=8)
+    p.add_argument("--bases", type=int, default=128)
+    p.add_argument("--nuclear", type=float, default=1e-3)
+    p.add_argument("--l1", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_s1_train)
+
+    p = sub.add_parser("s1-evaluate", help="S1: metrics of one method on one split (tidy TSV)")
+    p.add_argument("--split-file", required=True)
+    p.add_argument("--method", required=True, choices=("interfered", "notch", "pisnet", "difnet"))
+    p.add_argument("--checkpoint")
+    p.add_argument("--output", required=True)
+    p.add_argument("--examples", help="also write the first scene's example arrays (npz)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    _add_cfar_options(p)
+    p.set_defaults(func=cmd_s1_evaluate)
+
+    p = sub.add_parser("s1-tables", help="S1: Tables 4 and 5 (md, csv, html)")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--run-facts", default="")
+    p.set_defaults(func=cmd_s1_tables)
+
+    p = sub.add_parser("s1-figure", help="S1: Figures 6-9 and the per-SIR figure")
+    p.add_argument("kind", choices=("spectrograms", "images", "sir"))
+    p.add_argument("--example", action="append", default=[], help="METHOD=examples.npz, repeatable")
+    p.add_argument("--metrics")
+    p.add_argument("--title", default="")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_s1_figure)
+
+    p = sub.add_parser("s1-claims", help="S1: claims C1-C5 (md + html)")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--html-output", required=True)
+    p.add_argument("--run-facts", default="")
+    p.set_defaults(func=cmd_s1_claims)
+
+    p = sub.add_parser("sar-simulate", help="raw echoes of a complex scene (.npy in, .npy out)")
+    p.add_argument("--sensor", required=True)
+    p.add_argument("--scene", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_sar_simulate)
+
+    p = sub.add_parser("sar-focus", help="range-Doppler focusing of raw echoes (.npy in, .npy out)")
+    p.add_argument("--sensor", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_sar_focus)
+
+    p = sub.add_parser("suppress-rfi", help="remove RFI from raw echoes (.npy in, .npy out)")
+    p.add_argument("--method", required=True, choices=("notch", "pisnet", "difnet"))
+    p.add_argument("--checkpoint")
+    p.add_argument("--sensor", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--n-fft", type=int, default=64)
+    p.add_argument("--hop", type=int, default=4)
+    p.add_argument("--device", default="auto")
+    _add_cfar_options(p)
+    p.set_defaults(func=cmd_suppress_rfi)
 
     p = sub.add_parser("bench", help="speed and time-to-quality benchmarks (prints figures)")
     p.add_argument("what", choices=("dip", "sar"), nargs="?", default="dip")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import atomic_output, write_text
+from ..report.claims import Verdict, render_claims_html, render_claims_markdown
 from .audio_priors import PRIOR_LABEL, STOPPING_LABEL
 
 PRIORS = ("conv", "dilated", "exp", "exp-dense")
@@ -250,15 +251,6 @@ def example_figure(observations: Path, fits: dict[str, Path], output: Path, item
 
 # ----------------------------------------------------------------------------------------------- claims
 
-@dataclass
-class Verdict:
-    claim: str
-    statement: str
-    held: bool
-    evidence: list[str]
-    summary: str
-
-
 def _pairwise(summary: pd.DataFrame, better: str, worse: str, stopping: str,
               tables=TABLES) -> tuple[int, int, list[str]]:
     """Count table cells where prior ``better`` beats ``worse`` (respecting metric direction)."""
@@ -315,32 +307,15 @@ def evaluate_claims(metrics_csv: Path, trajectories_csv: Path) -> list[Verdict]:
     return verdicts
 
 
+S2_CLAIMS_TITLE = "S2 deep audio priors: which of the paper's claims held on this run"
+S2_CLAIMS_PREAMBLE = ("Verdicts compare mean scores over clips on the **final iterate** (the headline); a claim "
+                      "holds only if every comparison goes the paper's way. † oracle stopping uses the clean "
+                      "reference.")
+
+
 def claims_markdown(verdicts: list[Verdict], run_facts: str) -> str:
-    parts = ["# S2 deep audio priors: which of the paper's claims held on this run\n", run_facts, "",
-             "Verdicts compare mean scores over clips on the **final iterate** (the headline); a claim holds "
-             "only if every comparison goes the paper's way. † oracle stopping uses the clean reference.\n",
-             "| claim | statement | verdict | summary |", "|---|---|---|---|"]
-    for v in verdicts:
-        parts.append(f"| {v.claim} | {v.statement} | {'**held**' if v.held else '**not held**'} | {v.summary} |")
-    for v in verdicts:
-        parts += ["", f"## {v.claim}: {v.statement} — {'held' if v.held else 'not held'}", ""]
-        parts += [f"- {line}" for line in v.evidence]
-    return "\n".join(parts) + "\n"
+    return render_claims_markdown(verdicts, run_facts, S2_CLAIMS_TITLE, S2_CLAIMS_PREAMBLE)
 
 
 def claims_html(verdicts: list[Verdict], run_facts: str) -> str:
-    """The claims page as HTML for the Snakemake report (same content as :func:`claims_markdown`)."""
-    from html import escape
-
-    rows = "".join(
-        f"<tr><td>{v.claim}</td><td>{escape(v.statement)}</td>"
-        f"<td style='color:{'#1a7f37' if v.held else '#b42318'}'><b>{'held' if v.held else 'not held'}</b></td>"
-        f"<td>{escape(v.summary)}</td></tr>" for v in verdicts)
-    details = "".join(
-        f"<h4>{v.claim}: {escape(v.statement)} — {'held' if v.held else 'not held'}</h4><ul>"
-        + "".join(f"<li>{escape(line)}</li>" for line in v.evidence) + "</ul>" for v in verdicts)
-    return (f"<h3>S2 deep audio priors: which of the paper's claims held on this run</h3><p>{escape(run_facts)}</p>"
-            "<p>Verdicts compare mean scores over clips on the <b>final iterate</b>; a claim holds only if every "
-            "comparison goes the paper's way. † oracle stopping uses the clean reference.</p>"
-            f"<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th><th>statement</th>"
-            f"<th>verdict</th><th>summary</th></tr>{rows}</table>{details}\n")
+    return render_claims_html(verdicts, run_facts, S2_CLAIMS_TITLE, S2_CLAIMS_PREAMBLE)
