@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/audio_priors.smk"
+include: "workflow/rules/sar_rfi.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -28,6 +28,9 @@ def test_scatterer_energy_kept():
     restored[3:6, 3:6] *= 0.5
     kept = scatterer_energy_kept(clean, restored, [(4, 4), (1, 7)])
     assert kept == pytest.approx([0.25, 1.0])
+    # a checkerboard (nearly orthogonal to the scatterer window) adds energy but only its projection counts
+    noisy = clean + np.where(np.indices((9, 9)).sum(axis=0) % 2 == 0, 1.0, -1.0)
+    assert scatterer_energy_kept(clean, noisy, [(4, 4)])[0] == pytest.approx((1 + 1 / 9) ** 2)
 
 
 @pytest.mark.parametrize("axes", ["frequency", "time-frequency"])

@@ -64,6 +64,29 @@ def test_every_table_figure_and_page_exists_with_numbers(workdir):
     assert "claims" in readme and "table1.md" in readme
 
 
+def test_sar_study_tables_figures_and_claims(workdir):
+    s1 = workdir / "results" / "s1"
+    metrics = pd.read_csv(s1 / "metrics.csv")
+    assert set(metrics["split"]) == {"test-same", "test-cross"}
+    assert set(metrics["method"]) == {"interfered", "notch", "pisnet", "difnet"}
+    assert set(metrics[metrics["method"] == "difnet"]["metric"]) == {"pa", "iou", "psnr", "me", "scatterer_energy_kept"}
+    assert "pa" not in set(metrics[metrics["method"] == "pisnet"]["metric"])      # no mask: "/" as in the paper
+    assert metrics["value"].notna().all()
+    for n in (4, 5):
+        md = (s1 / "tables" / f"table{n}.md").read_text()
+        assert "(paper" in md and "DIFNet" in md
+    for fig in ("figure6_spectrograms_same", "figure7_images_same", "figure8_spectrograms_cross",
+                "figure9_images_cross", "per_sir"):
+        assert (s1 / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+    claims = (s1 / "claims.md").read_text()
+    assert all(f"| C{k} |" in claims for k in range(1, 6))
+    import torch
+    state = torch.load(s1 / "models" / "difnet.pt", weights_only=True)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    readme = (workdir / "results" / "README.md").read_text()
+    assert "| C1 |" in readme and "| A1 |" in readme and "s1/tables/table4.md" in readme
+
+
 def test_table_cell_equals_mean_of_tidy_rows(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")

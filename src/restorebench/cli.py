@@ -130,7 +130,7 @@ def cmd_s2_claims(a):
 def cmd_results_readme(a):
     from .report.results_readme import write_results_readme
 
-    write_results_readme(Path(a.output), Path(a.metrics), Path(a.claims), [Path(p) for p in a.tables],
+    write_results_readme(Path(a.output), Path(a.metrics), [Path(p) for p in a.claims], [Path(p) for p in a.tables],
                          [Path(p) for p in a.figures], _run_facts(a), Path(a.benchmark) if a.benchmark else None)
 
 
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results-readme", help="results/README.md summarising the run")
     p.add_argument("--output", required=True)
     p.add_argument("--metrics", required=True)
-    p.add_argument("--claims", required=True)
+    p.add_argument("--claims", nargs="+", required=True)
     p.add_argument("--tables", nargs="+", required=True)
     p.add_argument("--figures", nargs="+", required=True)
     p.add_argument("--benchmark")

@@ -155,3 +155,67 @@ S2_TRAJECTORY_FILES = [f"results/s2/scores/{t}/{r}.trajectory.tsv" for t, r in S
 S2_FIGURES = ["results/s2/figures/figure2_convergence.png"] + [
     f"results/s2/figures/example_{t}.png" for t in ("gaussian", "environmental", "inpainting", "separation")
 ]
+
+
+# ---- S1 ------------------------------------------------------------------------------------------
+
+S1 = config["scales"][SCALE]["s1"]
+S1CFG = config["s1"]
+S1_SPLITS = ["train", "test-same", "test-cross"]
+S1_TEST_SPLITS = ["test-same", "test-cross"]
+S1_METHODS = ["interfered", "notch", "pisnet", "difnet"]
+S1_RUN_FACTS = (
+    f"Run facts: scale `{SCALE}`, simulated scenes ({S1['train_scenes']} training, {S1['test_scenes']} per "
+    f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
+    f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {S1['epochs']} epochs, "
+    f"DIFNet C={S1['difnet']['channels']} M={S1['difnet']['window']} L={S1['difnet']['levels']}, "
+    f"PISNet width {S1['pisnet']['width']}, device `{config['device']}`, seed {config['seed']}."
+)
+
+
+def s1_sensor(wc):
+    return S1CFG["cross_sensor"] if wc.split == "test-cross" else S1CFG["train_sensor"]
+
+
+def s1_scenes(wc):
+    return S1["train_scenes"] if wc.split == "train" else S1["test_scenes"]
+
+
+def s1_multiple():
+    return S1["difnet"]["window"] * 2 ** S1["difnet"]["levels"]
+
+
+def s1_model_options(wc):
+    d, p = S1["difnet"], S1["pisnet"]
+    if wc.model == "difnet":
+        return f"--width {d['channels']} --window {d['window']} --levels {d['levels']}"
+    return f"--width {p['width']} --residual-blocks {p['residual_blocks']} --bases {p['bases']}"
+
+
+def s1_cfar_options():
+    c = S1CFG["cfar"]
+    return f"--cfar-guard {c['guard']} --cfar-train {c['train']} --cfar-pfa {c['pfa']} --cfar-axes {c['axes']}"
+
+
+def s1_evaluate_inputs(wc):
+    inputs = {"split": f"results/s1/data/{wc.split}.npz"}
+    if wc.method in ("pisnet", "difnet"):
+        inputs["checkpoint"] = f"results/s1/models/{wc.method}.pt"
+    return inputs
+
+
+def s1_examples(split):
+    return {m: f"results/s1/scores/{split}/{m}.examples.npz" for m in S1_METHODS}
+
+
+def s1_example_options(wc, input):
+    return " ".join(f"--example {m}={input[m]}" for m in S1_METHODS)
+
+
+S1_FIGURES = [
+    "results/s1/figures/figure6_spectrograms_same.png",
+    "results/s1/figures/figure7_images_same.png",
+    "results/s1/figures/figure8_spectrograms_cross.png",
+    "results/s1/figures/figure9_images_cross.png",
+    "results/s1/figures/per_sir.png",
+]

@@ -3,13 +3,13 @@
 rule results_readme:
     input:
         metrics="results/s2/metrics.csv",
-        claims="results/s2/claims.md",
-        tables=rules.s2_tables.output.md,
-        figures=S2_FIGURES,
+        claims=["results/s1/claims.md", "results/s2/claims.md"],
+        tables=rules.s1_tables.output.md + rules.s2_tables.output.md,
+        figures=S1_FIGURES + S2_FIGURES,
     output:
         "results/README.md",
     params:
-        facts=quoted(RUN_FACTS),
+        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}"),
     log:
         "results/logs/results_readme.log",
     conda:

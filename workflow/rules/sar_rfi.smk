@@ -1,0 +1,201 @@
+# S1 SAR RFI suppression (DIFNet): splits -> training images -> trained networks -> evaluation ->
+# collected metrics -> Tables 4-5, Figures 6-9, per-SIR figure, claims C1-C5.
+
+
+rule s1_split:
+    output:
+        "results/s1/data/{split}.npz",
+    wildcard_constraints:
+        split="train|test-same|test-cross",
+    params:
+        sensor=s1_sensor,
+        scenes=s1_scenes,
+        sir=f"--sir-min {S1CFG['sir_db'][0]} --sir-max {S1CFG['sir_db'][1]}",
+        kinds=",".join(S1CFG["rfi_kinds"]),
+        geometry=f"--azimuth {S1['azimuth']} --range {S1['range']} --n-fft {S1['n_fft']} --hop {S1['hop']}",
+        seed=config["seed"],
+    log:
+        "results/logs/s1_split/{split}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-split --split {wildcards.split} --sensor {params.sensor} --scenes {params.scenes} "
+        "{params.geometry} {params.sir} --kinds {params.kinds} --seed {params.seed} --output {output} 2> {log}"
+
+
+rule s1_training_images:
+    input:
+        "results/s1/data/train.npz",
+    output:
+        "results/s1/data/train_images.npz",
+    params:
+        lines=S1["lines_per_scene"],
+        multiple=s1_multiple(),
+        seed=config["seed"],
+    log:
+        "results/logs/s1_training_images.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-training-images --split-file {input} --lines-per-scene {params.lines} "
+        "--multiple {params.multiple} --seed {params.seed} --output {output} 2> {log}"
+
+
+rule s1_train:
+    input:
+        "results/s1/data/train_images.npz",
+    output:
+        "results/s1/models/{model}.pt",
+    wildcard_constraints:
+        model="difnet|pisnet",
+    threads: 2
+    resources:
+        gpu=1 if SCALE == "paper" and config["device"] != "cpu" else 0,
+    params:
+        model=s1_model_options,
+        optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} --lr {S1CFG['learning_rate']} "
+        f"--weight-decay {S1CFG['weight_decay']}",
+        loss=f"--nuclear {S1CFG['pisnet_loss']['nuclear']} --l1 {S1CFG['pisnet_loss']['l1']}",
+        device=config["device"],
+        seed=config["seed"],
+    log:
+        "results/logs/s1_train/{model}.log",
+    benchmark:
+        "results/benchmarks/s1_train/{model}.tsv"
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        # the checkpoint is the output: a restarted job resumes from the last completed epoch
+        "restorebench s1-train --images {input} --model {wildcards.model} --checkpoint {output} "
+        "{params.model} {params.optimiser} {params.loss} --device {params.device} --seed {params.seed} "
+        "--threads {threads} 2> {log}"
+
+
+rule s1_evaluate:
+    input:
+        unpack(s1_evaluate_inputs),
+    output:
+        metrics="results/s1/scores/{split}/{method}.tsv",
+        examples="results/s1/scores/{split}/{method}.examples.npz",
+    wildcard_constraints:
+        split="test-same|test-cross",
+        method="interfered|notch|pisnet|difnet",
+    params:
+        checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
+        cfar=s1_cfar_options(),
+        device=config["device"],
+    log:
+        "results/logs/s1_evaluate/{split}/{method}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-evaluate --split-file {input.split} --method {wildcards.method} {params.checkpoint} "
+        "{params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
+        "--examples {output.examples} 2> {log}"
+
+
+rule s1_collect:
+    input:
+        expand("results/s1/scores/{split}/{method}.tsv", split=S1_TEST_SPLITS, method=S1_METHODS),
+    output:
+        "results/s1/metrics.csv",
+    log:
+        "results/logs/s1_collect.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench collect --output {output} {input} 2> {log}"
+
+
+rule s1_tables:
+    input:
+        "results/s1/metrics.csv",
+    output:
+        md=expand("results/s1/tables/table{n}.md", n=[4, 5]),
+        csv=expand("results/s1/tables/table{n}.csv", n=[4, 5]),
+        html=[
+            report(
+                f"results/s1/tables/table{n}.html",
+                caption=f"../report/s1_table{n}.rst",
+                category="S1 SAR RFI suppression",
+                subcategory="Tables",
+                labels={"table": f"Table {n}"},
+            )
+            for n in [4, 5]
+        ],
+    params:
+        facts=quoted(S1_RUN_FACTS),
+    log:
+        "results/logs/s1_tables.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-tables --metrics {input} --outdir results/s1/tables --run-facts {params.facts} 2> {log}"
+
+
+rule s1_figure_examples:
+    input:
+        unpack(lambda wc: s1_examples("test-same" if wc.which == "same" else "test-cross")),
+    output:
+        report(
+            "results/s1/figures/figure{number}_{kind}_{which}.png",
+            caption="../report/s1_examples.rst",
+            category="S1 SAR RFI suppression",
+            subcategory="Figures",
+            labels={"figure": "Figure {number}: {kind}, {which} sensor"},
+        ),
+    wildcard_constraints:
+        number="6|7|8|9",
+        kind="spectrograms|images",
+        which="same|cross",
+    params:
+        examples=s1_example_options,
+        title=lambda wc: f"{'same' if wc.which == 'same' else 'cross'}-sensor test scene 0",
+    log:
+        "results/logs/s1_figure/figure{number}_{kind}_{which}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-figure {wildcards.kind} {params.examples} --title '{params.title}' --output {output} 2> {log}"
+
+
+rule s1_figure_sir:
+    input:
+        "results/s1/metrics.csv",
+    output:
+        report(
+            "results/s1/figures/per_sir.png",
+            caption="../report/s1_per_sir.rst",
+            category="S1 SAR RFI suppression",
+            subcategory="Figures",
+            labels={"figure": "per-SIR breakdown"},
+        ),
+    log:
+        "results/logs/s1_figure/per_sir.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-figure sir --metrics {input} --output {output} 2> {log}"
+
+
+rule s1_claims:
+    input:
+        "results/s1/metrics.csv",
+    output:
+        md="results/s1/claims.md",
+        html=report(
+            "results/s1/claims.html",
+            caption="../report/s1_claims.rst",
+            category="S1 SAR RFI suppression",
+            subcategory="Claims",
+            labels={"page": "claims C1-C5"},
+        ),
+    params:
+        facts=quoted(S1_RUN_FACTS),
+    log:
+        "results/logs/s1_claims.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-claims --metrics {input} --output {output.md} --html-output {output.html} "
+        "--run-facts {params.facts} 2> {log}"
