@@ -165,7 +165,8 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
             values["iou"] = iou(mask[lines], label)
         rows += [{**base, "metric": k, "value": float(v)} for k, v in values.items()]
         if examples is not None and i == 0:
-            line = int(np.where(affected_lines(rfi))[0][len(np.where(affected_lines(rfi))[0]) // 2])
+            affected = np.where(affected_lines(rfi))[0]
+            line = int(affected[len(affected) // 2])     # a pulse from the middle of the interference
             spec = spectrograms(restored[line:line + 1], cfg)[0]
             example = {"spectrogram": np.abs(spec).astype(np.float32), "image": np.abs(image).astype(np.float32),
                        "clean_image": np.abs(clean_image).astype(np.float32), "line": np.asarray(line),
