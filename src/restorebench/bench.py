@@ -224,6 +224,53 @@ def sar_throughput(args) -> list[dict]:
     slow = [r for r in rows[1:3] if r["relative_to_fft_pair"] < 1 / 3]   # steady state, cached filter
     print("target: focusing and simulation >= 1/3 of the bare FFT-pair rate: "
           + ("met" if not slow else "NOT met"))
+    return rows + network_rates(args)
+
+
+def network_rates(args) -> list[dict]:
+    """Training samples/s and inference spectrograms/s of DIFNet and PISNet at the paper's settings."""
+    from .methods.dip import resolve_device
+    from .methods.train_rfi import TrainConfig, build_model, loss_fn
+
+    device = resolve_device(args.device)
+    size = args.net_size
+    rows = []
+    print(f"\n# networks at {size}x{size} input, paper widths, batch {args.net_batch}, device {device}, "
+          f"{torch.get_num_threads()} threads ({args.net_iterations} timed steps after 1 warm-up)")
+    print(f"{'network':<10} {'params':>10} {'train samples/s':>16} {'inference spectrograms/s':>25}")
+    for kind in ("difnet", "pisnet"):
+        cfg = TrainConfig(kind, width=16 if kind == "difnet" else 64)
+        torch.manual_seed(0)
+        model = build_model(cfg).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        x = torch.rand(args.net_batch, 1, size, size, device=device)
+        y = (torch.rand_like(x) > 0.8).float() if kind == "difnet" else torch.rand_like(x)
+
+        def step():
+            loss = loss_fn(cfg, model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        def infer():
+            with torch.no_grad():
+                model(x)
+
+        rates = []
+        for fn in (step, infer):
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(args.net_iterations):
+                fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            rates.append(args.net_iterations * args.net_batch / (time.perf_counter() - t0))
+        params = sum(p.numel() for p in model.parameters())
+        rows.append({"step": f"{kind} training", "samples_per_s": rates[0], "parameters": params, "size": size})
+        rows.append({"step": f"{kind} inference", "spectrograms_per_s": rates[1], "size": size})
+        print(f"{kind:<10} {params:>10,} {rates[0]:>16.3f} {rates[1]:>25.3f}", flush=True)
     return rows
 
 
