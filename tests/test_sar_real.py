@@ -164,3 +164,42 @@ def test_real_tile_becomes_echoes_that_focus_back(sicd_file):
     assert echoes.shape == tile.shape and echoes.dtype == np.complex64
     np.testing.assert_allclose(focus(echoes, MINISAR_LIKE, workers=1), band_limit(tile, MINISAR_LIKE, workers=1),
                                atol=1e-3 * np.abs(tile).max())
+
+
+def test_split_from_real_images_uses_tiles_and_their_brightest_points(tmp_path):
+    from restorebench.audio_io import load_npz
+    from restorebench.experiments.sar_rfi import Geometry, make_split_from_images
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "sandia"
+    folder.mkdir()
+    for k in range(2):
+        # range x azimuth speckle with one very bright point per file
+        pixels = ((rng.standard_normal((128, 192)) + 1j * rng.standard_normal((128, 192))) / 2).astype(np.complex64)
+        pixels[40, 100] = 200.0
+        write_sicd(folder / f"image{k}.nitf", pixels)
+    geometry = Geometry(azimuth=64, range=64, n_fft=16, hop=4)
+    kinds = ("narrowband", "chirp")
+    make_split_from_images("train", "minisar-like", folder, ["*.nitf"], 3, geometry, (-10, -5), kinds, 0,
+                           tmp_path / "train.npz")
+    make_split_from_images("test-same", "minisar-like", folder, ["*.nitf"], 3, geometry, (-10, -5), kinds, 0,
+                           tmp_path / "test.npz")
+    train, test = load_npz(tmp_path / "train.npz"), load_npz(tmp_path / "test.npz")
+    assert train["echoes"].shape == (3, 64, 64) and str(train["meta_source"]) == "real"
+    assert np.all((train["sir_db"] >= -10) & (train["sir_db"] <= -5))
+    # 2 files x (192/64 azimuth) x (128/64 range) = 12 tiles; train and test draw disjoint tiles
+    assert not any(np.array_equal(a, b) for a in train["echoes"] for b in test["echoes"])
+    # a tile holding the bright point records it as its strongest scatterer (azimuth 100, range 40 -> tile
+    # (64..127, 0..63) at (36, 40))
+    focused = [focus(e, MINISAR_LIKE) for e in np.concatenate([train["echoes"], test["echoes"]])]
+    points = np.concatenate([train["scatterers"], test["scatterers"]])
+    bright = [i for i, img in enumerate(focused) if np.abs(img).max() > 20]
+    assert bright and all(tuple(points[i][0]) == (36, 40) for i in bright)
+
+
+def test_split_from_an_empty_folder_says_what_to_place(tmp_path):
+    from restorebench.experiments.sar_rfi import Geometry, make_split_from_images
+
+    with pytest.raises(FileNotFoundError, match="no complex SAR images"):
+        make_split_from_images("train", "minisar-like", tmp_path, ["*.nitf"], 1, Geometry(64, 64, 16, 4),
+                               (-10, -5), ("chirp",), 0, tmp_path / "x.npz")

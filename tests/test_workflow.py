@@ -150,5 +150,10 @@ def test_real_data_source_says_what_to_download_and_where(tmp_path):
         (tmp_path / "resources" / folder / ".complete").touch()
     proc = _snakemake(tmp_path, "-n", "--config", "data_source=real")
     assert proc.stdout.count("rule fetch_archive:") == 4
+    # S1's real scenes are placed by hand too: the plan includes their instructions, not a download
+    assert "resources/sandia/.complete" in proc.stdout and "resources/sentinel1/.complete" in proc.stdout
+    manual = _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "--",
+                        "resources/sandia/.complete", check=False)
+    assert manual.returncode != 0 and "Sandia-MiniSAR cannot be downloaded" in manual.stdout + manual.stderr
     for archive in ("LJSpeech-1.1.tar.bz2", "speech_commands_v0.02.tar.gz", "DLIVING_16k.zip", "STRAFFIC_16k.zip"):
         assert f"resources/downloads/{archive}" in proc.stdout

@@ -243,10 +243,15 @@ def _cfar(a):
 
 
 def cmd_s1_split(a):
-    from .experiments.sar_rfi import Geometry, make_split
+    from .experiments.sar_rfi import Geometry, make_split, make_split_from_images
 
-    make_split(a.split, a.sensor, a.scenes, Geometry(a.azimuth, a.range, a.n_fft, a.hop), (a.sir_min, a.sir_max),
-               tuple(a.kinds.split(",")), a.seed, Path(a.output))
+    geometry = Geometry(a.azimuth, a.range, a.n_fft, a.hop)
+    kinds, sir = tuple(a.kinds.split(",")), (a.sir_min, a.sir_max)
+    if a.images_folder:
+        make_split_from_images(a.split, a.sensor, Path(a.images_folder), a.pattern or ["**/*"], a.scenes,
+                               geometry, sir, kinds, a.seed, Path(a.output))
+    else:
+        make_split(a.split, a.sensor, a.scenes, geometry, sir, kinds, a.seed, Path(a.output))
 
 
 def cmd_s1_training_images(a):
@@ -525,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sir-min", type=float, default=-15.0)
     p.add_argument("--sir-max", type=float, default=0.0)
     p.add_argument("--kinds", default="narrowband,chirp,sinusoidal")
+    p.add_argument("--images-folder", help="tiles of real focused complex images (sarpy) instead of simulated scenes")
+    p.add_argument("--pattern", action="append", help="glob under --images-folder, repeatable")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_s1_split)

@@ -49,13 +49,13 @@ def quoted(text):
 ROLES = ["speech", "digits", "piano", "drums", "living", "traffic"]
 
 
-def embedded_seed(wc):
-    return config["seed"] * 100 + ROLES.index(wc.role)
-
-
 def real_folder(role):
     folder = config["real_data"][role]["folder"]
     return f"resources/{folder}"
+
+
+def embedded_seed(wc):
+    return config["seed"] * 100 + ROLES.index(wc.role)
 
 
 def real_marker(wc):
@@ -179,6 +179,24 @@ def s1_sensor(wc):
 
 def s1_scenes(wc):
     return S1["train_scenes"] if wc.split == "train" else S1["test_scenes"]
+
+
+def s1_real_role(wc):
+    return "sar_cross" if wc.split == "test-cross" else "sar_same"
+
+
+def s1_split_inputs(wc):
+    if config["data_source"] != "real":
+        return []
+    return [f"{real_folder(s1_real_role(wc))}/.complete"]
+
+
+def s1_images_options(wc):
+    if config["data_source"] != "real":
+        return ""
+    role = s1_real_role(wc)
+    patterns = " ".join(f"--pattern {quoted(p)}" for p in config["real_data"][role]["patterns"])
+    return f"--images-folder {real_folder(role)} {patterns}"
 
 
 def s1_multiple():

@@ -3,6 +3,8 @@
 
 
 rule s1_split:
+    input:
+        s1_split_inputs,
     output:
         "results/s1/data/{split}.npz",
     wildcard_constraints:
@@ -14,13 +16,15 @@ rule s1_split:
         kinds=",".join(S1CFG["rfi_kinds"]),
         geometry=f"--azimuth {S1['azimuth']} --range {S1['range']} --n-fft {S1['n_fft']} --hop {S1['hop']}",
         seed=config["seed"],
+        images=s1_images_options,
     log:
         "results/logs/s1_split/{split}.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-split --split {wildcards.split} --sensor {params.sensor} --scenes {params.scenes} "
-        "{params.geometry} {params.sir} --kinds {params.kinds} --seed {params.seed} --output {output} 2> {log}"
+        "{params.geometry} {params.sir} --kinds {params.kinds} {params.images} --seed {params.seed} "
+        "--output {output} 2> {log}"
 
 
 rule s1_training_images:

@@ -46,31 +46,99 @@ class Geometry:
 
 def make_split(split: str, sensor_name: str, n_scenes: int, geometry: Geometry, sir_range: tuple[float, float],
                kinds: tuple[str, ...], seed: int, output: Path) -> None:
-    """Scenes, clean echoes and RFI of one split; scene i gets kind i mod len(kinds), SIR ~ U(sir_range)."""
+    """Simulated scenes, clean echoes and RFI of one split (see :func:`write_split`)."""
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEEDS)}")
+    sensor = get_sensor(sensor_name)
+    scenes = []
+    for i in range(n_scenes):
+        scene = make_scene((geometry.azimuth, geometry.range), sensor, seed=SPLIT_SEEDS[split] + 1000 * seed + i)
+        scenes.append((scene.reflectivity, scene.scatterers))
+    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="simulated")
+
+
+def strongest_points(reflectivity: np.ndarray, count: int, margin: int = 8, spacing: int = 8) -> np.ndarray:
+    """Positions of the ``count`` brightest pixels at least ``spacing`` apart, away from the border.
+
+    Real scenes carry no list of strong scatterers; their brightest isolated points stand in for it
+    (claim C5).
+    """
+    power = np.abs(reflectivity) ** 2
+    power[:margin], power[-margin:], power[:, :margin], power[:, -margin:] = 0, 0, 0, 0
+    chosen = []
+    for flat in np.argsort(power, axis=None)[::-1]:
+        a, r = np.unravel_index(flat, power.shape)
+        if all(abs(a - a0) >= spacing or abs(r - r0) >= spacing for a0, r0 in chosen):
+            chosen.append((int(a), int(r)))
+        if len(chosen) == count:
+            break
+    return np.asarray(chosen, dtype=int)
+
+
+def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns: list[str], n_scenes: int,
+                           geometry: Geometry, sir_range: tuple[float, float], kinds: tuple[str, ...], seed: int,
+                           output: Path, scatterers: int = 6) -> None:
+    """A split whose scenes are tiles of real focused complex images (read with sarpy).
+
+    Files under ``folder`` matching ``patterns`` are read in sorted order and cut into non-overlapping
+    azimuth x range tiles; ``n_scenes`` tiles are drawn with a seeded generator (test splits draw from the
+    other end of the shuffled list than the training split, so they do not share tiles), band-limited to the
+    sensor, and their brightest isolated points are recorded as the strong scatterers.
+    """
+    from ..data.sar_real import read_complex_image
+    from ..physics.sar import band_limit
+
+    folder = Path(folder)
+    files = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+    if not files:
+        raise FileNotFoundError(f"{folder}: no complex SAR images match {patterns}; see the README's real-data "
+                                f"section for what to place there")
+    sensor = get_sensor(sensor_name)
+    pool = []
+    for path in files:
+        image = read_complex_image(path)
+        for a in range(0, image.shape[0] - geometry.azimuth + 1, geometry.azimuth):
+            for r in range(0, image.shape[1] - geometry.range + 1, geometry.range):
+                pool.append((path, a, r))
+    if len(pool) < n_scenes:
+        raise ValueError(f"{folder}: {len(pool)} tiles of {geometry.azimuth}x{geometry.range} in {len(files)} "
+                         f"files, {n_scenes} needed")
+    order = np.random.default_rng(seed).permutation(len(pool))
+    picked = order[:n_scenes] if split == "train" else order[::-1][:n_scenes]
+    scenes, cache = [], {}
+    for index in picked:
+        path, a, r = pool[index]
+        image = cache.setdefault(path, read_complex_image(path))
+        tile = band_limit(image[a:a + geometry.azimuth, r:r + geometry.range], sensor)
+        scenes.append((tile, strongest_points(tile, scatterers)))
+    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="real")
+
+
+def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_range: tuple[float, float],
+                kinds: tuple[str, ...], seed: int, output: Path, source: str) -> None:
+    """Echoes of each (reflectivity, scatterers) scene plus RFI: scene i gets kind i mod len(kinds) and an SIR
+    drawn uniformly in ``sir_range``."""
     lo, hi = sir_range
     if not -40.0 <= lo <= hi <= 40.0:
         raise ValueError(f"s1.sir_db {list(sir_range)} must be an increasing range inside -40...40 dB")
     sensor = get_sensor(sensor_name)
     rng = np.random.default_rng([seed, SPLIT_SEEDS[split]])
     echoes, rfis, scatterers, sirs, kind_list, realised = [], [], [], [], [], []
-    for i in range(n_scenes):
-        scene = make_scene((geometry.azimuth, geometry.range), sensor, seed=SPLIT_SEEDS[split] + 1000 * seed + i)
-        clean = simulate_echoes(scene.reflectivity, sensor)
+    for i, (reflectivity, points) in enumerate(scenes):
+        clean = simulate_echoes(reflectivity, sensor)
         kind = kinds[i % len(kinds)]
         sir = float(rng.uniform(lo, hi))
         interference = add_rfi(clean, sensor, kind, sir, rng)
         echoes.append(clean)
         rfis.append(interference.rfi)
-        scatterers.append(scene.scatterers)
+        scatterers.append(points)
         sirs.append(sir)
         realised.append(realised_sir_db(clean, interference))
         kind_list.append(kind)
     save_npz(output, echoes=np.stack(echoes), rfi=np.stack(rfis), scatterers=np.stack(scatterers),
              sir_db=np.asarray(sirs), realised_sir_db=np.asarray(realised), kind=np.asarray(kind_list),
              meta_split=split, meta_sensor=sensor_name, meta_n_fft=geometry.n_fft, meta_hop=geometry.hop,
-             meta_seed=seed)
+             meta_seed=seed, meta_source=source)
 
 
 def _meta(data: dict) -> dict:
