@@ -103,7 +103,8 @@ def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> N
     for ax, (method, spec) in zip(axes[0], panels):
         ax.imshow(20 * np.log10(np.fft.fftshift(spec, axes=0) + 1e-12), origin="lower", aspect="auto",
                   cmap="viridis", vmin=ref - 60, vmax=ref)
-        ax.set_title(METHOD_LABEL.get(method, method), fontsize=8)
+        ax.set_title("Interfered spectrogram" if method == "interfered" else METHOD_LABEL.get(method, method),
+                     fontsize=8)
         ax.set_xlabel("frame", fontsize=7)
         ax.set_ylabel("frequency bin", fontsize=7)
     fig.suptitle(f"{title}: |STFT| of pulse {int(first['line'])} (dB)", fontsize=9)
