@@ -1,10 +1,14 @@
+"""The one training loop (methods/training.py) through S1's networks: loss falls, weights-only files, exact
+resume from the per-epoch checkpoint, corrupt or foreign checkpoints restart, bad data is named."""
 import numpy as np
 import pytest
 import torch
 
-from restorebench.methods.train_rfi import TrainConfig, load_trained, train
+from restorebench.methods.train_rfi import RFINetConfig, load_trained, train
+from restorebench.methods.training import OptimConfig, train_model
 
-SMALL = dict(epochs=3, batch_size=2, width=4, window=4, levels=1, residual_blocks=1, bases=4)
+NET = dict(width=4, window=4, levels=1, residual_blocks=1, bases=4)
+OPTIM = dict(epochs=3, batch_size=2)
 
 
 def _toy(n=6, seed=0):
@@ -19,50 +23,88 @@ def _toy(n=6, seed=0):
     return x, y
 
 
-def test_difnet_training_lowers_the_loss_and_saves_weights_only_checkpoints(tmp_path):
+def test_difnet_training_lowers_the_loss_and_saves_weights_only_files(tmp_path):
     x, y = _toy()
-    cfg = TrainConfig("difnet", **{**SMALL, "epochs": 12, "learning_rate": 3e-3})
-    model, history = train(cfg, x, y, tmp_path / "ckpt.pt", progress=False)
+    net = RFINetConfig("difnet", **NET)
+    model, history = train(net, OptimConfig(epochs=12, batch_size=2, learning_rate=3e-3), x, y,
+                           tmp_path / "difnet.pt", tmp_path / "ckpt", progress=False)
     assert history[-1] < 0.6 * history[0]
-    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    state = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
     assert state["epoch"] == 12 and len(state["history"]) == 12
-    reloaded, reloaded_cfg = load_trained(tmp_path / "ckpt.pt")
-    assert reloaded_cfg == cfg
+    reloaded, reloaded_cfg = load_trained(tmp_path / "difnet.pt")
+    assert reloaded_cfg == net
     with torch.no_grad():
         assert torch.equal(reloaded(torch.from_numpy(x[:1, None])), model.eval()(torch.from_numpy(x[:1, None])))
 
 
 @pytest.mark.parametrize("kind", ["difnet", "pisnet"])
-def test_resumed_training_equals_uninterrupted_training(tmp_path, kind):
+def test_resumed_training_equals_uninterrupted_training(tmp_path, kind, capsys):
     x, y = _toy()
-    full_cfg = TrainConfig(kind, **SMALL)
-    full, full_history = train(full_cfg, x, y, tmp_path / "full.pt", progress=False)
-    # "interrupted" after one epoch: train 1 epoch, then rerun the 3-epoch job on the same checkpoint
-    part = tmp_path / "part.pt"
-    train(TrainConfig(kind, **{**SMALL, "epochs": 1}), x, y, part, progress=False)
-    state = torch.load(part, weights_only=True)
-    state["config"]["epochs"] = 3                       # the rerun job asks for the full 3 epochs
-    torch.save(state, part)
-    resumed, resumed_history = train(full_cfg, x, y, part, progress=False)
+    net = RFINetConfig(kind, **NET)
+    # a step schedule and gradient clipping too: their state must survive the interruption
+    optim = OptimConfig(**OPTIM, lr_step_epochs=1, lr_gamma=0.5, grad_clip_norm=0.5)
+    full, full_history = train(net, optim, x, y, tmp_path / "full.pt", tmp_path / "full", progress=False)
+    # "interrupted" after one epoch: a 1-epoch run leaves its checkpoint, the 3-epoch job continues it
+    train(net, OptimConfig(**{**OPTIM, "epochs": 1}, lr_step_epochs=1, lr_gamma=0.5, grad_clip_norm=0.5), x, y,
+          tmp_path / "part1.pt", tmp_path / "part", progress=False)
+    resumed, resumed_history = train(net, optim, x, y, tmp_path / "part.pt", tmp_path / "part", progress=False)
+    assert "resumed from epoch 1 of 3" in capsys.readouterr().err
     assert resumed_history == full_history
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+    # without the schedule the result differs: the test above would notice a lost scheduler state
+    plain, _ = train(net, OptimConfig(**OPTIM, grad_clip_norm=0.5), x, y, tmp_path / "plain.pt", tmp_path / "plain",
+                     progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), plain.state_dict().values()))
 
 
-def test_corrupt_checkpoint_restarts_with_a_warning(tmp_path):
+def test_corrupt_or_foreign_checkpoint_restarts_with_a_warning(tmp_path):
     x, y = _toy()
-    ckpt = tmp_path / "ckpt.pt"
-    ckpt.write_bytes(b"\x80\x02 truncated")
-    with pytest.warns(UserWarning, match="unusable checkpoint"):
-        _, history = train(TrainConfig("difnet", **SMALL), x, y, ckpt, progress=False)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "last.pt").write_bytes(b"\x80\x02 truncated")
+    net = RFINetConfig("difnet", **NET)
+    with pytest.warns(UserWarning, match="last.pt: unusable checkpoint"):
+        _, history = train(net, OptimConfig(**OPTIM), x, y, tmp_path / "w.pt", ckpt, progress=False)
+    assert len(history) == 3 and torch.load(ckpt / "last.pt", weights_only=True)["epoch"] == 3
+    # the same folder, other training data: never resumed
+    with pytest.warns(UserWarning, match="different model, configuration or training set"):
+        _, history = train(net, OptimConfig(**OPTIM), x[::-1].copy(), y[::-1].copy(), tmp_path / "w.pt", ckpt,
+                           progress=False)
     assert len(history) == 3
-    assert torch.load(ckpt, weights_only=True)["epoch"] == 3
+
+
+def test_gradient_clipping_bounds_the_step():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    data = (np.ones((1, 1), np.float32) * 100,)
+    # loss = -(w * 100) has gradient -100; the hook sees it before clipping, .grad holds it after
+    grads = []
+    model.weight.register_hook(lambda g: grads.append(g.clone()))
+
+    def loss(m, batch):
+        return -m(batch[0]).mean()
+
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        train_model(model, loss, data, OptimConfig(epochs=1, batch_size=1, optimizer="adam", grad_clip_norm=2.0),
+                    {"toy": 1}, d, progress=False)
+    assert grads[0].item() == pytest.approx(-100.0)          # the raw gradient ...
+    assert model.weight.grad.norm().item() == pytest.approx(2.0)   # ... clipped to norm 2 before the step
 
 
 def test_bad_training_data_is_named(tmp_path):
     x, y = _toy()
     with pytest.raises(ValueError, match="multiples of 8"):
-        train(TrainConfig("difnet", **{**SMALL, "levels": 1}), x[:, :12, :12], y[:, :12, :12], tmp_path / "c.pt")
-    with pytest.raises(ValueError, match="not a restorebench checkpoint"):
+        train(RFINetConfig("difnet", **{**NET, "levels": 1}), OptimConfig(**OPTIM), x[:, :12, :12], y[:, :12, :12],
+              tmp_path / "w.pt", tmp_path / "c")
+    with pytest.raises(ValueError, match="not a restorebench weights file"):
         (tmp_path / "junk.pt").write_bytes(b"junk")
         load_trained(tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        OptimConfig(optimizer="sgd")
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        train_model(torch.nn.Linear(1, 1), lambda m, b: m(b[0]).mean() * float("nan"),
+                    (np.ones((2, 1), np.float32),), OptimConfig(epochs=1), {}, tmp_path / "nan", progress=False)

@@ -230,7 +230,7 @@ def sar_throughput(args) -> list[dict]:
 def network_rates(args) -> list[dict]:
     """Training samples/s and inference spectrograms/s of DIFNet and PISNet at the paper's settings."""
     from .methods.dip import resolve_device
-    from .methods.train_rfi import TrainConfig, build_model, loss_fn
+    from .methods.train_rfi import RFINetConfig, build_model, loss_fn
 
     device = resolve_device(args.device)
     size = args.net_size
@@ -239,10 +239,10 @@ def network_rates(args) -> list[dict]:
           f"{torch.get_num_threads()} threads ({args.net_iterations} timed steps after 1 warm-up)")
     print(f"{'network':<10} {'params':>10} {'train samples/s':>16} {'inference spectrograms/s':>25}")
     for kind in ("difnet", "pisnet"):
-        cfg = TrainConfig(kind, width=16 if kind == "difnet" else 64)
+        cfg = RFINetConfig(kind, width=16 if kind == "difnet" else 64)
         torch.manual_seed(0)
         model = build_model(cfg).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.02)
         x = torch.rand(args.net_batch, 1, size, size, device=device)
         y = (torch.rand_like(x) > 0.8).float() if kind == "difnet" else torch.rand_like(x)
 

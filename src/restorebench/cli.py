@@ -117,20 +117,36 @@ def cmd_s2_example(a):
     example_figure(Path(a.observations), {k: Path(v) for k, v in fits.items()}, Path(a.output))
 
 
-def cmd_s2_claims(a):
-    from .audio_io import write_text
-    from .experiments.audio_priors_report import claims_html, claims_markdown, evaluate_claims
+def _stats(a):
+    from .report.verdicts import StatsConfig
 
-    verdicts = evaluate_claims(Path(a.metrics), Path(a.trajectories))
-    write_text(a.output, claims_markdown(verdicts, _run_facts(a)))
-    if a.html_output:
-        write_text(a.html_output, claims_html(verdicts, _run_facts(a)))
+    return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed)
+
+
+def _add_stats_options(p):
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="significance level of a cell after Holm correction (default: %(default)s)")
+    p.add_argument("--resamples", type=int, default=10000,
+                   help="permutation / bootstrap resamples; the sign-flip test is exact when 2^items is at most "
+                        "this (default: %(default)s)")
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap and Monte-Carlo permutations "
+                                                             "(default: %(default)s)")
+    p.add_argument("--scale", default="", help="scale preset the scores were obtained at, printed with each verdict")
+    p.add_argument("--run-facts", default="", help="one paragraph describing the run, printed on the page")
+
+
+def cmd_s2_claims(a):
+    from .experiments.audio_priors_report import write_claims
+
+    write_claims(Path(a.metrics), Path(a.trajectories), Path(a.outdir), _run_facts(a), a.scale,
+                 a.a4_margin_iterations, a.a4_tolerance_db, _stats(a))
 
 
 def cmd_results_readme(a):
     from .report.results_readme import write_results_readme
 
-    write_results_readme(Path(a.output), Path(a.metrics), [Path(p) for p in a.claims], [Path(p) for p in a.tables],
+    write_results_readme(Path(a.output), Path(a.metrics), [Path(p) for p in a.claims], [Path(p) for p in a.verdicts],
+                         [Path(p) for p in a.tables],
                          [Path(p) for p in a.figures], _run_facts(a), Path(a.benchmark) if a.benchmark else None)
 
 
@@ -263,14 +279,46 @@ def cmd_s1_training_images(a):
 def cmd_s1_train(a):
     from .audio_io import load_npz
     from .methods.dip import resolve_device
-    from .methods.train_rfi import TrainConfig, train
+    from .methods.train_rfi import RFINetConfig, train
 
     _threads(a.threads)
-    cfg = TrainConfig(a.model, a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.width, a.window,
-                      a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
+    net = RFINetConfig(a.model, a.width, a.window, a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
     images = load_npz(a.images)
     target = images["labels"] if a.model == "difnet" else images["clean_features"]
-    train(cfg, images["features"], target, Path(a.checkpoint), resolve_device(a.device), progress=True)
+    train(net, _optim_config(a), images["features"], target, Path(a.output), Path(a.checkpoint_dir),
+          resolve_device(a.device), progress=True)
+
+
+def _optim_config(a):
+    from .methods.training import OptimConfig
+
+    return OptimConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, learning_rate=a.lr,
+                       weight_decay=a.weight_decay, lr_step_epochs=a.lr_step_epochs, lr_gamma=a.lr_gamma,
+                       grad_clip_norm=a.grad_clip_norm, seed=a.seed)
+
+
+def _add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02):
+    """Options of the suite's one training loop (methods/training.py)."""
+    p.add_argument("--output", required=True, help="final weights (.pt), written once training completes")
+    p.add_argument("--checkpoint-dir", required=True,
+                   help="folder of the per-epoch checkpoint (last.pt); a rerun resumes from it. Keep it out of "
+                        "the job's declared outputs: Snakemake deletes those when a job fails")
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="images per batch (default: %(default)s)")
+    p.add_argument("--optimizer", default=optimizer, choices=("adam", "adamw"), help="(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=lr, help="learning rate (default: %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=weight_decay, help="(default: %(default)s)")
+    p.add_argument("--lr-step-epochs", type=int, default=0,
+                   help="multiply the learning rate by --lr-gamma every this many epochs; 0 = constant "
+                        "(default: %(default)s)")
+    p.add_argument("--lr-gamma", type=float, default=0.5, help="step-schedule factor (default: %(default)s)")
+    p.add_argument("--grad-clip-norm", type=float, default=0.0,
+                   help="clip the global gradient norm to this; 0 = off (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N "
+                                                    "(default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = torch's default "
+                                                          "(default: %(default)s)")
 
 
 def cmd_s1_evaluate(a):
@@ -301,7 +349,7 @@ def cmd_s1_figure(a):
 def cmd_s1_claims(a):
     from .experiments.sar_rfi_report import write_claims
 
-    write_claims(Path(a.metrics), Path(a.output), Path(a.html_output), a.run_facts)
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, _stats(a))
 
 
 def _load_complex(path: str, what: str):
@@ -450,18 +498,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+")
     p.set_defaults(func=cmd_collect)
 
-    for name, func, help_ in (("s2-tables", cmd_s2_tables, "Tables 1-4 (CSV + Markdown)"),
-                              ("s2-claims", cmd_s2_claims, "claims page A1-A4 (Markdown)")):
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--metrics", required=True)
-        p.add_argument("--run-facts", default="")
-        if name == "s2-tables":
-            p.add_argument("--outdir", required=True)
-        else:
-            p.add_argument("--trajectories", required=True)
-            p.add_argument("--output", required=True)
-            p.add_argument("--html-output", help="also write the page as HTML (for the report)")
-        p.set_defaults(func=func)
+    p = sub.add_parser("s2-tables", help="Tables 1-4 (CSV + Markdown + HTML)")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--run-facts", default="")
+    p.add_argument("--outdir", required=True)
+    p.set_defaults(func=cmd_s2_tables)
+
+    p = sub.add_parser("s2-claims", help="claims A1-A4 from paired statistics: claims.md/.html, verdicts.csv, "
+                                         "figures/claims_effects.png")
+    p.add_argument("--metrics", required=True, help="collected S2 metrics.csv")
+    p.add_argument("--trajectories", required=True, help="collected S2 trajectories.csv (A4)")
+    p.add_argument("--outdir", required=True, help="study folder the pages are written into (results/s2)")
+    p.add_argument("--a4-margin-iterations", type=float, default=0.0,
+                   help='A4 "converges in fewer iterations": fewer by at least this many (default: %(default)s)')
+    p.add_argument("--a4-tolerance-db", type=float, default=1.0,
+                   help="A4: a fit has converged when within this many dB of its best SNR (default: %(default)s)")
+    _add_stats_options(p)
+    p.set_defaults(func=cmd_s2_claims)
 
     p = sub.add_parser("s2-figure-convergence", help="Figure 2: SNR vs iteration")
     p.add_argument("--trajectories", required=True)
@@ -478,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results-readme", help="results/README.md summarising the run")
     p.add_argument("--output", required=True)
     p.add_argument("--metrics", required=True)
-    p.add_argument("--claims", nargs="+", required=True)
+    p.add_argument("--claims", nargs="+", required=True, help="claims pages (Markdown), one per study")
+    p.add_argument("--verdicts", nargs="+", required=True, help="verdicts.csv of each study, in the same order")
     p.add_argument("--tables", nargs="+", required=True)
     p.add_argument("--figures", nargs="+", required=True)
     p.add_argument("--benchmark")
@@ -544,24 +598,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_s1_training_images)
 
-    p = sub.add_parser("s1-train", help="S1: train DIFNet or PISNet (checkpoint each epoch, resumes)")
-    p.add_argument("--images", required=True)
-    p.add_argument("--model", required=True, choices=("difnet", "pisnet"))
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--weight-decay", type=float, default=0.02)
-    p.add_argument("--width", type=int, default=16)
-    p.add_argument("--window", type=int, default=8)
-    p.add_argument("--levels", type=int, default=4)
-    p.add_argument("--residual-blocks", type=int, default=8)
-    p.add_argument("--bases", type=int, default=128)
-    p.add_argument("--nuclear", type=float, default=1e-3)
-    p.add_argument("--l1", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=0)
+    p = sub.add_parser("s1-train", help="S1: train DIFNet or PISNet (per-epoch checkpoints; a rerun resumes)")
+    p.add_argument("--images", required=True, help="training images npz written by s1-training-images")
+    p.add_argument("--model", required=True, choices=("difnet", "pisnet"), help="network to train")
+    p.add_argument("--width", type=int, default=16,
+                   help="DIFNet channels C / PISNet base width (default: %(default)s, the paper's DIFNet)")
+    p.add_argument("--window", type=int, default=8, help="DIFNet attention window M, pixels (default: %(default)s)")
+    p.add_argument("--levels", type=int, default=4, help="DIFNet encoder stages L (default: %(default)s)")
+    p.add_argument("--residual-blocks", type=int, default=8, help="PISNet residual blocks (default: %(default)s)")
+    p.add_argument("--bases", type=int, default=128, help="PISNet EM-attention bases (default: %(default)s)")
+    p.add_argument("--nuclear", type=float, default=1e-3,
+                   help="PISNet loss weight of the output's nuclear norm (default: %(default)s)")
+    p.add_argument("--l1", type=float, default=1e-3, help="PISNet loss weight of mean |output| "
+                                                          "(default: %(default)s)")
+    _add_training_options(p)
     p.set_defaults(func=cmd_s1_train)
 
     p = sub.add_parser("s1-evaluate", help="S1: metrics of one method on one split (tidy TSV)")
@@ -589,11 +639,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_s1_figure)
 
-    p = sub.add_parser("s1-claims", help="S1: claims C1-C5 (md + html)")
-    p.add_argument("--metrics", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--html-output", required=True)
-    p.add_argument("--run-facts", default="")
+    p = sub.add_parser("s1-claims", help="S1: claims C1-C5 from paired statistics: claims.md/.html, verdicts.csv, "
+                                         "figures/claims_effects.png")
+    p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
+    p.add_argument("--outdir", required=True, help="study folder the pages are written into (results/s1)")
+    p.add_argument("--c4-margin-db", type=float, default=1.0,
+                   help='C4 "degrades far more": PISNet\'s PSNR drop exceeds DIFNet\'s by at least this many dB '
+                        "(default: %(default)s)")
+    _add_stats_options(p)
     p.set_defaults(func=cmd_s1_claims)
 
     p = sub.add_parser("sar-simulate", help="raw echoes of a complex scene (.npy in, .npy out)")

@@ -165,6 +165,7 @@ rule s2_claims:
         trajectories="results/s2/trajectories.csv",
     output:
         md="results/s2/claims.md",
+        verdicts="results/s2/verdicts.csv",
         html=report(
             "results/s2/claims.html",
             caption="../report/s2_claims.rst",
@@ -172,12 +173,22 @@ rule s2_claims:
             subcategory="Claims",
             labels={"page": "claims A1-A4"},
         ),
+        figure=report(
+            "results/s2/figures/claims_effects.png",
+            caption="../report/claims_effects.rst",
+            category="S2 deep audio priors",
+            subcategory="Claims",
+            labels={"page": "claims A1-A4: effects"},
+        ),
     params:
         facts=quoted(RUN_FACTS),
+        stats=CLAIM_STATS,
+        a4=f"--a4-margin-iterations {S2CFG['claims']['a4_margin_iterations']} "
+        f"--a4-tolerance-db {S2CFG['claims']['a4_tolerance_db']}",
     log:
         "results/logs/s2_claims.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s2-claims --metrics {input.metrics} --trajectories {input.trajectories} "
-        "--run-facts {params.facts} --output {output.md} --html-output {output.html} 2> {log}"
+        "--outdir results/s2 {params.a4} {params.stats} --run-facts {params.facts} 2> {log}"

@@ -44,6 +44,28 @@ def quoted(text):
     return shlex.quote(text)
 
 
+def training_options(training):
+    """CLI options of the one training loop from a study's `training` config block."""
+    return (
+        f"--optimizer {training['optimizer']} --lr {training['learning_rate']} "
+        f"--weight-decay {training['weight_decay']} --lr-step-epochs {training['lr_step_epochs']} "
+        f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
+    )
+
+
+def training_resources(study):
+    """Cluster resources of a study's training jobs at this scale; a GPU only when one may be used."""
+    res = dict(config["scales"][SCALE][study]["train_resources"])
+    res["gpu"] = res.get("gpu", 0) if config["device"] != "cpu" else 0
+    return res
+
+
+CLAIM_STATS = (
+    f"--alpha {config['claims']['alpha']} --resamples {config['claims']['resamples']} "
+    f"--stats-seed {config['claims']['seed']} --scale {SCALE}"
+)
+
+
 # ---- data sources -------------------------------------------------------------------------------
 
 ROLES = ["speech", "digits", "piano", "drums", "living", "traffic"]

@@ -4,8 +4,11 @@ rule results_readme:
     input:
         metrics="results/s2/metrics.csv",
         claims=["results/s1/claims.md", "results/s2/claims.md"],
+        verdicts=["results/s1/verdicts.csv", "results/s2/verdicts.csv"],
         tables=rules.s1_tables.output.md + rules.s2_tables.output.md,
-        figures=S1_FIGURES + S2_FIGURES,
+        figures=S1_FIGURES
+        + S2_FIGURES
+        + ["results/s1/figures/claims_effects.png", "results/s2/figures/claims_effects.png"],
     output:
         "results/README.md",
     params:
@@ -16,4 +19,4 @@ rule results_readme:
         "../envs/restorebench.yaml"
     shell:
         "restorebench results-readme --output {output} --metrics {input.metrics} --claims {input.claims} "
-        "--tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"
+        "--verdicts {input.verdicts} --tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"

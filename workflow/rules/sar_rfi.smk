@@ -54,11 +54,15 @@ rule s1_train:
         model="difnet|pisnet",
     threads: 2
     resources:
-        gpu=1 if SCALE == "paper" and config["device"] != "cpu" else 0,
+        gpu=lambda wc: training_resources("s1")["gpu"],
+        runtime=lambda wc: training_resources("s1")["runtime"],
+        mem_mb=lambda wc: training_resources("s1")["mem_mb"],
     params:
         model=s1_model_options,
-        optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} --lr {S1CFG['learning_rate']} "
-        f"--weight-decay {S1CFG['weight_decay']}",
+        # the per-epoch checkpoint is not an output: Snakemake deletes outputs of failed jobs, and a rerun
+        # (after a kill or a cluster time limit) must find it to resume
+        checkpoints="results/s1/checkpoints/{model}",
+        optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'])}",
         loss=f"--nuclear {S1CFG['pisnet_loss']['nuclear']} --l1 {S1CFG['pisnet_loss']['l1']}",
         device=config["device"],
         seed=config["seed"],
@@ -69,10 +73,9 @@ rule s1_train:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        # the checkpoint is the output: a restarted job resumes from the last completed epoch
-        "restorebench s1-train --images {input} --model {wildcards.model} --checkpoint {output} "
-        "{params.model} {params.optimiser} {params.loss} --device {params.device} --seed {params.seed} "
-        "--threads {threads} 2> {log}"
+        "restorebench s1-train --images {input} --model {wildcards.model} --output {output} "
+        "--checkpoint-dir {params.checkpoints} {params.model} {params.optimiser} {params.loss} "
+        "--device {params.device} --seed {params.seed} --threads {threads} 2> {log}"
 
 
 rule s1_evaluate:
@@ -187,6 +190,7 @@ rule s1_claims:
         "results/s1/metrics.csv",
     output:
         md="results/s1/claims.md",
+        verdicts="results/s1/verdicts.csv",
         html=report(
             "results/s1/claims.html",
             caption="../report/s1_claims.rst",
@@ -194,12 +198,21 @@ rule s1_claims:
             subcategory="Claims",
             labels={"page": "claims C1-C5"},
         ),
+        figure=report(
+            "results/s1/figures/claims_effects.png",
+            caption="../report/claims_effects.rst",
+            category="S1 SAR RFI suppression",
+            subcategory="Claims",
+            labels={"page": "claims C1-C5: effects"},
+        ),
     params:
         facts=quoted(S1_RUN_FACTS),
+        stats=CLAIM_STATS,
+        margin=S1CFG["claims"]["c4_margin_db"],
     log:
         "results/logs/s1_claims.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s1-claims --metrics {input} --output {output.md} --html-output {output.html} "
-        "--run-facts {params.facts} 2> {log}"
+        "restorebench s1-claims --metrics {input} --outdir results/s1 --c4-margin-db {params.margin} "
+        "{params.stats} --run-facts {params.facts} 2> {log}"

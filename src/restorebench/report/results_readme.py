@@ -1,7 +1,6 @@
 """results/README.md: what this run was, what it produced, and which claims held."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +8,23 @@ import pandas as pd
 from ..audio_io import write_text
 
 
-def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path], tables: list[Path],
-                         figures: list[Path], run_facts: str, benchmark: Path | None = None) -> None:
+def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
+    """Markdown table rows, one per claim, from a study's tidy verdict rows (``verdicts.csv``)."""
+    lines = []
+    for claim, cells in verdicts.groupby("claim", sort=False):
+        first = cells.iloc[0]
+        counts = cells["outcome"].value_counts()
+        outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in ("paper's way", "other way",
+                                                                                "not significant") if k in counts)
+        items = ", ".join(sorted(set(cells["n_detail"].astype(str))))
+        lines.append(f"| {claim} | {first['statement']} | **{first['verdict']}** | {items} | {first['scale']} "
+                     f"| {outcome} |")
+    return lines
+
+
+def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path], verdicts: list[Path],
+                         tables: list[Path], figures: list[Path], run_facts: str,
+                         benchmark: Path | None = None) -> None:
     base = output.parent.resolve()
 
     def rel(p: Path) -> Path:
@@ -22,12 +36,14 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
     lines = ["# Results of this run", "", run_facts, "",
              f"S2 fits: {len(fits)} (task × dataset × prior × clip), {fits['wall_seconds'].sum() / 60:.1f} "
              f"CPU-minutes of fitting on {', '.join(sorted(set(fits['device'].astype(str))))}.", ""]
-    for page in claims:
-        text = Path(page).read_text()
-        title = text.splitlines()[0].lstrip("# ").strip()
-        rows = [line for line in text.splitlines() if re.match(r"\| [A-Z]\d ", line)]
-        lines += [f"## {title}", "", "| claim | statement | verdict | summary |", "|---|---|---|---|", *rows, "",
-                  f"Details: [{rel(page)}]({rel(page)})", ""]
+    if len(claims) != len(verdicts):
+        raise ValueError("give one verdicts.csv per claims page")
+    for page, table in zip(claims, verdicts):
+        title = Path(page).read_text().splitlines()[0].lstrip("# ").strip()
+        lines += [f"## {title}", "", "| claim | statement | verdict | paired items | scale | cells |",
+                  "|---|---|---|---|---|---|", *verdict_summary(pd.read_csv(table)), "",
+                  f"Details: [{rel(page)}]({rel(page)}); every cell's effect, interval and p-value: "
+                  f"[{rel(table)}]({rel(table)})", ""]
     lines += ["## Tables", ""] + [f"- [{rel(t)}]({rel(t)})" for t in tables if str(t).endswith(".md")]
     lines += ["", "## Figures", ""] + [f"- [{rel(f)}]({rel(f)})" for f in figures]
     lines += ["", "Every number above comes from the tidy rows of this run (`s1/metrics.csv`, `s2/metrics.csv`). "

@@ -1,0 +1,186 @@
+"""The one training loop of the suite: every network it trains (S1's DIFNet and PISNet now, MERLIN and the
+declipper next) goes through :func:`train_model`.
+
+What it guarantees, so that a training survives Snakemake, a cluster time limit or Ctrl-C:
+
+* **Checkpoints outside the job's outputs.** Snakemake deletes a job's declared outputs before the job starts
+  and after it fails, so a per-epoch checkpoint declared as the output could never be resumed from inside
+  the workflow. Here the per-epoch checkpoint lives in ``checkpoint_dir`` (not an output), is written
+  atomically after every epoch, and the declared output (the final weights) is written once, at the end.
+* **Exact resume.** The batch order of epoch e comes from a generator seeded by (seed, e); the optimiser,
+  learning-rate schedule and torch RNG states are saved with the weights, so a resumed training gives the
+  same weights as one that was never interrupted (tested on CPU).
+* **Safe loading.** Checkpoints load with ``torch.load(weights_only=True)``. A checkpoint that cannot be read,
+  or was written for another model, configuration or training set (compared by fingerprint), is reported
+  with a warning naming the file and training restarts from scratch.
+
+The optimiser (Adam or AdamW), learning rate and weight decay, a step schedule (x ``lr_gamma`` every
+``lr_step_epochs`` epochs, 0 = constant), gradient-norm clipping (0 = off), batch size and epochs all come
+from :class:`OptimConfig`, i.e. from the workflow's config.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..audio_io import atomic_output
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 100
+    batch_size: int = 4
+    optimizer: str = "adamw"         # adam | adamw
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    lr_step_epochs: int = 0          # multiply the learning rate by lr_gamma every this many epochs (0 = off)
+    lr_gamma: float = 0.5
+    grad_clip_norm: float = 0.0      # clip the global gradient norm to this (0 = off)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be at least 1")
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A digest of the training data (shapes, dtypes and bytes), so a checkpoint is never resumed on other data."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _identity(model_config: dict, optim: OptimConfig, data_digest: str) -> dict:
+    # everything but the epoch budget: a longer run may continue a shorter one's checkpoint
+    return {"model": model_config, "optim": {k: v for k, v in asdict(optim).items() if k != "epochs"},
+            "data": data_digest}
+
+
+def load_checkpoint(path: Path, identity: dict) -> dict | None:
+    """The checkpoint at ``path`` when it is readable and was written for ``identity``; else None (warned)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("model", "optimizer", "scheduler", "epoch", "history", "identity", "rng"):
+            if key not in state:
+                raise ValueError(f"it lacks {key!r}")
+        if state["identity"] != identity:
+            raise ValueError("it was written for a different model, configuration or training set")
+        return state
+    except Exception as err:  # a truncated or foreign file is never fatal: training restarts
+        warnings.warn(f"{path}: unusable checkpoint ({err}); training restarts from scratch", stacklevel=3)
+        return None
+
+
+def _scheduler(optimizer, cfg: OptimConfig):
+    if cfg.lr_step_epochs:
+        return torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+                data: tuple[np.ndarray, ...], cfg: OptimConfig, model_config: dict, checkpoint_dir: Path,
+                device: torch.device = torch.device("cpu"), progress: str | bool = True) -> list[float]:
+    """Train ``model`` in place on ``data`` (arrays sharing their first axis); returns the per-epoch losses.
+
+    ``loss_fn(model, batch)`` returns the mean loss of one batch (tensors on ``device``). ``model_config``
+    identifies the architecture (saved with every checkpoint). The per-epoch checkpoint is
+    ``checkpoint_dir/last.pt``; resuming from it is logged ("resumed from epoch k of n").
+    """
+    n = len(data[0])
+    if any(len(a) != n for a in data):
+        raise ValueError(f"training arrays have different lengths: {[len(a) for a in data]}")
+    checkpoint = Path(checkpoint_dir) / "last.pt"
+    identity = _identity(model_config, cfg, fingerprint(*data))
+    torch.manual_seed(cfg.seed)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg)
+    start, history = 0, []
+    state = load_checkpoint(checkpoint, identity)
+    if state is not None and int(state["epoch"]) > cfg.epochs:
+        warnings.warn(f"{checkpoint}: has {state['epoch']} epochs, more than the {cfg.epochs} asked for; "
+                      f"training restarts from scratch", stacklevel=2)
+        state = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start, history = int(state["epoch"]), list(state["history"])
+        print(f"{checkpoint}: resumed from epoch {start} of {cfg.epochs}", file=sys.stderr, flush=True)
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in data]
+    bar = None
+    if progress and start < cfg.epochs:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.epochs, initial=start, desc=progress if isinstance(progress, str) else "train",
+                   unit="epoch")
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+        total = 0.0
+        for first in range(0, n, cfg.batch_size):
+            idx = torch.from_numpy(order[first:first + cfg.batch_size])
+            batch = tuple(t[idx].to(device) for t in tensors)
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {float(loss.detach())} at epoch {epoch + 1}; lower the "
+                                         f"learning rate or enable gradient clipping")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip_norm)
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        scheduler.step()
+        history.append(total / n)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(checkpoint, suffix=".pt") as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "history": history,
+                        "identity": identity, "rng": torch.get_rng_state()}, tmp)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{history[-1]:.4g}")
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return history
+
+
+def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float]) -> None:
+    """The final weights (the job's output): state dict, the architecture's config and the loss history."""
+    with atomic_output(path, suffix=".pt") as tmp:
+        torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history),
+                    "history": history}, tmp)
+
+
+def load_weights(path: Path) -> dict:
+    """A file written by :func:`save_trained`, loaded with ``weights_only=True``; errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: trained weights not found; train them with the workflow first")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("model", "config"):
+            if key not in state:
+                raise ValueError(f"it lacks {key!r}")
+    except Exception as err:
+        raise ValueError(f"{path}: not a restorebench weights file ({err})") from err
+    return state
