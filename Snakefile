@@ -11,6 +11,9 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+include: "workflow/rules/methods.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 

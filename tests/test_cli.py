@@ -1,10 +1,13 @@
+import argparse
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from restorebench.cli import main
+from restorebench.cli import build_parser, main
 from restorebench.metrics.audio import snr_db
 
 
@@ -70,3 +73,91 @@ def test_restore_audio_denoise_and_inpaint(tmp_path, capsys):
                  "--mask", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "x.wav"), *common]) == 2
     assert "bad.npy" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
+
+
+# ----------------------------------------------------------------------------------------- help texts
+
+COMMANDS = {
+    "s1-split", "s1-training-images", "s1-train", "s1-evaluate", "s1-tables", "s1-figure", "s1-claims",
+    "sar-simulate", "sar-focus", "suppress-rfi",
+    "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-figure-convergence",
+    "s2-figure-example", "s2-claims",
+    "score-audio", "restore-audio", "collect", "results-readme", "fetch", "extract",
+    "bench",
+}
+
+
+def _subcommands(parser):
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def _walk(parser, path=("restorebench",)):
+    """(command path, parser) for the parser and every subparser below it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, path + (name,))
+
+
+def test_every_argument_has_a_help_text_that_gives_its_default():
+    problems = []
+    for path, parser in _walk(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}"
+            if not (action.help or "").strip():
+                problems.append(f"{where}: no help")
+                continue
+            text = formatter._expand_help(action)     # what --help prints (lazy lists loaded here)
+            default = action.default
+            if default is None or default is False or default is argparse.SUPPRESS:
+                continue
+            if "default" not in text or (default not in ("", []) and str(default) not in text):
+                problems.append(f"{where}: help does not give the default {default!r}: {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_help_lists_every_subcommand(capsys):
+    assert set(_subcommands(build_parser())) == COMMANDS
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in COMMANDS), sorted(n for n in COMMANDS if n not in out)
+
+
+def test_choices_and_listed_names_come_from_their_sources(capsys):
+    from restorebench import registry
+    from restorebench.data.corpus import EMBEDDED_DATASETS
+    from restorebench.physics.rfi import RFI_KINDS
+    from restorebench.physics.sar import SENSORS
+
+    commands = _subcommands(build_parser())
+    options = {name: {o: a for a in sub._actions for o in a.option_strings} for name, sub in commands.items()}
+    for name in ("s1-split", "sar-simulate", "sar-focus", "suppress-rfi"):
+        assert tuple(options[name]["--sensor"].choices) == tuple(SENSORS)
+    assert tuple(options["fit-prior"]["--prior"].choices) == registry.names("S2", "prior")
+    assert tuple(options["s1-evaluate"]["--method"].choices) == registry.names("S1", "rfi")
+    assert options["s1-split"]["--kinds"].default == ",".join(RFI_KINDS)
+
+    def help_of(command, option):    # as --help prints it, before line wrapping
+        return commands[command]._get_formatter()._expand_help(options[command][option])
+
+    assert all(kind in help_of("s1-split", "--kinds") for kind in RFI_KINDS)
+    assert all(sensor in help_of("s1-split", "--sensor") for sensor in SENSORS)
+    assert all(dataset in help_of("make-corpus", "--dataset") for dataset in EMBEDDED_DATASETS)
+    with pytest.raises(SystemExit):       # an unknown sensor is a usage error naming the known ones
+        build_parser().parse_args(["sar-focus", "--sensor", "nonesuch", "--input", "i", "--output", "o"])
+    assert "sentinel1-like" in capsys.readouterr().err
+
+
+def test_building_the_parser_does_not_import_torch():
+    code = ("import sys; from restorebench.cli import build_parser; p = build_parser(); p.format_help(); "
+            "p.parse_args(['fit-prior', '--observations', 'o', '--prior', 'conv', '--output', 'f']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

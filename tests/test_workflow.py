@@ -231,3 +231,50 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     assert resumed["history"] == fresh["history"]
     for name, tensor in fresh["model"].items():
         assert torch.equal(resumed["model"][name], tensor), name
+
+
+PLUGIN = '''
+"""A throw-away prior, registered from its own module: nothing else in the repository is edited."""
+import torch
+from torch import nn
+
+from restorebench.registry import Method, register
+
+
+class Shallow(nn.Module):
+    def __init__(self, in_channels, out_channels, widths, out_activation="linear"):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(widths[0], out_channels, 3, padding=1))
+        self.sigmoid = out_activation == "sigmoid"
+
+    def forward(self, z):
+        out = self.body(z)
+        return torch.sigmoid(out) if self.sigmoid else out
+
+
+register(Method("shallow", "Shallow test prior", "S2", "prior", build=Shallow, params={"widths": (4, 8, 16)}))
+'''
+
+
+def test_a_method_registered_in_a_plugin_module_reaches_the_tables(workdir):
+    (workdir / "shallow_prior.py").write_text(PLUGIN)
+    (workdir / "plugin.yaml").write_text("plugins: [shallow_prior]\n"
+                                         "s2: {priors: [conv, dilated, exp, exp-dense, shallow]}\n")
+    _snakemake(workdir, "--cores", "2", "--configfile", "plugin.yaml", "--config", "scale=tiny", "-q", "--",
+               "results/s2/tables/table1.md", "results/s2/figures/figure2_convergence.png")
+    s2 = workdir / "results" / "s2"
+    assert (s2 / "fits" / "gaussian" / "speech" / "shallow.npz").exists()
+    table = pd.read_csv(s2 / "tables" / "table1.csv")
+    ours = table[(table["method"] == "shallow") & (table["stopping"] == "final")]
+    assert len(ours) == 10 and ours["mean"].notna().all() and ours["paper_mean"].isna().all()
+    metrics = pd.read_csv(s2 / "metrics.csv")
+    rows = metrics[(metrics["method"] == "shallow") & (metrics["task"] == "gaussian") & (metrics["role"] == "speech")
+                   & (metrics["stopping"] == "final") & (metrics["metric"] == "snr")]
+    cell = ours[(ours["key"] == "speech") & (ours["metric"] == "snr")].iloc[0]
+    assert cell["mean"] == pytest.approx(rows["value"].mean())
+    md = (s2 / "tables" / "table1.md").read_text()
+    assert "Shallow test prior — ours, final iterate" in md and "Shallow test prior — paper" not in md
+    # an unregistered name in the config is an error that names the key
+    proc = _snakemake(workdir, "-n", "--config", "scale=tiny", "s2={'priors': ['nonesuch']}", check=False)
+    assert proc.returncode != 0 and "s2.priors" in proc.stdout + proc.stderr and "nonesuch" in proc.stdout + proc.stderr

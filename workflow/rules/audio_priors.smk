@@ -30,7 +30,7 @@ rule s2_fit:
     output:
         "results/s2/fits/{task}/{role}/{prior}.npz",
     wildcard_constraints:
-        prior="conv|dilated|exp|exp-dense",
+        prior=wildcard_choice(S2_PRIORS + S2_TABLE2_PRIORS),
     threads: config["fit_threads"]
     resources:
         gpu=1 if SCALE == "paper" and config["device"] != "cpu" else 0,
@@ -87,7 +87,7 @@ rule s2_collect:
         "../envs/restorebench.yaml"
     shell:
         "restorebench collect --output {output.metrics} {input.metrics} 2> {log} && "
-        "restorebench collect --output {output.trajectories} {input.trajectories} 2>> {log}"
+        "restorebench collect --schema trajectories --output {output.trajectories} {input.trajectories} 2>> {log}"
 
 
 rule s2_tables:

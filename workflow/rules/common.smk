@@ -22,7 +22,7 @@ S2_TASK_ROLES = [
 
 
 def s2_priors(task):
-    return S2CFG["table2_priors"] if task == "environmental" else S2CFG["priors"]
+    return S2_TABLE2_PRIORS if task == "environmental" else S2_PRIORS
 
 
 def s2_frames(role):
@@ -185,7 +185,6 @@ S1 = config["scales"][SCALE]["s1"]
 S1CFG = config["s1"]
 S1_SPLITS = ["train", "test-same", "test-cross"]
 S1_TEST_SPLITS = ["test-same", "test-cross"]
-S1_METHODS = ["interfered", "notch", "pisnet", "difnet"]
 S1_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated scenes ({S1['train_scenes']} training, {S1['test_scenes']} per "
     f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
@@ -239,7 +238,7 @@ def s1_cfar_options():
 
 def s1_evaluate_inputs(wc):
     inputs = {"split": f"results/s1/data/{wc.split}.npz"}
-    if wc.method in ("pisnet", "difnet"):
+    if wc.method in S1_TRAINED:
         inputs["checkpoint"] = f"results/s1/models/{wc.method}.pt"
     return inputs
 

@@ -51,7 +51,7 @@ rule s1_train:
     output:
         "results/s1/models/{model}.pt",
     wildcard_constraints:
-        model="difnet|pisnet",
+        model=wildcard_choice(S1_TRAINED),
     threads: 2
     resources:
         gpu=lambda wc: training_resources("s1")["gpu"],
@@ -86,7 +86,7 @@ rule s1_evaluate:
         examples="results/s1/scores/{split}/{method}.examples.npz",
     wildcard_constraints:
         split="test-same|test-cross",
-        method="interfered|notch|pisnet|difnet",
+        method=wildcard_choice(S1_METHODS),
     params:
         checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
         cfar=s1_cfar_options(),

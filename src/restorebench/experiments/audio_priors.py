@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import load_npz, save_npz
+from ..tidy import write_rows
 from ..dsp import STFTConfig
 from ..metrics.audio import MetricError, audio_quality, separation_scores
 from ..physics.audio import add_gaussian_noise, add_noise_at_snr, gap_frame_mask, mix_sources
@@ -33,8 +34,6 @@ EMBEDDED_NAME = {"speech": "tts-speech", "digits": "tts-digits", "piano": "sf-pi
                  "living": "living", "traffic": "traffic"}
 REAL_NAME = {"speech": "LJSpeech-1.1", "digits": "SC09", "piano": "WaveGAN-piano", "drums": "WaveGAN-drums",
              "living": "DEMAND-DLIVING", "traffic": "DEMAND-STRAFFIC"}
-PRIOR_LABEL = {"conv": "Convolution", "dilated": "Dilated Conv.", "exp": "Dilated Conv. (exp)",
-               "exp-dense": "Dilated Conv. (exp) + Dense"}
 STOPPING_LABEL = {"final": "final iterate", "es": "ES-WMV (unsupervised stop)",
                   "oracle": "oracle-stopped (uses clean reference)"}
 
@@ -194,8 +193,8 @@ def _with_seed(cfg, seed):
 
 def _base_row(meta: dict, item: int, condition: str) -> dict:
     return {"study": STUDY, "experiment": EXPERIMENT_OF_TASK[meta["task"]], "task": meta["task"],
-            "dataset": meta["dataset"], "role": meta["role"], "data_source": meta["data_source"],
-            "condition": condition, "item": item, "seed": int(meta["seed"])}
+            "dataset": meta["dataset"], "domain": meta["role"], "role": meta["role"],
+            "data_source": meta["data_source"], "condition": condition, "item": item, "seed": int(meta["seed"])}
 
 
 def _quality_rows(base: dict, reference: np.ndarray, estimate: np.ndarray, speech: bool,
@@ -280,20 +279,8 @@ def score_task(observations: Path, fits: list[Path], output: Path, trajectory_ou
         rows += fit_metric_rows
         traj += fit_traj_rows
     _write_tsv(rows, output)
-    _write_tsv(traj, trajectory_output)
+    _write_tsv(traj, trajectory_output, "trajectories")
 
 
-def _write_tsv(rows: list[dict], output: Path) -> None:
-    from ..audio_io import atomic_output
-
-    with atomic_output(output, suffix=".tsv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
-
-
-def collect(inputs: list[Path], output: Path) -> None:
-    """Concatenate tidy TSVs into one CSV (the only input of tables, figures and claims)."""
-    from ..audio_io import atomic_output
-
-    frames = [pd.read_csv(p, sep="\t") for p in inputs]
-    with atomic_output(output, suffix=".csv") as tmp:
-        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
+def _write_tsv(rows: list[dict], output: Path, schema: str = "metrics") -> None:
+    write_rows(rows, output, schema)

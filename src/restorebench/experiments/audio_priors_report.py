@@ -14,64 +14,62 @@ import pandas as pd
 from ..audio_io import atomic_output, write_text
 from ..report.claims import write_claims_outputs
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
-from .audio_priors import PRIOR_LABEL, STOPPING_LABEL
+from .. import registry
+from ..papers import reference
+from .audio_priors import STOPPING_LABEL
 
-PRIORS = ("conv", "dilated", "exp", "exp-dense")
 METRIC_LABEL = {"pesq_wb": "PESQ", "snr": "PSNR*", "spectral_snr": "Spec. SNR", "envelope_distance": "Env. Dist.",
                 "sdr": "SDR", "sir": "SIR", "pesq_nb": "PESQ-nb (extra)", "psnr_peak": "peak PSNR (extra)"}
 
 
+def prior_label(prior: str) -> str:
+    return registry.label("S2", "prior", prior)
+
+
+def ordered_priors(present) -> list[str]:
+    """Priors in registry order (the paper's four first, then any added), those present in this run."""
+    present = set(present)
+    known = registry.names("S2", "prior")
+    return [p for p in known if p in present] + sorted(present - set(known))
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """One paper table: its task, rows (priors), columns (key, metric) and the paper's mean +- std."""
+    """One paper table: its task, columns (key, metric) and the paper's mean +- std per prior row."""
 
     number: int
     task: str
     title: str
-    priors: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]          # (role or separated source, metric)
     paper: dict[str, tuple[tuple[float, float], ...]]
     extra_columns: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def priors(self) -> tuple[str, ...]:
+        """The priors the paper's table has a row for."""
+        return tuple(self.paper)
 
-DENOISE_COLUMNS = (("speech", "pesq_wb"), ("speech", "snr"), ("digits", "pesq_wb"), ("digits", "snr"),
-                   ("piano", "snr"))
+
 DENOISE_EXTRA = (("speech", "pesq_nb"), ("speech", "psnr_peak"), ("digits", "pesq_nb"),
                  ("digits", "psnr_peak"), ("piano", "psnr_peak"))
+TITLES = {1: ("Audio denoising, Gaussian noise (sigma = 0.1)", DENOISE_EXTRA),
+          2: ("Audio denoising, environmental noise (5-9 dB SNR)", DENOISE_EXTRA),
+          3: ("Audio inpainting, random 0.1-0.25 s gaps", ()),
+          4: ("Unsupervised two-source separation (piano + drums)", ())}
 
-TABLES = (
-    TableSpec(1, "gaussian", "Audio denoising, Gaussian noise (sigma = 0.1)", PRIORS, DENOISE_COLUMNS, {
-        "conv": ((1.73, .17), (6.85, 1.47), (1.99, .47), (9.54, 2.96), (9.17, 1.34)),
-        "dilated": ((1.76, .21), (7.18, 1.55), (2.08, .47), (10.85, 2.72), (9.11, 1.49)),
-        "exp": ((2.00, .19), (7.68, 1.76), (2.20, .45), (11.52, 2.89), (10.68, 1.47)),
-        "exp-dense": ((2.07, .16), (8.15, 1.94), (2.23, .47), (11.55, 2.91), (12.50, 1.11))},
-        DENOISE_EXTRA),
-    TableSpec(2, "environmental", "Audio denoising, environmental noise (5-9 dB SNR)",
-              ("conv", "exp", "exp-dense"), DENOISE_COLUMNS, {
-        "conv": ((1.91, .26), (4.36, 1.29), (2.23, .58), (6.39, 1.81), (5.73, 1.06)),
-        "exp": ((2.04, .24), (5.03, 1.27), (2.31, .69), (6.95, 1.92), (6.40, 1.12)),
-        "exp-dense": ((2.31, .22), (5.58, 1.34), (2.46, .58), (7.19, 1.82), (7.30, 1.12))},
-        DENOISE_EXTRA),
-    TableSpec(3, "inpainting", "Audio inpainting, random 0.1-0.25 s gaps", PRIORS,
-              (("speech", "spectral_snr"), ("speech", "envelope_distance"), ("digits", "spectral_snr"),
-               ("digits", "envelope_distance")), {
-        "conv": ((7.27, 1.43), (.08, .02), (7.34, 1.91), (.12, .03)),
-        "dilated": ((7.18, 1.06), (.08, .02), (7.78, 1.88), (.11, .03)),
-        "exp": ((7.95, 1.16), (.07, .02), (9.02, 1.96), (.10, .03)),
-        "exp-dense": ((10.01, 1.78), (.06, .02), (10.80, 2.52), (.09, .03))}),
-    TableSpec(4, "separation", "Unsupervised two-source separation (piano + drums)", PRIORS,
-              (("piano", "sdr"), ("drums", "sdr"), ("piano", "sir"), ("drums", "sir"),
-               ("piano", "spectral_snr"), ("drums", "spectral_snr"), ("piano", "envelope_distance"),
-               ("drums", "envelope_distance")), {
-        "conv": ((2.56, 1.71), (-.28, 1.45), (13.17, 6.62), (-6.41, 8.18), (2.75, 1.59), (.01, .97),
-                 (.28, .09), (.18, .07)),
-        "dilated": ((2.54, 1.63), (.02, 1.47), (13.09, 7.47), (-3.41, 9.09), (2.75, 1.39), (.04, .74),
-                    (.26, .08), (.15, .05)),
-        "exp": ((3.07, 1.38), (.15, 1.87), (11.84, 8.64), (1.12, 5.25), (3.26, 1.64), (.17, 1.65),
-                (.25, .06), (.14, .05)),
-        "exp-dense": ((4.84, 2.61), (.61, 3.09), (12.57, 7.62), (1.93, 5.64), (5.43, 2.04), (.54, 1.77),
-                      (.21, .08), (.14, .04))}),
-)
+
+def paper_tables() -> tuple[TableSpec, ...]:
+    """Tables 1-4 with the paper's numbers from papers/deep_audio_priors.yaml."""
+    specs = []
+    for number, table in reference("deep_audio_priors")["tables"].items():
+        title, extra = TITLES[int(number)]
+        specs.append(TableSpec(int(number), table["task"], title, tuple(tuple(c) for c in table["columns"]),
+                               {prior: tuple(tuple(v) for v in values) for prior, values in table["rows"].items()},
+                               extra))
+    return tuple(specs)
+
+
+TABLES = paper_tables()
 
 
 def _column_key(df: pd.DataFrame) -> pd.Series:
@@ -124,20 +122,22 @@ def build_table(spec: TableSpec, summary: pd.DataFrame) -> tuple[pd.DataFrame, p
         long_rows.append({"table": spec.number, "method": "input", "stopping": "none", "key": key,
                           "dataset": dataset_of[key], "metric": metric, "mean": c[0], "std": c[1],
                           "n": c[2], "paper_mean": np.nan, "paper_std": np.nan})
-    for prior in spec.priors:
+    for prior in ordered_priors(s.loc[s["method"] != "input", "method"]):
         for stopping in ("final", "es", "oracle"):
             cells = [lookup(prior, stopping, k, m) for k, m in columns]
             mark = "†" if stopping == "oracle" else ""
-            display.append([f"{PRIOR_LABEL[prior]} — ours, {STOPPING_LABEL[stopping]}{mark}"]
+            display.append([f"{prior_label(prior)} — ours, {STOPPING_LABEL[stopping]}{mark}"]
                            + [_cell(*c) for c in cells])
             for j, ((key, metric), c) in enumerate(zip(columns, cells)):
-                paper = spec.paper[prior][j] if j < len(spec.columns) else (np.nan, np.nan)
+                paper = spec.paper[prior][j] if prior in spec.paper and j < len(spec.columns) else (np.nan, np.nan)
                 long_rows.append({"table": spec.number, "method": prior, "stopping": stopping, "key": key,
                                   "dataset": dataset_of[key], "metric": metric, "mean": c[0], "std": c[1],
                                   "n": c[2], "paper_mean": paper[0], "paper_std": paper[1]})
+        if prior not in spec.paper:
+            continue
         paper_cells = [f"{spec.paper[prior][j][0]:.2f} ± {spec.paper[prior][j][1]:.2f} (paper, n=50)"
                        for j in range(len(spec.columns))]
-        display.append([f"{PRIOR_LABEL[prior]} — paper (LJSpeech/SC09/WaveGAN, oracle-stopped)"]
+        display.append([f"{prior_label(prior)} — paper (LJSpeech/SC09/WaveGAN, oracle-stopped)"]
                        + paper_cells + ["–"] * len(spec.extra_columns))
     return pd.DataFrame(long_rows), pd.DataFrame(display, columns=["DAP design"] + header)
 
@@ -186,18 +186,19 @@ def convergence_figure(trajectories_csv: Path, metrics_csv: Path, output: Path, 
     metrics = pd.read_csv(metrics_csv)
     datasets = list(dict.fromkeys(traj["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False)
-    palette = dict(zip(PRIORS, sns.color_palette("colorblind", len(PRIORS))))
+    priors = ordered_priors(traj["method"])
+    palette = dict(zip(priors, sns.color_palette("colorblind", len(priors))))
     for ax, dataset in zip(axes[0], datasets):
         d = traj[traj["dataset"] == dataset]
         sns.lineplot(data=d, x="iteration", y="snr", hue="method", palette=palette, errorbar=None, ax=ax,
-                     hue_order=[p for p in PRIORS if p in set(d["method"])])
+                     hue_order=[p for p in priors if p in set(d["method"])])
         m = metrics[(metrics["task"] == task) & (metrics["dataset"] == dataset) & (metrics["stopping"] == "es")]
         for prior, stops in m.groupby("method")["stop_iteration"]:
             ax.axvline(stops.mean(), color=palette[prior], ls=":", lw=1)
         ax.set_title(dataset)
         ax.set_ylabel("SNR vs clean (dB)")
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [PRIOR_LABEL.get(l, l) for l in labels], fontsize=7)
+        ax.legend(handles, [prior_label(l) for l in labels], fontsize=7)
     fig.suptitle(f"SNR vs iteration ({task} denoising), mean over clips; dotted: mean ES-WMV stop", fontsize=9)
     fig.tight_layout()
     with atomic_output(output, suffix=output.suffix) as tmp:
@@ -224,11 +225,11 @@ def example_figure(observations: Path, fits: dict[str, Path], output: Path, item
         panels += [("mixture", obs["observed"][item]), ("piano (clean)", clean[0]), ("drums (clean)", clean[1])]
         for prior, path in fits.items():
             est = load_npz(path)["final"][item]
-            panels += [(f"{PRIOR_LABEL[prior]}: source 1", est[0]), (f"{PRIOR_LABEL[prior]}: source 2", est[1])]
+            panels += [(f"{prior_label(prior)}: source 1", est[0]), (f"{prior_label(prior)}: source 2", est[1])]
     else:
         panels += [("clean", clean), (f"corrupted ({obs['conditions'][item]})", obs["observed"][item])]
         for prior, path in fits.items():
-            panels.append((f"{PRIOR_LABEL[prior]} (final iterate)", load_npz(path)["final"][item][0]))
+            panels.append((f"{prior_label(prior)} (final iterate)", load_npz(path)["final"][item][0]))
     cols = 3 if meta["task"] == "separation" else 2
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 2.6 * rows), squeeze=False)
@@ -297,7 +298,7 @@ def s2_claims(a4_margin_iterations: float = 0.0, a4_tolerance_db: float = 1.0) -
                           "on). Context, not the headline.")
                for cid, statement, better, worse in CLAIM_TEXT]
     claims.append(Claim("A4", "exp+dense converges in fewer iterations (Figure 2)",
-                        tuple(Cell(f"iterations: exp+dense vs {PRIOR_LABEL[p]}", "iterations_to_converge",
+                        tuple(Cell(f"iterations: exp+dense vs {prior_label(p)}", "iterations_to_converge",
                                    "exp-dense", p, margin=a4_margin_iterations) for p in ("conv", "dilated", "exp")),
                         note=f"Per Gaussian-denoising clip, the first recorded iteration within {a4_tolerance_db:g} "
                              f"dB of that fit's own best SNR (config s2.claims.a4_tolerance_db); items: every clip "

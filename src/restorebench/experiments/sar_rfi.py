@@ -18,17 +18,18 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import load_npz, save_npz
+from ..tidy import write_rows
 from ..data.scenes import SPLIT_SEEDS, make_scene
 from ..dsp import STFTConfig
 from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_energy_kept
 from ..methods.notch import CFARConfig
-from ..methods.rfi_suppression import (network_input, spectrograms, suppress_difnet, suppress_notch,
-                                       suppress_pisnet)
+from .. import registry
+from ..methods.rfi_suppression import network_input, spectrograms
 from ..physics.rfi import RFI_KINDS, add_rfi, realised_sir_db, rfi_label
 from ..physics.sar import focus, get_sensor, simulate_echoes
 
 STUDY = "S1"
-METHODS = ("interfered", "notch", "pisnet", "difnet")
+EXPERIMENT_OF_SPLIT = {"test-same": "table4", "test-cross": "table5"}
 SPLIT_SENSOR_ROLE = {"train": "train", "test-same": "same", "test-cross": "cross"}
 
 
@@ -184,45 +185,36 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
 def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | None = None,
              cfar: CFARConfig = CFARConfig(), device: str = "auto", examples: Path | None = None) -> None:
     """Tidy metric rows of one method on every scene of a split (and, optionally, example arrays)."""
-    import torch
-
     from ..methods.dip import resolve_device
     from ..methods.train_rfi import load_trained
 
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    declared = registry.get("S1", "rfi", method)
     data = load_npz(split_file)
     meta = _meta(data)
     sensor = get_sensor(meta["sensor"])
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     dev = resolve_device(device)
-    net = None
-    if method in ("pisnet", "difnet"):
+    context = {"cfar": cfar, "device": dev, "net": None}
+    if declared.trained:
         if checkpoint is None:
-            raise ValueError(f"method {method} needs --checkpoint")
+            raise ValueError(f"method {method} is trained: give its weights (--checkpoint)")
         net, _ = load_trained(checkpoint)
-        net = net.to(dev)
+        context["net"] = net.to(dev)
     rows, example = [], {}
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         interfered = clean + rfi
         start = time.perf_counter()
-        if method == "interfered":
-            restored, mask = interfered, None
-        elif method == "notch":
-            result = suppress_notch(interfered, cfg, cfar)
-            restored, mask = result.echoes, result.mask
-        elif method == "difnet":
-            result = suppress_difnet(interfered, cfg, net, dev)
-            restored, mask = result.echoes, result.mask
-        else:
-            result = suppress_pisnet(interfered, cfg, net, dev)
-            restored, mask = result.echoes, None
+        result = declared.run(interfered, cfg, context)
+        restored, mask = result.echoes, result.mask
         seconds = time.perf_counter() - start
         clean_image = focus(clean, sensor)
         image = focus(restored, sensor)
-        base = {"study": STUDY, "split": meta["split"], "sensor": meta["sensor"], "method": method,
-                "item": i, "kind": str(data["kind"][i]), "sir_db": float(data["sir_db"][i]),
-                "seed": int(meta["seed"]), "wall_seconds": seconds, "device": str(dev)}
+        kind, sir = str(data["kind"][i]), float(data["sir_db"][i])
+        base = {"study": STUDY, "experiment": EXPERIMENT_OF_SPLIT[meta["split"]],
+                "dataset": f"{meta['source']}-{meta['sensor']}", "domain": meta["sensor"], "method": method,
+                "task": "rfi-suppression", "condition": f"{kind} SIR {sir:.1f} dB", "item": i,
+                "seed": int(meta["seed"]), "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
+                "sir_db": sir, "wall_seconds": seconds, "device": str(dev)}
         values = {"psnr": psnr_db(clean_image, image), "me": me(image, clean_image),
                   "scatterer_energy_kept": float(np.mean(scatterer_energy_kept(clean_image, image,
                                                                                data["scatterers"][i])))}
@@ -239,12 +231,9 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
             example = {"spectrogram": np.abs(spec).astype(np.float32), "image": np.abs(image).astype(np.float32),
                        "clean_image": np.abs(clean_image).astype(np.float32), "line": np.asarray(line),
                        "interfered_spectrogram": np.abs(spectrograms(interfered[line:line + 1], cfg)[0]).astype(np.float32)}
-    from ..audio_io import atomic_output
-
-    with atomic_output(output, suffix=".tsv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
+    write_rows(rows, output)
     if examples is not None:
         save_npz(examples, **example)
 
 
-__all__ = ["Geometry", "make_split", "training_images", "evaluate", "METHODS", "RFI_KINDS"]
+__all__ = ["Geometry", "make_split", "training_images", "evaluate", "RFI_KINDS"]

@@ -11,27 +11,27 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import atomic_output, write_text
+from .. import registry
+from ..papers import reference
 from ..report.claims import write_claims_outputs
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
 
 CLAIMS_TITLE = "S1 SAR RFI suppression (DIFNet): which of the paper's claims held on this run"
 CLAIMS_PREAMBLE = "Items are the test scenes of each split; every method is scored on every scene."
 
-METHOD_LABEL = {"interfered": "Interfered image", "notch": "Notch filtering (CFAR)", "pisnet": "PISNet",
-                "difnet": "DIFNet"}
 METRIC_LABEL = {"pa": "PA %", "iou": "IoU %", "psnr": "PSNR dB", "me": "ME",
                 "scatterer_energy_kept": "scatterer energy kept (C5, extra)"}
 PERCENT = {"pa", "iou"}
-#: paper Table 4 (same sensor) and Table 5 (cross sensor); None = printed as "/" or absent
-PAPER = {
-    "test-same": {"pa": {"notch": 94.95, "difnet": 96.55}, "iou": {"notch": 74.41, "difnet": 80.40},
-                  "psnr": {"interfered": 11.36, "notch": 21.49, "pisnet": 25.05, "difnet": 23.51},
-                  "me": {"interfered": 0.24, "notch": 0.09, "pisnet": 0.04, "difnet": 0.04}},
-    "test-cross": {"pa": {"notch": 92.67, "difnet": 94.56}, "iou": {"notch": 78.63, "difnet": 81.23},
-                   "me": {"interfered": 3.40, "notch": 2.34, "difnet": 2.19}},
-}
-TABLE_OF_SPLIT = {"test-same": (4, "Same-sensor results (trained and tested on MiniSAR-like scenes)"),
-                  "test-cross": (5, "Cross-sensor results (trained on MiniSAR-like, tested on Sentinel-1-like)")}
+
+
+def method_label(method: str) -> str:
+    return registry.label("S1", "rfi", method)
+
+
+def table_methods(present) -> list[str]:
+    """Methods in registry order (the paper's four first, then any added), those with rows in this run."""
+    present = set(present)
+    return [m for m in registry.names("S1", "rfi") if m in present] + sorted(present - set(registry.names("S1", "rfi")))
 
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -48,23 +48,26 @@ def _fmt(metric: str, mean: float, std: float, n: int) -> str:
 
 
 def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
+    """Tables 4 and 5: one column per method of this run, the paper's value beside ours (papers/difnet.yaml)."""
     summary = summarise(pd.read_csv(metrics_csv))
-    for split, (number, title) in TABLE_OF_SPLIT.items():
+    methods = table_methods(summary["method"])
+    for number, spec in reference("difnet")["tables"].items():
+        split, title = spec["split"], spec["title"]
         s = summary[summary["split"] == split]
         long_rows, display = [], []
         for metric in ("pa", "iou", "psnr", "me", "scatterer_energy_kept"):
             row = [METRIC_LABEL[metric]]
-            for method in ("interfered", "notch", "pisnet", "difnet"):
+            for method in methods:
                 hit = s[(s["method"] == method) & (s["metric"] == metric)]
                 mean, std = (float(hit["mean"].iloc[0]), float(hit["std"].iloc[0])) if not hit.empty else (np.nan, np.nan)
                 n = int(hit["n"].iloc[0]) if not hit.empty else 0
-                paper = PAPER.get(split, {}).get(metric, {}).get(method)
+                paper = spec["values"].get(metric, {}).get(method)
                 row.append(_fmt(metric, mean, std, n) + (f" (paper {paper:g})" if paper is not None else ""))
                 long_rows.append({"table": number, "split": split, "method": method, "metric": metric,
                                   "mean": mean, "std": std, "n": n,
                                   "paper": paper if paper is not None else np.nan})
             display.append(row)
-        frame = pd.DataFrame(display, columns=["metric"] + [METHOD_LABEL[m] for m in ("interfered", "notch", "pisnet", "difnet")])
+        frame = pd.DataFrame(display, columns=["metric"] + [method_label(m) for m in methods])
         with atomic_output(outdir / f"table{number}.csv", suffix=".csv") as tmp:
             pd.DataFrame(long_rows).to_csv(tmp, index=False)
         notes = ("Mean ± std over n test scenes. PA and IoU over the spectrograms of the affected pulses "
@@ -104,7 +107,7 @@ def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> N
     for ax, (method, spec) in zip(axes[0], panels):
         ax.imshow(20 * np.log10(np.fft.fftshift(spec, axes=0) + 1e-12), origin="lower", aspect="auto",
                   cmap="viridis", vmin=ref - 60, vmax=ref)
-        ax.set_title("Interfered spectrogram" if method == "interfered" else METHOD_LABEL.get(method, method),
+        ax.set_title("Interfered spectrogram" if method == "interfered" else method_label(method),
                      fontsize=8)
         ax.set_xlabel("frame", fontsize=7)
         ax.set_ylabel("frequency bin", fontsize=7)
@@ -129,7 +132,7 @@ def image_figure(examples: dict[str, Path], output: Path, title: str) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.0), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
         ax.imshow(20 * np.log10(image + 1e-12), cmap="gray", vmin=ref - 50, vmax=ref, aspect="auto")
-        ax.set_title(METHOD_LABEL.get(name, name), fontsize=8)
+        ax.set_title(method_label(name), fontsize=8)
         ax.axis("off")
     fig.suptitle(f"{title}: focused images (dB, 50 dB range)", fontsize=9)
     fig.tight_layout()
@@ -147,7 +150,7 @@ def sir_figure(metrics_csv: Path, output: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     for ax, metric in zip(axes, ("psnr", "iou")):
         d = m[m["metric"] == metric].copy()
-        d["method"] = d["method"].map(METHOD_LABEL)
+        d["method"] = d["method"].map(method_label)
         d["split"] = d["split"].map({"test-same": "same sensor", "test-cross": "cross sensor"})
         sns.pointplot(data=d, x="SIR bin (dB)", y="value", hue="method", linestyle="none", dodge=0.3,
                       errorbar=("sd"), ax=ax, markers="o")

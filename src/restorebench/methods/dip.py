@@ -33,7 +33,6 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..dsp import STFTConfig, from_channels, istft, stft, to_channels
-from ..models.unet import AudioPriorUNet
 
 
 @dataclass(frozen=True)
@@ -139,9 +138,13 @@ def make_code(shape: Sequence[int], seed: int, device: torch.device) -> torch.Te
 
 def build_prior(prior: str, cfg: FitConfig, device: torch.device, seed_offset: int = 0,
                 out_channels: int = 2, out_activation: str = "linear") -> nn.Module:
+    """The registered prior ``prior`` (restorebench.registry, study S2, slot "prior"), seeded and on ``device``."""
+    from .. import registry
+
+    builder = registry.get("S2", "prior", prior).build
     torch.manual_seed(cfg.seed + seed_offset)
-    net = AudioPriorUNet(prior, in_channels=2, out_channels=out_channels, widths=cfg.widths,
-                         out_activation=out_activation).to(device)
+    net = builder(in_channels=2, out_channels=out_channels, widths=cfg.widths,
+                  out_activation=out_activation).to(device)
     if cfg.channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net

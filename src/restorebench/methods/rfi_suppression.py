@@ -27,7 +27,7 @@ from .notch import CFARConfig, cfar_mask
 class Suppression:
     echoes: np.ndarray            # cleaned raw echoes (azimuth, range), complex64
     mask: np.ndarray | None       # predicted RFI mask (lines, bins, frames) or None (PISNet)
-    spectrogram: np.ndarray       # cleaned spectrograms (lines, bins, frames)
+    spectrogram: np.ndarray | None  # cleaned spectrograms (lines, bins, frames); None: not computed
 
 
 def spectrograms(echoes: np.ndarray, cfg: STFTConfig) -> np.ndarray:

@@ -23,8 +23,7 @@ def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
 
 
 def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path], verdicts: list[Path],
-                         tables: list[Path], figures: list[Path], run_facts: str,
-                         benchmark: Path | None = None) -> None:
+                         tables: list[Path], figures: list[Path], run_facts: str) -> None:
     base = output.parent.resolve()
 
     def rel(p: Path) -> Path:

@@ -1,0 +1,46 @@
+"""The ``restorebench`` console script: one subcommand per workflow step, plus user-facing tools.
+
+Workflow steps take every input, output and parameter explicitly, so each reruns alone without
+Snakemake. User tools (``score-audio``, ``restore-audio``) print JSON on stdout. Known failures (bad
+audio, missing tools, checksum mismatches) print one line naming the file or key and exit with status 2.
+
+One module per concern registers its subcommands: :mod:`.s2_audio_priors` (S2 steps), :mod:`.s1_rfi` (S1 steps
+and the SAR tools), :mod:`.tools` (user tools and housekeeping steps), :mod:`.bench`; shared options live in
+:mod:`.common`. Science modules are imported inside the command functions, so building the parser (and
+``--help``) does not import torch.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import bench, s1_rfi, s2_audio_priors, tools
+
+COMMAND_MODULES = (s2_audio_priors, s1_rfi, tools, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import registry
+
+    registry.load_plugins()
+    parser = argparse.ArgumentParser(prog="restorebench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="one of the commands below; restorebench COMMAND --help describes its options")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # imported after parsing: they pull in torch, which --help and usage errors do not need
+    from ..audio_io import AudioInputError
+    from ..data.tools import MissingToolError
+    from ..metrics.audio import MetricError
+
+    try:
+        args.func(args)
+    except (AudioInputError, MetricError, MissingToolError, FileNotFoundError, ValueError) as err:
+        print(f"restorebench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,67 @@
+"""``restorebench bench``: speed and time-to-quality benchmarks (restorebench.bench)."""
+from __future__ import annotations
+
+from . import common
+
+
+def cmd_bench(a):
+    # restorebench.bench (not this module) holds the benchmarks; it imports torch, so only here
+    from .. import bench as bench_module
+
+    bench_module.run_bench(a)
+
+
+def register(sub) -> None:
+    from .. import registry
+
+    p = common.add_command(sub, "bench", "speed and time-to-quality benchmarks (prints figures)", cmd_bench,
+                           "Options marked dip or sar apply to that benchmark only.")
+    p.add_argument("what", choices=("dip", "sar"), nargs="?", default="dip",
+                   help="dip: prior-fitting speed of the suite's loop vs a reference loop (or time to quality); "
+                        "sar: focusing, echo simulation and CFAR throughput, DIFNet/PISNet training and "
+                        "inference rates (default: %(default)s)")
+    p.add_argument("--sar-size", type=int, default=4096,
+                   help="sar: side of the square complex64 test scene, pixels (default: %(default)s)")
+    p.add_argument("--net-size", type=int, default=512,
+                   help="sar: side of the networks' square input, pixels (default: %(default)s)")
+    p.add_argument("--net-batch", type=int, default=1, help="sar: images per network batch (default: %(default)s)")
+    p.add_argument("--net-iterations", type=int, default=2,
+                   help="sar: timed training and inference steps per network, after one warm-up step "
+                        "(default: %(default)s)")
+    p.add_argument("--iterations", type=int, default=4,
+                   help="dip: timed iterations per loop, after two warm-up iterations (default: %(default)s)")
+    p.add_argument("--priors", default="conv,dilated,exp,exp-dense",
+                   help=f"dip: priors to time or fit, comma-separated; registered: "
+                        f"{common.listed(registry.names('S2', 'prior'))} (default: %(default)s)")
+    p.add_argument("--bins", type=int, default=512,
+                   help="dip: frequency bins of the speed test's spectrogram (n_fft = 2 (bins - 1), hop 64 samples) "
+                        "(default: %(default)s)")
+    p.add_argument("--frames", type=int, default=256,
+                   help="dip: frames of the speed test's spectrogram (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="dip: torch CPU threads; 0 = torch's default (default: %(default)s)")
+    common.add_device_option(p, "fits (dip) and networks (sar)")
+    p.add_argument("--metrics", help="dip: metrics.csv of a run: print its time-to-quality figures instead")
+    p.add_argument("--time-to-quality", action="store_true",
+                   help="dip: fit held-out embedded clips (sigma 0.1 noise) and compare the oracle, ES-WMV and "
+                        "final iterates")
+    p.add_argument("--ttq-iterations", type=int, default=900,
+                   help="--time-to-quality: iterations per fit (default: %(default)s)")
+    p.add_argument("--ttq-clips", type=int, default=2,
+                   help="--time-to-quality: clips per embedded dataset (default: %(default)s)")
+    p.add_argument("--ttq-n-fft", type=int, default=254,
+                   help="--time-to-quality: STFT size, samples at 16 kHz (default: %(default)s)")
+    p.add_argument("--ttq-hop", type=int, default=128,
+                   help="--time-to-quality: STFT hop, samples at 16 kHz (default: %(default)s)")
+    p.add_argument("--ttq-frames", type=int, default=64,
+                   help="--time-to-quality: STFT frames per clip; clips have (frames - 1) x hop samples "
+                        "(default: %(default)s)")
+    p.add_argument("--ttq-widths", default="18,35,70",
+                   help="--time-to-quality: channel widths of the prior U-Net's three levels, comma-separated "
+                        "(default: %(default)s)")
+    p.add_argument("--es-window", type=int, default=20,
+                   help="--time-to-quality: ES-WMV window of the moving variance, iterations (default: %(default)s)")
+    p.add_argument("--es-patience", type=int, default=40,
+                   help="--time-to-quality: ES-WMV stops after this many iterations without a lower variance "
+                        "(default: %(default)s)")
+    p.add_argument("--output", help="also write the printed figures as JSON here")

@@ -1,0 +1,242 @@
+"""Options shared by several subcommands, and the helpers that turn them into configuration objects.
+
+Nothing here imports torch, numpy or a science module at parse time: ``restorebench --help`` must stay fast.
+Lists that live in modules with heavy imports (the sensor table, the RFI kinds, the embedded datasets) are
+read only when a help text is formatted or a value is checked (:class:`LazyChoices`, :func:`defer_help`).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+from typing import Callable
+
+DEVICE_HELP = "torch device: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: %(default)s)"
+THREADS_HELP = "torch CPU threads; 0 = torch's default (default: %(default)s)"
+
+
+# ------------------------------------------------------------------------------------- lazy name lists
+
+def _attribute(module: str, name: str) -> Callable[[], tuple[str, ...]]:
+    def load() -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(module), name))
+    return load
+
+
+class LazyChoices(Sequence):
+    """``choices`` read from a module on first use (checking a value, formatting help), not at parse time.
+
+    Give the option a ``metavar``: without one, argparse lists the choices while the option is added.
+    """
+
+    def __init__(self, load: Callable[[], Sequence[str]]):
+        self._load = load
+        self._items: tuple[str, ...] | None = None
+
+    def _get(self) -> tuple[str, ...]:
+        if self._items is None:
+            self._items = tuple(self._load())
+        return self._items
+
+    def __getitem__(self, index):
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __contains__(self, value) -> bool:
+        return value in self._get()
+
+    def __iter__(self):
+        return iter(self._get())
+
+
+class _Deferred:
+    """A help-text parameter computed when the help is formatted (``%(name)s`` in the action's help)."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]):
+        self._load = load
+
+    def __str__(self) -> str:
+        return ", ".join(self._load())
+
+
+def defer_help(action: argparse.Action, **lists: Callable[[], Sequence[str]]) -> argparse.Action:
+    """Make ``%(key)s`` in ``action.help`` expand to the comma-separated names ``lists[key]()`` returns.
+
+    argparse expands a help text with the action's attributes, so each list becomes one attribute, loaded
+    only when the help is printed.
+    """
+    for key, load in lists.items():
+        setattr(action, key, _Deferred(load))
+    return action
+
+
+def listed(names: Sequence[str]) -> str:
+    """Names as help text, comma-separated, with '%' escaped for argparse's help formatting."""
+    return ", ".join(names).replace("%", "%%")
+
+
+#: the sensor table of the S1 echo simulation (restorebench.physics.sar.SENSORS, what get_sensor knows)
+SENSORS = LazyChoices(_attribute("restorebench.physics.sar", "SENSORS"))
+#: RFI kinds of restorebench.physics.rfi (imports torch: only read when the help is formatted)
+RFI_KINDS = _attribute("restorebench.physics.rfi", "RFI_KINDS")
+#: embedded datasets of restorebench.data.corpus
+EMBEDDED_DATASETS = _attribute("restorebench.data.corpus", "EMBEDDED_DATASETS")
+#: data roles of S2 (restorebench.experiments.audio_priors.ROLES)
+S2_ROLES = _attribute("restorebench.experiments.audio_priors", "ROLES")
+
+
+# ------------------------------------------------------------------------------------------ subcommands
+
+def add_command(sub, name: str, help: str, func: Callable, description: str | None = None):
+    """A subparser whose ``--help`` starts with its one-line ``help`` (plus ``description``, if given)."""
+    p = sub.add_parser(name, help=help, description=f"{help}. {description}" if description else help)
+    p.set_defaults(func=func)
+    return p
+
+
+# ---------------------------------------------------------------------------------------------- options
+
+def add_threads_option(p) -> None:
+    p.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
+
+
+def add_device_option(p, what: str = "") -> None:
+    p.add_argument("--device", default="auto", help=(f"{what}: " if what else "") + DEVICE_HELP)
+
+
+def threads(n: int | None) -> None:
+    """Set torch's CPU threads (0 or None: leave torch's default)."""
+    if n:
+        import torch
+        torch.set_num_threads(n)
+
+
+def add_sensor_option(p, help: str) -> None:
+    p.add_argument("--sensor", required=True, choices=SENSORS, metavar="SENSOR",
+                   help=f"{help}: one of %(choices)s (restorebench.physics.sar.SENSORS)")
+
+
+def add_run_facts_option(p) -> None:
+    p.add_argument("--run-facts", default="",
+                   help="one paragraph describing the run (scale, data, sizes), printed on the page "
+                        "(default: %(default)r)")
+
+
+def run_facts(a) -> str:
+    return a.run_facts or ""
+
+
+def add_fit_options(p, iterations: int = 2000) -> None:
+    """Options of one deep-prior fit (restorebench.methods.dip.FitConfig)."""
+    p.add_argument("--iterations", type=int, default=iterations,
+                   help="Adam iterations of each fit (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr-decay-every", type=int, default=0,
+                   help="multiply the learning rate by 0.1 every this many iterations; 0 = off, as in the "
+                        "paper's text (the public code uses 500) (default: %(default)s)")
+    p.add_argument("--record-every", type=int, default=1,
+                   help="record the SNR trajectory, the oracle and the ES-WMV state every this many iterations "
+                        "(default: %(default)s)")
+    p.add_argument("--es-window", type=int, default=100,
+                   help="ES-WMV early stopping: window of the moving variance, iterations (default: %(default)s)")
+    p.add_argument("--es-patience", type=int, default=200,
+                   help="ES-WMV early stopping: stop after this many iterations without a lower variance "
+                        "(default: %(default)s)")
+    p.add_argument("--widths", default="35,70,140",
+                   help="channel widths of the prior U-Net's three levels, comma-separated (default: %(default)s, "
+                        "the public code's)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the network initialisation and of the fixed random input code "
+                        "(clip i of a file uses seed + 1000 i) (default: %(default)s)")
+    add_device_option(p)
+    add_threads_option(p)
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="keep torch's default (NCHW) memory format instead of channels-last (slower on CPU)")
+
+
+def fit_config(a):
+    from ..methods.dip import FitConfig
+
+    return FitConfig(iterations=a.iterations, learning_rate=a.lr, lr_decay_every=a.lr_decay_every,
+                     record_every=a.record_every, es_window=a.es_window, es_patience=a.es_patience,
+                     widths=tuple(int(w) for w in a.widths.split(",")), seed=a.seed, device=a.device,
+                     channels_last=not a.no_channels_last)
+
+
+def add_stats_options(p) -> None:
+    """Options of the paired statistics behind the claims' verdicts (restorebench.report.verdicts)."""
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="significance level of a cell after Holm correction (default: %(default)s)")
+    p.add_argument("--resamples", type=int, default=10000,
+                   help="permutation / bootstrap resamples; the sign-flip test is exact when 2^items is at most "
+                        "this (default: %(default)s)")
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap and Monte-Carlo permutations "
+                                                             "(default: %(default)s)")
+    p.add_argument("--scale", default="", help="scale preset the scores were obtained at (tiny, quick, paper), "
+                                               "printed with each verdict (default: %(default)r)")
+    add_run_facts_option(p)
+
+
+def stats(a):
+    from ..report.verdicts import StatsConfig
+
+    return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed)
+
+
+def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02) -> None:
+    """Options of the suite's one training loop (restorebench.methods.training)."""
+    p.add_argument("--output", required=True, help="final weights (.pt), written once training completes")
+    p.add_argument("--checkpoint-dir", required=True,
+                   help="folder of the per-epoch checkpoint (last.pt); a rerun resumes from it. Keep it out of "
+                        "the job's declared outputs: Snakemake deletes those when a job fails")
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="images per batch (default: %(default)s)")
+    p.add_argument("--optimizer", default=optimizer, choices=("adam", "adamw"),
+                   help="optimiser: adam or adamw (decoupled weight decay) (default: %(default)s, the paper's)")
+    p.add_argument("--lr", type=float, default=lr, help="learning rate (default: %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=weight_decay,
+                   help="weight decay of the optimiser (default: %(default)s)")
+    p.add_argument("--lr-step-epochs", type=int, default=0,
+                   help="multiply the learning rate by --lr-gamma every this many epochs; 0 = constant "
+                        "(default: %(default)s)")
+    p.add_argument("--lr-gamma", type=float, default=0.5, help="step-schedule factor (default: %(default)s)")
+    p.add_argument("--grad-clip-norm", type=float, default=0.0,
+                   help="clip the global gradient norm to this; 0 = off (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed (default: %(default)s)")
+    add_device_option(p)
+    add_threads_option(p)
+
+
+def optim_config(a):
+    from ..methods.training import OptimConfig
+
+    return OptimConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, learning_rate=a.lr,
+                       weight_decay=a.weight_decay, lr_step_epochs=a.lr_step_epochs, lr_gamma=a.lr_gamma,
+                       grad_clip_norm=a.grad_clip_norm, seed=a.seed)
+
+
+def add_cfar_options(p) -> None:
+    """Options of the notch baseline's CA-CFAR detector; defaults are the registered notch method's."""
+    from .. import registry
+
+    notch = registry.get("S1", "rfi", "notch").params
+    p.add_argument("--cfar-guard", type=int, default=notch["guard"],
+                   help="notch: CA-CFAR guard cells on each side of the tested one, time-frequency pixels "
+                        "(default: %(default)s)")
+    p.add_argument("--cfar-train", type=int, default=notch["train"],
+                   help="notch: CA-CFAR training cells beyond the guard cells on each side, time-frequency "
+                        "pixels (default: %(default)s)")
+    p.add_argument("--cfar-pfa", type=float, default=notch["pfa"],
+                   help="notch: CA-CFAR false-alarm probability that sets the threshold, in (0, 1) "
+                        "(default: %(default)s)")
+    p.add_argument("--cfar-axes", default=notch["axes"], choices=("frequency", "time-frequency"),
+                   help="notch: where the training cells lie: along frequency only, or a square "
+                        "time-frequency window (default: %(default)s)")
+
+
+def cfar(a):
+    from ..methods.notch import CFARConfig
+
+    return CFARConfig(a.cfar_guard, a.cfar_train, a.cfar_pfa, a.cfar_axes)

@@ -1,0 +1,276 @@
+"""S1, SAR RFI suppression (DIFNet): splits -> training images -> trained networks -> evaluation -> tables,
+figures, claims; plus the SAR tools (sar-simulate, sar-focus, suppress-rfi).
+
+Raw echoes and images are 2-D complex arrays ``[azimuth line, range sample]``. Spectrograms are two-sided STFTs
+of each pulse (azimuth line) along range: ``--n-fft`` and ``--hop`` are in range samples, and a time-frequency
+pixel is one (frequency bin, frame) cell of such a spectrogram.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import common
+
+
+def cmd_s1_split(a):
+    from ..experiments.sar_rfi import Geometry, make_split, make_split_from_images
+
+    geometry = Geometry(a.azimuth, a.range, a.n_fft, a.hop)
+    kinds, sir = tuple(a.kinds.split(",")), (a.sir_min, a.sir_max)
+    if a.images_folder:
+        make_split_from_images(a.split, a.sensor, Path(a.images_folder), a.pattern or ["**/*"], a.scenes,
+                               geometry, sir, kinds, a.seed, Path(a.output))
+    else:
+        make_split(a.split, a.sensor, a.scenes, geometry, sir, kinds, a.seed, Path(a.output))
+
+
+def cmd_s1_training_images(a):
+    from ..experiments.sar_rfi import training_images
+
+    training_images(Path(a.split_file), a.lines_per_scene, a.multiple, a.seed, Path(a.output))
+
+
+def cmd_s1_train(a):
+    from ..audio_io import load_npz
+    from ..methods.dip import resolve_device
+    from ..methods.train_rfi import RFINetConfig, train
+
+    common.threads(a.threads)
+    net = RFINetConfig(a.model, a.width, a.window, a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
+    images = load_npz(a.images)
+    target = images["labels"] if a.model == "difnet" else images["clean_features"]
+    train(net, common.optim_config(a), images["features"], target, Path(a.output), Path(a.checkpoint_dir),
+          resolve_device(a.device), progress=True)
+
+
+def cmd_s1_evaluate(a):
+    from ..experiments.sar_rfi import evaluate
+
+    common.threads(a.threads)
+    evaluate(Path(a.split_file), a.method, Path(a.output), checkpoint=Path(a.checkpoint) if a.checkpoint else None,
+             cfar=common.cfar(a), device=a.device, examples=Path(a.examples) if a.examples else None)
+
+
+def cmd_s1_tables(a):
+    from ..experiments.sar_rfi_report import write_tables
+
+    write_tables(Path(a.metrics), Path(a.outdir), a.run_facts)
+
+
+def cmd_s1_figure(a):
+    from ..experiments import sar_rfi_report as r
+
+    if a.kind == "sir":
+        r.sir_figure(Path(a.metrics), Path(a.output))
+        return
+    examples = {k: Path(v) for k, v in (item.split("=", 1) for item in a.example)}
+    draw = r.spectrogram_figure if a.kind == "spectrograms" else r.image_figure
+    draw(examples, Path(a.output), a.title)
+
+
+def cmd_s1_claims(a):
+    from ..experiments.sar_rfi_report import write_claims
+
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a))
+
+
+def _load_complex(path: str, what: str):
+    import numpy as np
+
+    try:
+        array = np.load(path)
+    except Exception as err:
+        raise ValueError(f"{path}: cannot read {what} ({err})") from err
+    if array.ndim != 2 or not np.iscomplexobj(array):
+        raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{path}: {what} contains NaN or Inf")
+    return array
+
+
+def _save_complex(path: str, array) -> None:
+    import numpy as np
+
+    from ..audio_io import atomic_output
+
+    with atomic_output(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+
+def cmd_sar_simulate(a):
+    from ..physics.sar import get_sensor, simulate_echoes
+
+    _save_complex(a.output, simulate_echoes(_load_complex(a.scene, "scene"), get_sensor(a.sensor)))
+
+
+def cmd_sar_focus(a):
+    from ..physics.sar import focus, get_sensor
+
+    _save_complex(a.output, focus(_load_complex(a.input, "echoes"), get_sensor(a.sensor)))
+
+
+def cmd_suppress_rfi(a):
+    from .. import registry
+    from ..dsp import STFTConfig
+    from ..methods.dip import resolve_device
+    from ..methods.train_rfi import load_trained
+    from ..physics.sar import get_sensor
+
+    get_sensor(a.sensor)  # validates the name; the STFT geometry is given explicitly
+    echoes = _load_complex(a.input, "echoes")
+    cfg = STFTConfig(a.n_fft, a.hop, two_sided=True)
+    method = registry.get("S1", "rfi", a.method)
+    device = resolve_device(a.device)
+    context = {"cfar": common.cfar(a), "device": device, "net": None}
+    if method.trained:
+        if not a.checkpoint:
+            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
+        net, tcfg = load_trained(Path(a.checkpoint))
+        if tcfg.model != a.method:
+            raise ValueError(f"{a.checkpoint} holds a {tcfg.model} model, not {a.method}")
+        context["net"] = net.to(device)
+    result = method.run(echoes, cfg, context)
+    _save_complex(a.output, result.echoes)
+    masked = None if result.mask is None else float(result.mask.mean())
+    print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "masked_fraction": masked}))
+
+
+def register(sub) -> None:
+    from .. import registry
+
+    methods = registry.names("S1", "rfi")
+    trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
+    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>.pt)"
+    difnet, pisnet = registry.get("S1", "rfi", "difnet").params, registry.get("S1", "rfi", "pisnet").params
+
+    p = common.add_command(sub, "s1-split", "S1: scenes, clean echoes and RFI of one split (npz)", cmd_s1_split,
+                           "Scene i gets RFI kind i mod (number of kinds) and an SIR drawn uniformly in "
+                           "[--sir-min, --sir-max]. The STFT geometry is stored for the later steps.")
+    p.add_argument("--split", required=True, choices=("train", "test-same", "test-cross"),
+                   help="split name, stored in the file: train, test-same (Table 4) or test-cross (Table 5); "
+                        "each split draws its own scenes")
+    common.add_sensor_option(p, "sensor whose echoes are simulated")
+    p.add_argument("--scenes", type=int, required=True, help="number of scenes")
+    p.add_argument("--azimuth", type=int, required=True, help="scene size along azimuth, lines (pulses)")
+    p.add_argument("--range", type=int, required=True, help="scene size along range, samples")
+    p.add_argument("--n-fft", type=int, required=True,
+                   help="STFT size of each pulse's spectrogram, range samples (two-sided: n-fft frequency bins)")
+    p.add_argument("--hop", type=int, required=True, help="STFT hop, range samples")
+    p.add_argument("--sir-min", type=float, default=-15.0,
+                   help="lowest signal-to-interference ratio (echo over RFI power on the affected lines), dB "
+                        "(default: %(default)s)")
+    p.add_argument("--sir-max", type=float, default=0.0,
+                   help="highest signal-to-interference ratio, dB (default: %(default)s)")
+    common.defer_help(p.add_argument("--kinds", default="narrowband,chirp,sinusoidal",
+                                     help="RFI kinds, comma-separated, cycled over the scenes; any of %(rfi_kinds)s "
+                                          "(restorebench.physics.rfi.RFI_KINDS) (default: %(default)s)"),
+                      rfi_kinds=common.RFI_KINDS)
+    p.add_argument("--images-folder", help="tiles of real focused complex images (sarpy) instead of simulated scenes")
+    p.add_argument("--pattern", action="append", help="glob under --images-folder, repeatable (default: **/*)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the scenes (or the tile draw) and of the RFI (default: %(default)s)")
+    p.add_argument("--output", required=True, help="split file to write (.npz)")
+
+    p = common.add_command(sub, "s1-training-images", "S1: per-pulse training spectrograms and labels (npz)",
+                           cmd_s1_training_images,
+                           "Features (normalised log-magnitude), DIFNet's Eq. 13 RFI labels and PISNet's clean "
+                           "targets of affected pulses.")
+    p.add_argument("--split-file", required=True, help="training split written by s1-split (.npz)")
+    p.add_argument("--lines-per-scene", type=int, required=True,
+                   help="RFI-affected pulses (azimuth lines) drawn from each scene")
+    p.add_argument("--multiple", type=int, required=True,
+                   help="crop each spectrogram to a multiple of this many pixels per side (DIFNet: window x "
+                        "2^levels)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pulse draw (default: %(default)s)")
+    p.add_argument("--output", required=True, help="training images file to write (.npz)")
+
+    p = common.add_command(sub, "s1-train", "S1: train DIFNet or PISNet (per-epoch checkpoints; a rerun resumes)",
+                           cmd_s1_train)
+    p.add_argument("--images", required=True, help="training images npz written by s1-training-images")
+    p.add_argument("--model", required=True, choices=("difnet", "pisnet"), help="network to train")
+    p.add_argument("--width", type=int, default=difnet["channels"],
+                   help=f"DIFNet channels C (paper {difnet['channels']}) / PISNet base width (public code "
+                        f"{pisnet['width']}) (default: %(default)s)")
+    p.add_argument("--window", type=int, default=difnet["window"],
+                   help="DIFNet attention window M, pixels (default: %(default)s)")
+    p.add_argument("--levels", type=int, default=difnet["levels"], help="DIFNet encoder stages L (default: %(default)s)")
+    p.add_argument("--residual-blocks", type=int, default=pisnet["residual_blocks"],
+                   help="PISNet residual blocks (default: %(default)s)")
+    p.add_argument("--bases", type=int, default=pisnet["bases"], help="PISNet EM-attention bases (default: %(default)s)")
+    p.add_argument("--nuclear", type=float, default=1e-3,
+                   help="PISNet loss weight of the output's nuclear norm (default: %(default)s)")
+    p.add_argument("--l1", type=float, default=1e-3, help="PISNet loss weight of mean |output| "
+                                                          "(default: %(default)s)")
+    common.add_training_options(p)
+
+    p = common.add_command(sub, "s1-evaluate", "S1: metrics of one method on one split (tidy TSV)", cmd_s1_evaluate,
+                           "PSNR, ME and scatterer energy kept of the focused image per scene; PA and IoU of the "
+                           "RFI mask (affected pulses only) for methods that predict one.")
+    p.add_argument("--split-file", required=True, help="test split written by s1-split (.npz)")
+    p.add_argument("--method", required=True, choices=methods,
+                   help="RFI suppression method: one of %(choices)s (restorebench.registry, S1)")
+    p.add_argument("--checkpoint", help=checkpoint_help)
+    p.add_argument("--output", required=True, help="tidy metrics TSV to write")
+    p.add_argument("--examples", help="also write the first scene's example arrays (npz)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
+    common.add_cfar_options(p)
+
+    p = common.add_command(sub, "s1-tables", "S1: Tables 4 and 5 (md, csv, html)", cmd_s1_tables)
+    p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
+    p.add_argument("--outdir", required=True, help="folder table4/5 .md/.csv/.html are written into")
+    common.add_run_facts_option(p)
+
+    p = common.add_command(sub, "s1-figure", "S1: Figures 6-9 and the per-SIR figure", cmd_s1_figure)
+    p.add_argument("kind", choices=("spectrograms", "images", "sir"),
+                   help="spectrograms: one affected pulse's |STFT| per method (Figures 6/8); images: focused "
+                        "images per method (Figures 7/9); sir: PSNR and IoU per SIR bin (needs --metrics)")
+    p.add_argument("--example", action="append", default=[],
+                   help="spectrograms/images: METHOD=examples.npz written by s1-evaluate --examples, repeatable "
+                        "(default: none)")
+    p.add_argument("--metrics", help="sir: collected S1 metrics.csv")
+    p.add_argument("--title", default="", help="spectrograms/images: figure title (default: %(default)r)")
+    p.add_argument("--output", required=True, help="figure file; the format follows its suffix (e.g. .png)")
+
+    p = common.add_command(sub, "s1-claims", "S1: claims C1-C5 from paired statistics: claims.md/.html, "
+                                             "verdicts.csv, figures/claims_effects.png", cmd_s1_claims)
+    p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
+    p.add_argument("--outdir", required=True, help="study folder the pages are written into (results/s1)")
+    p.add_argument("--c4-margin-db", type=float, default=1.0,
+                   help='C4 "degrades far more": PISNet\'s PSNR drop exceeds DIFNet\'s by at least this many dB '
+                        "(default: %(default)s)")
+    common.add_stats_options(p)
+
+    p = common.add_command(sub, "sar-simulate", "raw echoes of a complex scene (.npy in, .npy out)",
+                           cmd_sar_simulate,
+                           "The exact inverse of sar-focus: the scene is band-limited to the sensor first.")
+    common.add_sensor_option(p, "sensor whose echoes are simulated")
+    p.add_argument("--scene", required=True,
+                   help="complex reflectivity scene, .npy of a 2-D complex array (azimuth lines x range samples)")
+    p.add_argument("--output", required=True, help="raw echoes to write (.npy, same shape)")
+
+    p = common.add_command(sub, "sar-focus", "range-Doppler focusing of raw echoes (.npy in, .npy out)",
+                           cmd_sar_focus)
+    common.add_sensor_option(p, "sensor that recorded the echoes")
+    p.add_argument("--input", required=True,
+                   help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
+    p.add_argument("--output", required=True, help="focused complex image to write (.npy, same shape)")
+
+    p = common.add_command(sub, "suppress-rfi", "remove RFI from raw echoes (.npy in, .npy out)", cmd_suppress_rfi,
+                           "Prints the method and the fraction of time-frequency pixels masked as JSON.")
+    p.add_argument("--method", required=True, choices=[m for m in methods if m != "interfered"],
+                   help="RFI suppression method: one of %(choices)s (restorebench.registry, S1)")
+    p.add_argument("--checkpoint", help=checkpoint_help)
+    common.add_sensor_option(p, "sensor that recorded the echoes (checked only: the STFT is set by --n-fft/--hop)")
+    p.add_argument("--input", required=True,
+                   help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
+    p.add_argument("--output", required=True, help="cleaned raw echoes to write (.npy, same shape)")
+    p.add_argument("--n-fft", type=int, default=64,
+                   help="STFT size per pulse, range samples; a trained method needs the one it was trained with "
+                        "(default: %(default)s)")
+    p.add_argument("--hop", type=int, default=4, help="STFT hop, range samples (default: %(default)s)")
+    common.add_device_option(p, "trained methods")
+    common.add_cfar_options(p)

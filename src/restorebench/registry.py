@@ -1,0 +1,159 @@
+"""One declaration per method: the single place a method (or a prior, or a baseline) is added.
+
+Everything that needs to know which methods exist derives from here: the CLI's ``--prior``/``--method``
+choices, the workflow's rule wildcards and its check of the config's method lists, table rows, figure
+legends and labels. A declaration says what the method is called, how it is labelled, which study and
+slot it belongs to, its parameters with their defaults, and how to build or run it.
+
+Slots (what a study asks of a method):
+
+* ``S2`` / ``prior``: ``build(in_channels, out_channels, widths, out_activation) -> nn.Module`` mapping the
+  fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram; fitted by the deep-prior loop.
+* ``S1`` / ``rfi``: ``run(echoes, stft, context) -> Suppression``; ``trained=True`` methods get a
+  trained network in ``context["net"]`` (their ``params`` are the architecture's defaults).
+
+Your own methods live in your own module: call :func:`register` in it and list the module under
+``plugins:`` in the workflow config (or in ``RESTOREBENCH_PLUGINS``, comma-separated, for the CLI). The
+module is imported from the working directory.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+PLUGIN_ENV = "RESTOREBENCH_PLUGINS"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str                                  # config, CLI and wildcard name: lower-case, no spaces
+    label: str                                 # table rows and figure legends
+    study: str                                 # "S1", "S2", ...
+    slot: str                                  # what the study asks of it ("prior", "rfi")
+    build: Callable[..., Any] | None = None    # builds a network (slot "prior")
+    run: Callable[..., Any] | None = None      # runs the method (slot "rfi")
+    params: dict = field(default_factory=dict)  # parameters and their defaults
+    trained: bool = False                      # needs a training job before it can run
+    paper: str = ""                            # "method" (the paper's own), "baseline", or "" (added by a user)
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.name or any(c.isspace() or c in "/|{}" for c in self.name) or self.name != self.name.lower():
+            raise ValueError(f"method name {self.name!r} must be lower-case without spaces, '/', '|' or braces")
+
+
+_REGISTRY: dict[tuple[str, str], dict[str, Method]] = {}
+_PLUGINS_LOADED: set[str] = set()
+
+
+def register(method: Method, replace: bool = False) -> Method:
+    """Add a method; registering an existing (study, slot, name) again is an error unless ``replace``."""
+    slot = _REGISTRY.setdefault((method.study, method.slot), {})
+    if method.name in slot and not replace and slot[method.name] != method:
+        raise ValueError(f"{method.study} {method.slot} {method.name!r} is already registered")
+    slot[method.name] = method
+    return method
+
+
+def methods(study: str, slot: str) -> list[Method]:
+    """The registered methods of one study's slot, in registration order (the papers' first)."""
+    load_plugins()
+    return list(_REGISTRY.get((study, slot), {}).values())
+
+
+def names(study: str, slot: str) -> tuple[str, ...]:
+    return tuple(m.name for m in methods(study, slot))
+
+
+def get(study: str, slot: str, name: str) -> Method:
+    """The method called ``name``; an unknown name is an error listing the registered ones."""
+    found = {m.name: m for m in methods(study, slot)}
+    if name not in found:
+        raise ValueError(f"unknown {study} {slot} {name!r}; registered: {', '.join(found) or 'none'} "
+                         f"(add one with restorebench.registry.register, README 'Adding a method')")
+    return found[name]
+
+
+def label(study: str, slot: str, name: str) -> str:
+    """The method's label, or its name when it is not registered (a row from an older run)."""
+    found = {m.name: m for m in methods(study, slot)}
+    return found[name].label if name in found else name
+
+
+def load_plugins(modules: list[str] | tuple[str, ...] | None = None) -> None:
+    """Import plugin modules (each registers its methods); by default those named in $RESTOREBENCH_PLUGINS."""
+    if modules is None:
+        modules = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
+    for module in modules:
+        if module in _PLUGINS_LOADED:
+            continue
+        _PLUGINS_LOADED.add(module)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            _PLUGINS_LOADED.discard(module)
+            raise ImportError(f"plugin module {module!r} (config key plugins / ${PLUGIN_ENV}) cannot be "
+                              f"imported from {os.getcwd()}: {err}") from err
+
+
+# ------------------------------------------------------------------------------------ built-in methods
+
+def _audio_prior(prior: str) -> Callable[..., Any]:
+    def build(in_channels: int, out_channels: int, widths: tuple[int, int, int], out_activation: str = "linear"):
+        from .models.unet import AudioPriorUNet
+
+        return AudioPriorUNet(prior, in_channels=in_channels, out_channels=out_channels, widths=widths,
+                              out_activation=out_activation)
+    return build
+
+
+for _name, _label, _text in (
+        ("conv", "Convolution", "plain 3x3 convolutions"),
+        ("dilated", "Dilated Conv.", "every 3x3 convolution dilated by 4"),
+        ("exp", "Dilated Conv. (exp)", "exponential dilation schedule enc [1,2],[4,8], bottleneck [16,32]"),
+        ("exp-dense", "Dilated Conv. (exp) + Dense", "exponential schedule + dense blocks (the paper's)")):
+    register(Method(_name, _label, "S2", "prior", build=_audio_prior(_name), params={"widths": (35, 70, 140)},
+                    paper="method" if _name == "exp-dense" else "baseline", description=_text))
+
+
+def _interfered(echoes, stft, context):
+    from .methods.rfi_suppression import Suppression
+
+    return Suppression(echoes, None, None)
+
+
+def _notch(echoes, stft, context):
+    from .methods.notch import CFARConfig
+    from .methods.rfi_suppression import suppress_notch
+
+    return suppress_notch(echoes, stft, context.get("cfar") or CFARConfig())
+
+
+def _difnet(echoes, stft, context):
+    from .methods.rfi_suppression import suppress_difnet
+
+    return suppress_difnet(echoes, stft, context["net"], context["device"])
+
+
+def _pisnet(echoes, stft, context):
+    from .methods.rfi_suppression import suppress_pisnet
+
+    return suppress_pisnet(echoes, stft, context["net"], context["device"])
+
+
+register(Method("interfered", "Interfered image", "S1", "rfi", run=_interfered, paper="baseline",
+                description="no suppression: the interfered echoes as they are"))
+register(Method("notch", "Notch filtering (CFAR)", "S1", "rfi", run=_notch, paper="baseline",
+                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency"},
+                description="cell-averaging CFAR on the TF magnitude; detected bins are zeroed"))
+register(Method("pisnet", "PISNet", "S1", "rfi", run=_pisnet, trained=True, paper="baseline",
+                params={"width": 64, "residual_blocks": 8, "bases": 128},
+                description="PISNet-style inpainting of the clean TF magnitude (Shen et al. 2022)"))
+register(Method("difnet", "DIFNet", "S1", "rfi", run=_difnet, trained=True, paper="method",
+                params={"channels": 16, "window": 8, "levels": 4},
+                description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))

@@ -1,0 +1,62 @@
+"""The papers' reference numbers (src/restorebench/papers/*.yaml) line up with the tables they are drawn into."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from restorebench import registry
+from restorebench.experiments import audio_priors_report as s2
+from restorebench.experiments import sar_rfi_report as s1
+from restorebench.papers import reference
+
+
+def test_deep_audio_priors_numbers_match_table_rows_and_columns(tmp_path):
+    ref = reference("deep_audio_priors")
+    assert sorted(ref["tables"]) == [1, 2, 3, 4]
+    for number, table in ref["tables"].items():
+        for prior, values in table["rows"].items():
+            assert prior in registry.names("S2", "prior")
+            assert len(values) == len(table["columns"]), f"Table {number} {prior}"
+            assert all(len(v) == 2 and v[1] >= 0 for v in values)
+        for key, metric in table["columns"]:
+            assert metric in s2.METRIC_LABEL
+    # drawn into a table: each paper number lands in its (prior, key, metric) cell
+    spec = next(t for t in s2.TABLES if t.number == 1)
+    rows = []
+    for prior in ("conv", "exp-dense"):
+        for stopping in ("final", "es", "oracle"):
+            for key, metric in spec.columns + spec.extra_columns:
+                rows.append({"task": "gaussian", "role": key, "dataset": f"data-{key}", "method": prior,
+                             "stopping": stopping, "metric": metric, "item": 0, "value": 1.0})
+    long, display = s2.build_table(spec, s2.summarise(pd.DataFrame(rows)))
+    cell = long[(long["method"] == "exp-dense") & (long["key"] == "speech") & (long["metric"] == "snr")
+                & (long["stopping"] == "final")].iloc[0]
+    assert (cell["paper_mean"], cell["paper_std"]) == (8.15, 1.94)
+    cell = long[(long["method"] == "conv") & (long["key"] == "piano") & (long["metric"] == "snr")].iloc[0]
+    assert (cell["paper_mean"], cell["paper_std"]) == (9.17, 1.34)
+    assert long[long["metric"] == "psnr_peak"]["paper_mean"].isna().all()       # extra columns: ours only
+    assert "Dilated Conv. (exp) + Dense — paper (LJSpeech/SC09/WaveGAN, oracle-stopped)" in list(display.iloc[:, 0])
+
+
+def test_difnet_numbers_match_tables_4_and_5(tmp_path):
+    ref = reference("difnet")
+    assert {t["split"] for t in ref["tables"].values()} == {"test-same", "test-cross"}
+    for table in ref["tables"].values():
+        for metric, per_method in table["values"].items():
+            assert metric in s1.METRIC_LABEL
+            assert set(per_method) <= set(registry.names("S1", "rfi"))
+    rows = [{"split": split, "method": m, "metric": metric, "item": i, "value": 0.5}
+            for split in ("test-same", "test-cross") for m in ("interfered", "notch", "pisnet", "difnet")
+            for metric in ("pa", "iou", "psnr", "me", "scatterer_energy_kept") for i in range(2)]
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    s1.write_tables(tmp_path / "m.csv", tmp_path)
+    t4 = pd.read_csv(tmp_path / "table4.csv")
+    assert t4[(t4["method"] == "pisnet") & (t4["metric"] == "psnr")]["paper"].item() == 25.05
+    assert np.isnan(t4[(t4["method"] == "pisnet") & (t4["metric"] == "pa")]["paper"].item())   # "/" in the paper
+    t5 = pd.read_csv(tmp_path / "table5.csv")
+    assert t5[(t5["method"] == "difnet") & (t5["metric"] == "me")]["paper"].item() == 2.19
+    assert "50.00 ± 0.00 (n=2) (paper 96.55)" in (tmp_path / "table4.md").read_text()
+
+
+def test_unknown_paper_is_named():
+    with pytest.raises(ValueError, match="no reference numbers for paper 'merlin'"):
+        reference("merlin")
