@@ -37,8 +37,12 @@ test: setup
 lint: setup
 	$(RUN) snakemake --lint
 
+# speed figures quoted by the README: regenerated into docs/bench/*.md (about 15 minutes on 2 cores)
 bench: setup
-	$(RUN) restorebench bench dip
+	mkdir -p docs/bench
+	$(RUN) restorebench bench dip --markdown docs/bench/dip_speed.md
+	$(RUN) restorebench bench dip --time-to-quality --markdown docs/bench/dip_time_to_quality.md
+	$(RUN) restorebench bench sar --markdown docs/bench/sar.md
 
 clean:
 	rm -rf results .snakemake

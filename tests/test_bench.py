@@ -7,12 +7,14 @@ from restorebench.cli import main
 def test_bench_dip_reports_both_loops(tmp_path, capsys):
     out = tmp_path / "dip.json"
     assert main(["bench", "dip", "--iterations", "1", "--priors", "conv,exp-dense", "--bins", "64",
-                 "--frames", "32", "--output", str(out)]) == 0
+                 "--frames", "32", "--output", str(out), "--markdown", str(tmp_path / "dip.md")]) == 0
     rows = json.loads(out.read_text())["speed"]
     assert [r["prior"] for r in rows] == ["conv", "exp-dense"]
     assert all(r["suite_it_per_s"] > 0 and r["reference_it_per_s"] > 0 for r in rows)
     assert rows[1]["speedup"] == rows[1]["suite_it_per_s"] / rows[1]["reference_it_per_s"]
     assert "target: exp-dense suite loop" in capsys.readouterr().out
+    md = (tmp_path / "dip.md").read_text()
+    assert "| exp-dense |" in md and f"{rows[1]['speedup']:.3f}" in md and "torch" in md
 
 
 def test_bench_sar_reports_throughput_and_networks(tmp_path, capsys):

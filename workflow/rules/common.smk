@@ -251,6 +251,10 @@ def s1_example_options(wc, input):
     return " ".join(f"--example {m}={input[m]}" for m in S1_METHODS)
 
 
+S1_TRAIN_BENCHMARKS = [f"results/benchmarks/s1_train/{m}.tsv" for m in S1_TRAINED]
+S2_FIT_BENCHMARKS = [
+    f"results/benchmarks/s2_fit/{t}/{r}/{p}.tsv" for t, r in S2_TASK_ROLES for p in s2_priors(t)
+]
 S1_FIGURES = [
     "results/s1/figures/figure6_spectrograms_same.png",
     "results/s1/figures/figure7_images_same.png",

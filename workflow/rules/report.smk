@@ -9,6 +9,7 @@ rule results_readme:
         figures=S1_FIGURES
         + S2_FIGURES
         + ["results/s1/figures/claims_effects.png", "results/s2/figures/claims_effects.png"],
+        benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS,
     output:
         "results/README.md",
     params:
@@ -19,4 +20,4 @@ rule results_readme:
         "../envs/restorebench.yaml"
     shell:
         "restorebench results-readme --output {output} --metrics {input.metrics} --claims {input.claims} "
-        "--verdicts {input.verdicts} --tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"
+        "--verdicts {input.verdicts} --benchmarks {input.benchmarks} --tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"

@@ -65,3 +65,4 @@ def register(sub) -> None:
                    help="--time-to-quality: ES-WMV stops after this many iterations without a lower variance "
                         "(default: %(default)s)")
     p.add_argument("--output", help="also write the printed figures as JSON here")
+    p.add_argument("--markdown", help="also write the printed figures as Markdown tables here (README links these)")

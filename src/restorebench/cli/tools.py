@@ -111,7 +111,7 @@ def cmd_results_readme(a):
 
     write_results_readme(Path(a.output), Path(a.metrics), [Path(p) for p in a.claims], [Path(p) for p in a.verdicts],
                          [Path(p) for p in a.tables],
-                         [Path(p) for p in a.figures], common.run_facts(a))
+                         [Path(p) for p in a.figures], common.run_facts(a), [Path(p) for p in a.benchmarks])
 
 
 def cmd_fetch(a):
@@ -170,6 +170,8 @@ def register(sub) -> None:
     p.add_argument("--verdicts", nargs="+", required=True, help="verdicts.csv of each study, in the same order")
     p.add_argument("--tables", nargs="+", required=True, help="table files; the Markdown (.md) ones are linked")
     p.add_argument("--figures", nargs="+", required=True, help="figure files to link")
+    p.add_argument("--benchmarks", nargs="*", default=[],
+                   help="Snakemake benchmark TSVs (results/benchmarks/<rule>/...) summarised as job times")
     common.add_run_facts_option(p)
 
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,

@@ -120,7 +120,8 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
     import matplotlib.pyplot as plt
 
     heights = [max(1.0, 0.32 * len(v.cells) + 0.7) for v in verdicts]
-    fig, axes = plt.subplots(len(verdicts), 1, figsize=(8.5, sum(heights)), squeeze=False,
+    total_height = sum(heights) + 0.4
+    fig, axes = plt.subplots(len(verdicts), 1, figsize=(8.5, total_height), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, v in zip(axes[:, 0], verdicts):
         for row, c in enumerate(v.cells):
@@ -146,8 +147,8 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
     axes[-1, 0].set_xlabel("effect / largest |value| of its row  (right of 0 = the paper's way; | = margin)",
                            fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.subplots_adjust(right=0.62)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / total_height))      # room for the title
+    fig.subplots_adjust(right=0.62)                                 # room for the numbers
     with atomic_output(output, suffix=output.suffix) as tmp:
         fig.savefig(tmp, dpi=120, format=output.suffix.lstrip("."))
     plt.close(fig)

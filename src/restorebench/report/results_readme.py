@@ -22,8 +22,21 @@ def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
     return lines
 
 
+def job_times(benchmarks: list[Path]) -> pd.DataFrame:
+    """Wall time per rule from Snakemake's benchmark TSVs (``results/benchmarks/<rule>/...tsv``)."""
+    rows = []
+    for path in benchmarks:
+        parts = Path(path).parts
+        rule = parts[parts.index("benchmarks") + 1] if "benchmarks" in parts else Path(path).stem
+        seconds = pd.read_csv(path, sep="\t")["s"]
+        rows.append({"rule": rule, "seconds": float(seconds.iloc[-1])})
+    frame = pd.DataFrame(rows, columns=["rule", "seconds"])
+    return frame.groupby("rule")["seconds"].agg(jobs="count", total_s="sum", mean_s="mean", max_s="max").reset_index()
+
+
 def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path], verdicts: list[Path],
-                         tables: list[Path], figures: list[Path], run_facts: str) -> None:
+                         tables: list[Path], figures: list[Path], run_facts: str,
+                         benchmarks: list[Path] = ()) -> None:
     base = output.parent.resolve()
 
     def rel(p: Path) -> Path:
@@ -45,6 +58,11 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
                   f"[{rel(table)}]({rel(table)})", ""]
     lines += ["## Tables", ""] + [f"- [{rel(t)}]({rel(t)})" for t in tables if str(t).endswith(".md")]
     lines += ["", "## Figures", ""] + [f"- [{rel(f)}]({rel(f)})" for f in figures]
+    if benchmarks:
+        times = job_times(benchmarks)
+        lines += ["", "## Job times of this run", "",
+                  "Wall seconds per job from Snakemake's benchmark files (`benchmarks/`): what a larger scale "
+                  "can be extrapolated from.", "", times.to_markdown(index=False, floatfmt=".1f")]
     lines += ["", "Every number above comes from the tidy rows of this run (`s1/metrics.csv`, `s2/metrics.csv`). "
               "Simulated and stand-in data carry their own names; oracle-stopped values are marked †.", ""]
     write_text(output, "\n".join(lines))
