@@ -171,7 +171,7 @@ def register(sub) -> None:
     p.add_argument("--tables", nargs="+", required=True, help="table files; the Markdown (.md) ones are linked")
     p.add_argument("--figures", nargs="+", required=True, help="figure files to link")
     p.add_argument("--benchmarks", nargs="*", default=[],
-                   help="Snakemake benchmark TSVs (results/benchmarks/<rule>/...) summarised as job times")
+                   help="Snakemake benchmark TSVs (results/benchmarks/<rule>/...) summarised as job times (default: none)")
     common.add_run_facts_option(p)
 
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
