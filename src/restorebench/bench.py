@@ -309,7 +309,8 @@ def markdown_report(out: dict, args) -> str:
 
     command = "restorebench " + " ".join(sys.argv[1:]) if sys.argv and "restorebench" in sys.argv[0] else "restorebench bench"
     lines = [f"# Benchmark: restorebench bench {args.what}", "",
-             f"Regenerate with `{command}` (or `make bench`). Measured on {platform.machine()} "
+             f"Regenerate with `{command}` (or `make bench`). Measured {time.strftime('%Y-%m-%d')} on "
+             f"{platform.machine()} "
              f"{platform.processor() or ''}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
              f"{torch.get_num_threads()} torch threads, device {args.device}.", ""]
     for key, rows in out.items():
