@@ -38,6 +38,7 @@ class Method:
     params: dict = field(default_factory=dict)  # parameters and their defaults
     trained: bool = False                      # needs a training job before it can run
     paper: str = ""                            # "method" (the paper's own), "baseline", or "" (added by a user)
+    input_multiple: Callable[[dict], int] | None = None   # network input sides must be multiples of this
     description: str = ""
 
     def __post_init__(self):
@@ -153,7 +154,9 @@ register(Method("notch", "Notch filtering (CFAR)", "S1", "rfi", run=_notch, pape
                 description="cell-averaging CFAR on the TF magnitude; detected bins are zeroed"))
 register(Method("pisnet", "PISNet", "S1", "rfi", run=_pisnet, trained=True, paper="baseline",
                 params={"width": 64, "residual_blocks": 8, "bases": 128},
+                input_multiple=lambda p: 4,                                  # two stride-2 convolutions
                 description="PISNet-style inpainting of the clean TF magnitude (Shen et al. 2022)"))
 register(Method("difnet", "DIFNet", "S1", "rfi", run=_difnet, trained=True, paper="method",
                 params={"channels": 16, "window": 8, "levels": 4},
+                input_multiple=lambda p: p["window"] * 2 ** p["levels"],     # windows at the deepest stage
                 description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))

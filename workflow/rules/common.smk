@@ -221,7 +221,11 @@ def s1_images_options(wc):
 
 
 def s1_multiple():
-    return S1["difnet"]["window"] * 2 ** S1["difnet"]["levels"]
+    """Training images are cropped to a size every trained network accepts (registry input_multiple)."""
+    import math
+
+    sizes = {"difnet": S1["difnet"], "pisnet": S1["pisnet"]}
+    return math.lcm(*(registry.get("S1", "rfi", m).input_multiple(sizes.get(m, {})) for m in S1_TRAINED))
 
 
 def s1_model_options(wc):

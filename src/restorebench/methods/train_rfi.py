@@ -49,7 +49,9 @@ def build_model(cfg: RFINetConfig) -> torch.nn.Module:
 
 def size_multiple(cfg: RFINetConfig) -> int:
     """Input sides must be multiples of this (DIFNet: window x 2^levels; PISNet: two stride-2 convs)."""
-    return cfg.window * 2 ** cfg.levels if cfg.model == "difnet" else 4
+    from .. import registry
+
+    return registry.get("S1", "rfi", cfg.model).input_multiple(asdict(cfg))
 
 
 def loss_fn(cfg: RFINetConfig, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
