@@ -303,11 +303,11 @@ def markdown_report(out: dict, args) -> str:
     """The benchmark's figures as Markdown tables, with the command and the machine they were measured on."""
     import os
     import platform
-    import sys
 
     import pandas as pd
 
-    command = "restorebench " + " ".join(sys.argv[1:]) if sys.argv and "restorebench" in sys.argv[0] else "restorebench bench"
+    command = (f"restorebench bench {args.what}" + (" --time-to-quality" if args.time_to_quality else "")
+               + (f" --markdown {args.markdown}" if args.markdown else ""))
     lines = [f"# Benchmark: restorebench bench {args.what}", "",
              f"Regenerate with `{command}` (or `make bench`). Measured {time.strftime('%Y-%m-%d')} on "
              f"{platform.machine()} "

@@ -263,7 +263,7 @@ def evaluate_claim(rows: pd.DataFrame, claim: Claim, cfg: StatsConfig = StatsCon
     results = [evaluate_cell(rows, cell, cfg) for cell in claim.cells]
     for result, adjusted in zip(results, holm([r.p for r in results])):
         result.p_holm = adjusted
-        if adjusted < cfg.alpha and result.effect != result.margin:
+        if adjusted < cfg.alpha:
             result.outcome = "paper's way" if result.effect > result.margin else "other way"
         else:
             result.outcome = "not significant"
