@@ -21,6 +21,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/audio_priors.smk"
 include: "workflow/rules/sar_rfi.smk"
+include: "workflow/rules/merlin.smk"
 include: "workflow/rules/report.smk"
 
 

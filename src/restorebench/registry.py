@@ -160,3 +160,23 @@ register(Method("difnet", "DIFNet", "S1", "rfi", run=_difnet, trained=True, pape
                 params={"channels": 16, "window": 8, "levels": 4},
                 input_multiple=lambda p: p["window"] * 2 ** p["levels"],     # windows at the deepest stage
                 description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))
+
+
+# S3 (MERLIN multitask). Slot "model": networks trained on the simulated urban scenes; ``params`` give the
+# architecture and heads (methods/merlin.S3NetConfig), ``labels`` whether it trains on labelled patches only.
+for _name, _label, _tasks, _paper, _text in (
+        ("multitask", "MERLIN-multitask", "SRD", "method", "shared backbone + S, R, D heads (the paper's)"),
+        ("mt-s", "S", "S", "ablation", "Table 2: segmentation head only"),
+        ("mt-r", "R", "R", "ablation", "Table 2: regression head only"),
+        ("mt-sr", "S+R", "SR", "ablation", "Table 2: segmentation + regression, no despeckling"),
+        ("mt-sd", "S+D", "SD", "ablation", "Table 2: segmentation + despeckling"),
+        ("mt-rd", "R+D", "RD", "ablation", "Table 2: regression + despeckling"),
+        ("unet", "U-Net", "S", "baseline", "U-Net segmentation baseline: the same backbone + S head, labelled "
+                                            "patches only"),
+        ("merlin", "MERLIN (ours)", "D", "baseline", "self-supervised despeckling only (MERLIN)")):
+    register(Method(_name, _label, "S3", "model", trained=True, paper=_paper, description=_text,
+                    params={"architecture": "merlin", "tasks": _tasks},
+                    input_multiple=lambda p: 2 ** p["levels"]))
+register(Method("im2height", "IM2HEIGHT", "S3", "model", trained=True, paper="baseline",
+                params={"architecture": "im2height", "tasks": "R"}, input_multiple=lambda p: 16,
+                description="IM2HEIGHT-like residual conv-deconv height regression, labelled patches only"))

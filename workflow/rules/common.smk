@@ -50,6 +50,7 @@ def training_options(training):
         f"--optimizer {training['optimizer']} --lr {training['learning_rate']} "
         f"--weight-decay {training['weight_decay']} --lr-step-epochs {training['lr_step_epochs']} "
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
+        + (f" --lr-milestones {' '.join(map(str, training['lr_milestones']))}" if training.get("lr_milestones") else "")
     )
 
 

@@ -3,17 +3,18 @@
 rule results_readme:
     input:
         metrics="results/s2/metrics.csv",
-        claims=["results/s1/claims.md", "results/s2/claims.md"],
-        verdicts=["results/s1/verdicts.csv", "results/s2/verdicts.csv"],
-        tables=rules.s1_tables.output.md + rules.s2_tables.output.md,
+        claims=["results/s1/claims.md", "results/s2/claims.md", "results/s3/claims.md"],
+        verdicts=["results/s1/verdicts.csv", "results/s2/verdicts.csv", "results/s3/verdicts.csv"],
+        tables=rules.s1_tables.output.md + rules.s2_tables.output.md + S3_TABLES,
         figures=S1_FIGURES
         + S2_FIGURES
-        + ["results/s1/figures/claims_effects.png", "results/s2/figures/claims_effects.png"],
-        benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS,
+        + S3_FIGURES
+        + [f"results/s{n}/figures/claims_effects.png" for n in (1, 2, 3)],
+        benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS + S3_TRAIN_BENCHMARKS,
     output:
         "results/README.md",
     params:
-        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}"),
+        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}\n\nS3: {S3_RUN_FACTS}"),
     log:
         "results/logs/results_readme.log",
     conda:

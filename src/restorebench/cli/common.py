@@ -201,6 +201,8 @@ def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4
     p.add_argument("--lr-step-epochs", type=int, default=0,
                    help="multiply the learning rate by --lr-gamma every this many epochs; 0 = constant "
                         "(default: %(default)s)")
+    p.add_argument("--lr-milestones", type=int, nargs="*", default=[],
+                   help="or: multiply the learning rate by --lr-gamma at each of these epochs (default: none)")
     p.add_argument("--lr-gamma", type=float, default=0.5, help="step-schedule factor (default: %(default)s)")
     p.add_argument("--grad-clip-norm", type=float, default=0.0,
                    help="clip the global gradient norm to this; 0 = off (default: %(default)s)")
@@ -214,7 +216,8 @@ def optim_config(a):
 
     return OptimConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, learning_rate=a.lr,
                        weight_decay=a.weight_decay, lr_step_epochs=a.lr_step_epochs, lr_gamma=a.lr_gamma,
-                       grad_clip_norm=a.grad_clip_norm, seed=a.seed)
+                       grad_clip_norm=a.grad_clip_norm, seed=a.seed,
+                       lr_milestones=tuple(a.lr_milestones))
 
 
 def add_cfar_options(p) -> None:

@@ -14,6 +14,7 @@ from ..audio_io import atomic_output, write_text
 from .. import registry
 from ..papers import reference
 from ..report.claims import write_claims_outputs
+from ..report.plotting import pyplot as _plt, save_figure as _save
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
 
 CLAIMS_TITLE = "S1 SAR RFI suppression (DIFNet): which of the paper's claims held on this run"
@@ -79,18 +80,6 @@ def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
                    f"{frame.to_markdown(index=False)}\n\n{notes}\n")
         write_text(outdir / f"table{number}.html", f"<h3>Table {number}: {title}</h3><p>{run_facts}</p>"
                    + frame.to_html(index=False, border=0) + f"<p>{notes}</p>\n")
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, output: Path) -> None:
-    with atomic_output(output, suffix=output.suffix) as tmp:
-        fig.savefig(tmp, dpi=110, format=output.suffix.lstrip("."))
 
 
 def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> None:

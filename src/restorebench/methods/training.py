@@ -15,7 +15,7 @@ What it guarantees, so that a training survives Snakemake, a cluster time limit 
   with a warning naming the file and training restarts from scratch.
 
 The optimiser (Adam or AdamW), learning rate and weight decay, a step schedule (x ``lr_gamma`` every
-``lr_step_epochs`` epochs, 0 = constant), gradient-norm clipping (0 = off), batch size and epochs all come
+``lr_step_epochs`` epochs, 0 = constant, or at the epochs ``lr_milestones``, as the MERLIN-multitask paper's Table 1), gradient-norm clipping (0 = off), batch size and epochs all come
 from :class:`OptimConfig`, i.e. from the workflow's config.
 """
 from __future__ import annotations
@@ -46,12 +46,16 @@ class OptimConfig:
     lr_gamma: float = 0.5
     grad_clip_norm: float = 0.0      # clip the global gradient norm to this (0 = off)
     seed: int = 0
+    lr_milestones: tuple[int, ...] = ()   # or: multiply by lr_gamma at each of these epochs (MultiStepLR)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be at least 1")
+        if self.lr_milestones and self.lr_step_epochs:
+            raise ValueError("give either lr_milestones or lr_step_epochs, not both")
+        object.__setattr__(self, "lr_milestones", tuple(int(e) for e in self.lr_milestones))
 
 
 def fingerprint(*arrays: np.ndarray) -> str:
@@ -88,6 +92,8 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
 
 
 def _scheduler(optimizer, cfg: OptimConfig):
+    if cfg.lr_milestones:
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.lr_milestones), cfg.lr_gamma)
     if cfg.lr_step_epochs:
         return torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)

@@ -17,25 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .segmentation import iou, pixel_accuracy  # noqa: F401  (Eqs. 21-22, shared with S3)
+
 HISTOGRAM_BINS = 256
-
-
-def _masks(predicted, label) -> tuple[np.ndarray, np.ndarray]:
-    p, t = np.asarray(predicted).astype(bool), np.asarray(label).astype(bool)
-    if p.shape != t.shape:
-        raise ValueError(f"predicted mask has shape {p.shape}, label {t.shape}")
-    return p, t
-
-
-def pixel_accuracy(predicted, label) -> float:
-    p, t = _masks(predicted, label)
-    return float(np.mean(p == t))
-
-
-def iou(predicted, label) -> float:
-    p, t = _masks(predicted, label)
-    union = np.logical_or(p, t).sum()
-    return 1.0 if union == 0 else float(np.logical_and(p, t).sum() / union)
 
 
 def psnr_db(clean_image, restored_image) -> float:

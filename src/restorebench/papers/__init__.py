@@ -11,7 +11,7 @@ from importlib import resources
 
 import yaml
 
-PAPERS = ("deep_audio_priors", "difnet")
+PAPERS = ("deep_audio_priors", "difnet", "merlin_multitask")
 
 
 @lru_cache(maxsize=None)

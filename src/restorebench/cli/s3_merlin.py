@@ -1,0 +1,167 @@
+"""S3, MERLIN multitask: scene -> trainings (per model, labelled fraction, seed) -> evaluation -> Figure 3,
+Table 2, the Figure 2-like panel, the despeckling table and claims M1-M3; plus the user tools despeckle and
+map-buildings.
+
+Images are 2-D arrays ``[azimuth line, range column]``; an SLC is complex (real and imaginary parts are the
+two independent speckle realisations MERLIN learns from).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import common
+
+
+def _sizes(a):
+    from ..experiments.merlin_multitask import S3Sizes
+
+    return S3Sizes(patch=a.patch, stride=a.stride, encoder_width=a.encoder_width, decoder_width=a.decoder_width,
+                   levels=a.levels, head_widths=(a.head_widths[0], a.head_widths[1]),
+                   regression_width=a.regression_width, im2height_width=a.im2height_width, tile=a.tile)
+
+
+def cmd_s3_scene(a):
+    from ..data.urban import UrbanSceneConfig
+    from ..experiments.merlin_multitask import make_scene
+
+    make_scene(UrbanSceneConfig(rows=a.rows, cols=a.cols, incidence_deg=a.incidence, correlation=a.correlation,
+                                seed=a.seed), Path(a.output))
+
+
+def cmd_s3_train(a):
+    from ..experiments.merlin_multitask import train_job
+    from ..methods.dip import resolve_device
+
+    common.threads(a.threads)
+    train_job(Path(a.scene), a.model, a.labelled_pct, a.seed, _sizes(a), common.optim_config(a), Path(a.output),
+              Path(a.checkpoint_dir), resolve_device(a.device))
+
+
+def cmd_s3_evaluate(a):
+    from ..experiments.merlin_multitask import evaluate_job
+
+    common.threads(a.threads)
+    evaluate_job(Path(a.scene), Path(a.checkpoint), a.model, a.labelled_pct, a.seed, a.tile, Path(a.output),
+                 Path(a.examples) if a.examples else None, a.device)
+
+
+def cmd_s3_despeckle_eval(a):
+    from ..experiments.merlin_multitask import despeckle_job
+
+    common.threads(a.threads)
+    despeckle_job(Path(a.scene), a.method, Path(a.output), Path(a.example), a.tile,
+                  Path(a.checkpoint) if a.checkpoint else None, a.device)
+
+
+def cmd_s3_report(a):
+    from ..experiments import merlin_multitask_report as r
+
+    metrics, outdir = Path(a.metrics), Path(a.outdir)
+    r.figure3(metrics, outdir / "figures" / "figure3.png", a.run_facts)
+    r.figure3_table(metrics, outdir / "tables", a.run_facts)
+    r.table2(metrics, outdir / "tables", a.run_facts)
+    r.despeckling_table(metrics, outdir / "tables", a.run_facts)
+
+
+def cmd_s3_figure2(a):
+    from ..experiments.merlin_multitask import example_truth
+    from ..experiments.merlin_multitask_report import figure2
+
+    examples = {k: Path(v) for k, v in (item.split("=", 1) for item in a.example)}
+    figure2(example_truth(Path(a.scene)), examples, Path(a.output), a.title)
+
+
+def cmd_s3_claims(a):
+    from ..experiments.merlin_multitask_report import write_claims
+
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a))
+
+
+def _add_size_options(p) -> None:
+    from ..experiments.merlin_multitask import S3Sizes
+
+    d = S3Sizes()
+    p.add_argument("--patch", type=int, default=d.patch, help="training patch side, pixels (default: %(default)s, "
+                                                                "the paper's)")
+    p.add_argument("--stride", type=int, default=d.stride, help="stride between training patches (default: %(default)s)")
+    p.add_argument("--encoder-width", type=int, default=d.encoder_width,
+                   help="backbone encoder channels (default: %(default)s, the authors')")
+    p.add_argument("--decoder-width", type=int, default=d.decoder_width,
+                   help="backbone decoder channels (default: %(default)s, the authors')")
+    p.add_argument("--levels", type=int, default=d.levels, help="backbone pooling levels (default: %(default)s)")
+    p.add_argument("--head-widths", type=int, nargs=2, default=list(d.head_widths),
+                   help="channels of the D and S heads' two hidden layers (default: %(default)s)")
+    p.add_argument("--regression-width", type=int, default=d.regression_width,
+                   help="channels of the regression head's residual blocks (default: %(default)s)")
+    p.add_argument("--im2height-width", type=int, default=d.im2height_width,
+                   help="IM2HEIGHT base width (62: 11.4 M parameters, the paper's ~11.2 M) (default: %(default)s)")
+    p.add_argument("--tile", type=int, default=d.tile, help="inference tile side, pixels (default: %(default)s)")
+
+
+def register(sub) -> None:
+    from .. import registry
+    from ..experiments.merlin_multitask import DESPECKLERS
+
+    models = registry.names("S3", "model")
+
+    p = common.add_command(sub, "s3-scene", "S3: simulate the urban SAR scene (SLC, reflectivity, labels, areas)",
+                           cmd_s3_scene, "Buildings on textured ground with streets, imaged in slant range: layover "
+                           "toward near range, shadows, double-bounce lines; one-look speckle.")
+    p.add_argument("--rows", type=int, required=True, help="azimuth lines of the scene")
+    p.add_argument("--cols", type=int, required=True, help="range columns of the scene")
+    p.add_argument("--incidence", type=float, default=35.0, help="incidence angle, degrees (default: %(default)s)")
+    p.add_argument("--correlation", type=float, default=0.0,
+                   help="speckle spectral correlation in [0, 1): 0 = white (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+    p.add_argument("--output", required=True, help="scene file to write (.npz)")
+
+    p = common.add_command(sub, "s3-train", "S3: train one model at one labelled fraction and seed (resumable)",
+                           cmd_s3_train)
+    p.add_argument("--scene", required=True, help="scene file written by s3-scene")
+    p.add_argument("--model", required=True, choices=models, help="registered S3 model")
+    p.add_argument("--labelled-pct", type=float, required=True,
+                   help="percentage of training patches with labels (nested subsets per seed)")
+    _add_size_options(p)
+    common.add_training_options(p, epochs=100, batch_size=12, optimizer="adam", lr=1e-3, weight_decay=0.0)
+
+    p = common.add_command(sub, "s3-evaluate", "S3: score one trained model on the test area (tidy TSV)",
+                           cmd_s3_evaluate)
+    p.add_argument("--scene", required=True, help="scene file written by s3-scene")
+    p.add_argument("--checkpoint", required=True, help="weights written by s3-train")
+    p.add_argument("--model", required=True, choices=models, help="registered S3 model the weights are of")
+    p.add_argument("--labelled-pct", type=float, required=True, help="labelled percentage it was trained with")
+    p.add_argument("--seed", type=int, required=True, help="seed it was trained with")
+    p.add_argument("--tile", type=int, default=256, help="inference tile side, pixels (default: %(default)s)")
+    p.add_argument("--output", required=True, help="tidy rows to write (.tsv)")
+    p.add_argument("--examples", help="crop of the outputs for the example figure (.npz) (default: none)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
+
+    p = common.add_command(sub, "s3-despeckle-eval", "S3: PSNR/SSIM/ENL of one despeckler on the scene (tidy TSV)",
+                           cmd_s3_despeckle_eval)
+    p.add_argument("--scene", required=True, help="scene file written by s3-scene")
+    p.add_argument("--method", required=True, choices=DESPECKLERS, help="despeckler")
+    p.add_argument("--checkpoint", help="weights of merlin / multitask, written by s3-train (default: none)")
+    p.add_argument("--tile", type=int, default=256, help="inference tile side, pixels (default: %(default)s)")
+    p.add_argument("--output", required=True, help="tidy rows to write (.tsv)")
+    p.add_argument("--example", required=True, help="its estimate on the example crop (.npz)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
+
+    p = common.add_command(sub, "s3-report", "S3: Figure 3 (+ its numbers), Table 2 and the despeckling table",
+                           cmd_s3_report)
+    p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")
+    p.add_argument("--outdir", required=True, help="study folder: writes figures/figure3.png and tables/*")
+    common.add_run_facts_option(p)
+
+    p = common.add_command(sub, "s3-figure2", "S3: Figure 2-like panel of the example crop", cmd_s3_figure2)
+    p.add_argument("--scene", required=True, help="scene file written by s3-scene")
+    p.add_argument("--example", action="append", required=True,
+                   help="MODEL@PCT=examples.npz written by s3-evaluate, repeatable")
+    p.add_argument("--title", default="test-area crop", help="figure title (default: %(default)s)")
+    p.add_argument("--output", required=True, help="figure to write (.png)")
+
+    p = common.add_command(sub, "s3-claims", "S3: verdicts on claims M1-M3 (paired by seed)", cmd_s3_claims)
+    p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")
+    p.add_argument("--outdir", required=True, help="study folder: writes claims.md/.html, verdicts.csv, figures/")
+    common.add_stats_options(p)

@@ -1,0 +1,289 @@
+"""S3, MERLIN multitask: one job each for the scene, a training, an evaluation and the despeckling comparison.
+
+Protocol (paper Sec. 3.1, with the choices it leaves open written here):
+
+* One simulated urban scene (data/urban.py), split along azimuth into non-overlapping training, validation
+  and test areas. Training patches are cut in the training area with a stride (paper: 512 px, stride 128).
+* Labelled subsets are nested: the patches are shuffled once per seed and the first ceil-rounded
+  ``pct`` % (at least one) are labelled, so the 1 % subset of seed s is inside its 10 % subset.
+* MERLIN-multitask (and every model with the D head) trains on all training patches, using labels where
+  they exist. The baselines (U-Net, IM2HEIGHT) and the ablations without D see the labelled patches only,
+  repeated so that every model takes the same number of optimiser steps (the paper trains each for the
+  same 100 epochs, which at 1 % labels gives the baselines 100x fewer steps: we give them as many steps as
+  the multitask model, the fairer comparison).
+* Evaluation on the whole test area, tiled with overlap; segmentation thresholded at probability 0.5; each
+  (model, labelled fraction, seed) gives one row per metric, its item being the seed: claims are paired by
+  seed and labelled subset.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import registry
+from ..audio_io import load_npz, save_npz
+from ..data.urban import DATASET_NAME, UrbanSceneConfig, area_patches, load_scene, save_scene, simulate
+from ..metrics.despeckling import enl, psnr_db, ssim
+from ..metrics.regression import REGRESSION_METRICS
+from ..metrics.segmentation import f1, iou, pixel_accuracy
+from ..physics.speckle import constants_from_data, speckle_slc
+from ..tidy import write_rows
+
+STUDY = "S3"
+FLAT_SIZE = 128           # side of the flat (constant-reflectivity) patch on which ENL is measured
+EXAMPLE_SIZE = 128        # side of the test-area crop kept for the Figure 2-like panel
+TASK_NAMES = {"S": "segmentation", "R": "regression", "D": "despeckling"}
+
+
+@dataclass(frozen=True)
+class S3Sizes:
+    """Network and patch sizes of one scale preset (config ``scales.<scale>.s3``)."""
+    patch: int = 512
+    stride: int = 128
+    encoder_width: int = 48
+    decoder_width: int = 96
+    levels: int = 5
+    head_widths: tuple[int, int] = (64, 32)
+    regression_width: int = 128
+    im2height_width: int = 62
+    tile: int = 256
+
+
+def make_scene(cfg: UrbanSceneConfig, output: Path) -> None:
+    """The simulated scene file, plus a flat patch (reflectivity 1) with its own speckle for ENL."""
+    scene = simulate(cfg)
+    rng = np.random.default_rng([cfg.seed, 4])
+    scene["flat_slc"] = speckle_slc(np.ones((FLAT_SIZE, FLAT_SIZE)), rng, cfg.correlation)
+    save_scene(scene, cfg, output)
+
+
+def labelled_subset(n: int, pct: float, seed: int) -> np.ndarray:
+    """Boolean mask of the labelled patches: the first max(1, round(pct/100 n)) of a seeded permutation."""
+    if not 0 <= pct <= 100:
+        raise ValueError(f"labelled percentage must be in [0, 100], got {pct}")
+    labelled = np.zeros(n, bool)
+    if pct > 0:
+        labelled[np.random.default_rng([seed, 17]).permutation(n)[:max(1, int(round(pct / 100 * n)))]] = True
+    return labelled
+
+
+def net_config(model: str, sizes: S3Sizes, **fields):
+    from ..methods.merlin import S3NetConfig
+
+    params = registry.get(STUDY, "model", model).params
+    augment = "dihedral" if params["tasks"] == "D" else "azimuth-flip"
+    return S3NetConfig(architecture=params["architecture"], tasks=params["tasks"], encoder_width=sizes.encoder_width,
+                       decoder_width=sizes.decoder_width, levels=sizes.levels, head_widths=tuple(sizes.head_widths),
+                       regression_width=sizes.regression_width, im2height_width=sizes.im2height_width,
+                       augment=augment, **fields)
+
+
+def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Sizes, optim, output: Path,
+              checkpoint_dir: Path, device, progress: bool = True) -> None:
+    from ..methods.merlin import positive_weight, train, training_arrays
+
+    scene = load_scene(scene_path)
+    patches = area_patches(scene, "train", sizes.patch, sizes.stride)
+    constants = constants_from_data(patches["slc"])
+    labelled = labelled_subset(len(patches["slc"]), pct, seed)
+    pos_weight = positive_weight(patches["mask"][labelled]) if labelled.any() else 1.0
+    cfg = net_config(model, sizes, M=constants.M, m=constants.m, pos_weight=pos_weight)
+    if "D" not in cfg.tasks and not labelled.any():
+        raise ValueError(f"{model} trains on labelled patches only; a labelled percentage of {pct} leaves none")
+    arrays = training_arrays(patches, labelled, cfg.tasks, equal_steps_of=len(patches["slc"]))
+    train(cfg, optim, arrays, output, checkpoint_dir, device, progress=f"{model} {pct:g}% seed {seed}" if progress else False)
+
+
+def _test_area(scene: dict) -> tuple[slice, slice]:
+    r0, r1 = (int(v) for v in scene["areas"][2])
+    return slice(r0, r1), slice(0, scene["slc"].shape[1])
+
+
+def _example_window(scene: dict) -> tuple[slice, slice]:
+    """A fixed crop of the test area for the Figure 2-like panel: the one holding the most building pixels."""
+    rows, cols = _test_area(scene)
+    mask = scene["mask"][rows, cols]
+    size = min(EXAMPLE_SIZE, mask.shape[0], mask.shape[1])
+    best, where = -1, (0, 0)
+    for r in range(0, mask.shape[0] - size + 1, size // 4):
+        for c in range(0, mask.shape[1] - size + 1, size // 4):
+            count = int(mask[r:r + size, c:c + size].sum())
+            if count > best:
+                best, where = count, (r, c)
+    return slice(rows.start + where[0], rows.start + where[0] + size), slice(where[1], where[1] + size)
+
+
+def evaluate_job(scene_path: Path, checkpoint: Path, model: str, pct: float, seed: int, tile: int, output: Path,
+                 examples: Path | None, device) -> None:
+    """Tidy rows of one trained model on the test area (+ a crop of its outputs for the example figure)."""
+    from ..methods.dip import resolve_device
+    from ..methods.merlin import load_trained, predict
+
+    scene = load_scene(scene_path)
+    net, cfg = load_trained(checkpoint)
+    dev = resolve_device(device)
+    rows_, cols = _test_area(scene)
+    start = time.perf_counter()
+    out = predict(net, cfg, scene["slc"][rows_, cols], tile=tile, overlap=tile // 8, device=dev)
+    seconds = time.perf_counter() - start
+    scores: list[tuple[str, str, float]] = []
+    if "probability" in out:
+        predicted, label = out["probability"] >= 0.5, scene["mask"][rows_, cols]
+        scores += [("segmentation", "iou", iou(predicted, label)), ("segmentation", "f1", f1(predicted, label)),
+                   ("segmentation", "accuracy", pixel_accuracy(predicted, label))]
+    if "height" in out:
+        scores += [("regression", name, fn(scene["height"][rows_, cols], out["height"]))
+                   for name, fn in REGRESSION_METRICS.items()]
+    if "reflectivity" in out and "reflectivity" in scene:
+        truth = scene["reflectivity"][rows_, cols]
+        flat = predict(net, cfg, scene["flat_slc"], tile=tile, overlap=tile // 8, device=dev)["reflectivity"]
+        scores += [("despeckling", "psnr", psnr_db(truth, out["reflectivity"])),
+                   ("despeckling", "ssim", ssim(truth, out["reflectivity"])),
+                   ("despeckling", "enl", enl(flat[8:-8, 8:-8]))]
+    base = {"study": STUDY, "experiment": "labels", "dataset": str(scene.get("dataset", DATASET_NAME)),
+            "domain": "test-area", "method": model, "condition": f"{pct:g}%", "item": f"seed{seed}",
+            "seed": seed, "wall_seconds": round(seconds, 3), "device": str(dev), "labelled_pct": pct}
+    write_rows([{**base, "task": task, "metric": metric, "value": value} for task, metric, value in scores], output)
+    if examples is not None:
+        window = _example_window(scene)
+        offset = (window[0].start - rows_.start, window[1])
+        crops = {k: v[offset[0]:offset[0] + (window[0].stop - window[0].start), offset[1]].astype(np.float32)
+                 for k, v in out.items()}
+        save_npz(examples, **crops)
+
+
+# ------------------------------------------------------------------------------------ despeckling table
+
+RELEASED = {"released-stripmap": ("merlin/saved_model/stripmap.pth", "TERRASAR_X"),
+            "released-spotlight": ("merlin/saved_model/spotlight.pth", "TERRASAR_X"),
+            "released-sentinel_tops": ("merlin/saved_models/sentinel_tops.pth", "SENTINEL1_TOPS")}
+DESPECKLERS = ("noisy", "nlmeans", "merlin", "multitask", *RELEASED)
+DESPECKLER_LABELS = {"noisy": "noisy input (one look)", "nlmeans": "NL-means, log domain (scikit-image)",
+                     "merlin": "MERLIN (ours, trained here)", "multitask": "MERLIN-multitask D head (ours)",
+                     "released-stripmap": "authors' MERLIN, TerraSAR-X stripmap",
+                     "released-spotlight": "authors' MERLIN, TerraSAR-X spotlight",
+                     "released-sentinel_tops": "authors' MERLIN, Sentinel-1 TOPS"}
+#: scale factors tried when calibrating a released model to the simulated data (amplitude, x 10^k)
+CALIBRATION_SCALES = tuple(10.0 ** (k / 4) for k in range(-4, 17))
+
+
+def released_weights(name: str) -> Path:
+    """Path of one of the authors' weight files inside the installed ``deepdespeckling`` wheel (not imported:
+    its modules need GDAL)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("deepdespeckling")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the authors' MERLIN weights come with the PyPI wheel deepdespeckling 0.8: "
+                                "pip install --no-deps deepdespeckling==0.8 (make setup does)")
+    path = Path(list(spec.submodule_search_locations)[0]) / RELEASED[name][0]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not in the installed deepdespeckling wheel (version 0.8 ships it)")
+    return path
+
+
+def released_model(name: str):
+    """The authors' released MERLIN as a suite model (backbone + D head, their constants)."""
+    import torch
+
+    from ..methods.merlin import S3NetConfig, build_model
+    from ..models.merlin import load_released
+    from ..physics import speckle
+
+    constants = getattr(speckle, RELEASED[name][1])
+    cfg = S3NetConfig(tasks="D", M=constants.M, m=constants.m)
+    model = build_model(cfg)
+    load_released(model, torch.load(released_weights(name), map_location="cpu", weights_only=True))
+    return model.eval(), cfg
+
+
+def nlmeans_log(slc: np.ndarray) -> np.ndarray:
+    """Homomorphic NL-means: scikit-image's ``denoise_nl_means`` on log |z|^2, debiased by Euler's gamma.
+
+    For one-look speckle log |z|^2 = log R + log s with s ~ Exp(1): E[log s] = -gamma, std pi/sqrt(6).
+    """
+    from skimage.restoration import denoise_nl_means
+
+    log_i = np.log(np.abs(slc).astype(np.float64) ** 2 + 1e-12)
+    sigma = np.pi / np.sqrt(6)
+    smooth = denoise_nl_means(log_i, patch_size=5, patch_distance=6, h=0.8 * sigma, sigma=sigma, fast_mode=True)
+    return np.exp(smooth + np.euler_gamma)
+
+
+def _released_scale(model, cfg, scene: dict, tile: int) -> float:
+    """The amplitude factor that puts the simulated SLC where the released model works best.
+
+    The released models expect TerraSAR-X (or Sentinel-1) digital numbers; the simulation's reflectivity is
+    ~1 on open ground. We try factors 10^(k/4), k = -4..16, on a 128 x 128 crop of the *training* area
+    (true reflectivity known there) and keep the one with the best PSNR: a calibration that favours the
+    released models, never fitted on the test area.
+    """
+    from ..methods.merlin import predict
+
+    r0 = int(scene["areas"][0][0])
+    crop = (slice(r0, r0 + 128), slice(scene["slc"].shape[1] - 128, scene["slc"].shape[1]))
+    slc, truth = scene["slc"][crop], scene["reflectivity"][crop]
+    scores = [psnr_db(truth, predict(model, cfg, slc * k, tile=tile, overlap=tile // 8)["reflectivity"] / k ** 2)
+              for k in CALIBRATION_SCALES]
+    return float(CALIBRATION_SCALES[int(np.argmax(scores))])
+
+
+def despeckle_job(scene_path: Path, method: str, output: Path, example: Path, tile: int,
+                  checkpoint: Path | None = None, device: str = "cpu") -> None:
+    """PSNR / SSIM against the true reflectivity on the test area and ENL on the flat patch, one despeckler."""
+    from ..methods.dip import resolve_device
+    from ..methods.merlin import load_trained, predict
+
+    if method not in DESPECKLERS:
+        raise ValueError(f"unknown despeckler {method!r}; choose one of {', '.join(DESPECKLERS)}")
+    scene = load_scene(scene_path)
+    rows_, cols = _test_area(scene)
+    slc, flat_slc = scene["slc"][rows_, cols], scene["flat_slc"]
+    dev = resolve_device(device)
+    extra = {}
+    start = time.perf_counter()
+    if method == "noisy":
+        def run(z):
+            return np.abs(z).astype(np.float64) ** 2
+    elif method == "nlmeans":
+        run = nlmeans_log
+    else:
+        if method in RELEASED:
+            model, cfg = released_model(method)
+            scale = _released_scale(model, cfg, scene, tile)
+            extra["amplitude_scale"] = scale
+        else:
+            if checkpoint is None:
+                raise ValueError(f"despeckler {method!r} needs --checkpoint (its trained weights)")
+            model, cfg = load_trained(checkpoint)
+            scale = 1.0
+
+        def run(z):
+            return predict(model, cfg, z * scale, tile=tile, overlap=tile // 8, device=dev)["reflectivity"] / scale ** 2
+    estimate = run(slc)
+    flat = run(flat_slc)
+    seconds = time.perf_counter() - start
+    truth = scene["reflectivity"][rows_, cols]
+    base = {"study": STUDY, "experiment": "despeckling", "dataset": str(scene.get("dataset", DATASET_NAME)),
+            "domain": "test-area", "method": method, "task": "despeckling", "condition": "", "item": "test-area",
+            "seed": 0, "wall_seconds": round(seconds, 3), "device": str(dev), **extra}
+    write_rows([{**base, "metric": "psnr", "value": psnr_db(truth, estimate)},
+                {**base, "metric": "ssim", "value": ssim(truth, estimate)},
+                {**base, "metric": "enl", "value": enl(flat[8:-8, 8:-8])}], output)
+    window = _example_window(scene)
+    save_npz(example, estimate=run(scene["slc"][window]).astype(np.float32))
+
+
+def example_truth(scene_path: Path) -> dict[str, np.ndarray]:
+    """SLC amplitude, true reflectivity, mask and height of the example crop."""
+    scene = load_scene(scene_path)
+    window = _example_window(scene)
+    return {"amplitude": np.abs(scene["slc"][window]), "reflectivity": scene["reflectivity"][window],
+            "mask": scene["mask"][window], "height": scene["height"][window]}
+
+
+def load_examples(path: Path) -> dict[str, np.ndarray]:
+    return load_npz(path)

@@ -1,0 +1,234 @@
+"""S3 outputs: Figure 3 (metrics vs labelled fraction), Table 2 (heads at 1 % labels), a Figure 2-like panel,
+the despeckling table (ours, not in the paper) and claims M1-M3.
+
+Everything is drawn from the collected tidy rows (``results/s3/metrics.csv``) and the example crops; the
+paper's numbers (papers/merlin_multitask.yaml) appear only beside ours, marked as the paper's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import registry
+from ..audio_io import atomic_output, load_npz, write_text
+from ..papers import reference
+from ..report.claims import write_claims_outputs
+from ..report.plotting import pyplot, save_figure
+from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig, evaluate_claim
+from .merlin_multitask import DESPECKLER_LABELS
+
+CLAIMS_TITLE = "S3 MERLIN multitask: which of the paper's claims held on this run"
+CLAIMS_PREAMBLE = ("Items are training seeds: each seed draws its own nested labelled subsets and initialises "
+                   "every model alike, so a comparison at one labelled fraction is paired by seed (and thereby "
+                   "by labelled subset).")
+SEGMENTATION = ("iou", "f1", "accuracy")
+REGRESSION = ("rmse", "log_rmse", "rel", "rel_log")
+METRIC_LABEL = {"iou": "IoU", "f1": "F1", "accuracy": "accuracy", "rmse": "RMSE (m)", "log_rmse": "logRMSE",
+                "rel": "Rel", "rel_log": "Rel_log", "psnr": "PSNR (dB)", "ssim": "SSIM", "enl": "ENL (flat area)"}
+TABLE2_ROWS = ("mt-r", "mt-s", "mt-sr", "mt-sd", "mt-rd", "multitask")   # the paper's row order
+
+
+def label(model: str) -> str:
+    return registry.label("S3", "model", model)
+
+
+def _summary(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    g = rows.groupby(keys)["value"]
+    return g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count").reset_index()
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    return "×" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f} (n={n})"
+
+
+def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
+    """Six panels: IoU, F1, accuracy (multitask vs U-Net) and RMSE, logRMSE, Rel (multitask vs IM2HEIGHT)
+    against the labelled percentage, mean ± std over seeds."""
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[rows["experiment"] == "labels"]
+    s = _summary(rows, ["method", "metric", "labelled_pct"])
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
+    panels = [(m, ("multitask", "unet")) for m in SEGMENTATION] + [(m, ("multitask", "im2height")) for m in REGRESSION[:3]]
+    for ax, (metric, methods) in zip(axes.ravel(), panels):
+        for method, marker in zip(methods, ("o", "s")):
+            d = s[(s["method"] == method) & (s["metric"] == metric)].sort_values("labelled_pct")
+            if d.empty:
+                continue
+            ax.errorbar(d["labelled_pct"], d["mean"], yerr=d["std"], marker=marker, capsize=3, label=label(method))
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training patches (%)")
+        ax.set_title(METRIC_LABEL[metric] + (" (lower is better)" if metric in LOWER_IS_BETTER else ""), fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("Figure 3 (ours): segmentation (top) and height regression (bottom) vs labelled fraction; "
+                 "mean ± std over seeds", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, output)
+    plt.close(fig)
+
+
+def table2(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
+    """Table 2: the six head combinations at the paper's 1 % labels, logRMSE and F1, paper's values beside."""
+    paper = reference("merlin_multitask")["table2"]
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[rows["experiment"] == "labels"]
+    pct = float(rows["labelled_pct"].min())          # the run's smallest fraction (the paper's: 1 %)
+    rows = rows[np.isclose(rows["labelled_pct"], pct)]
+    s = _summary(rows, ["method", "metric"])
+    display, long_rows = [], []
+    for method in [m for m in TABLE2_ROWS if m in set(s["method"])]:
+        tasks = registry.get("S3", "model", method).params["tasks"]
+        row = [("✓" if "S" in tasks else "×"), ("✓" if "R" in tasks else "×"), ("✓" if "D" in tasks else "×")]
+        for metric in ("log_rmse", "f1"):
+            hit = s[(s["method"] == method) & (s["metric"] == metric)]
+            ours = _fmt(float(hit["mean"].iloc[0]), float(hit["std"].iloc[0]), int(hit["n"].iloc[0])) if len(hit) else "×"
+            theirs = paper["values"][metric].get(method)
+            row.append(ours + (f" (paper {theirs:g})" if theirs is not None else ""))
+            long_rows.append({"method": method, "metric": metric, "labelled_pct": pct,
+                              "mean": float(hit["mean"].iloc[0]) if len(hit) else np.nan,
+                              "std": float(hit["std"].iloc[0]) if len(hit) else np.nan,
+                              "n": int(hit["n"].iloc[0]) if len(hit) else 0,
+                              "paper": theirs if theirs is not None else np.nan})
+        display.append(row)
+    frame = pd.DataFrame(display, columns=["λS", "λR", "λD", "logRMSE (↓)", "F1 (↑)"])
+    outdir = Path(outdir)
+    with atomic_output(outdir / "table2.csv", suffix=".csv") as tmp:
+        pd.DataFrame(long_rows).to_csv(tmp, index=False)
+    notes = (f"MERLIN-multitask trained with the marked heads at {pct:g} % labelled patches; mean ± std over n seeds. "
+             "The paper's numbers are on TerraSAR-X over Paris with BDtopo labels; ours on the simulated urban scene "
+             "(sim-urban). Combinations without D train on the labelled patches only (nothing else carries a loss).")
+    title = f"Table 2: combinations of tasks at {pct:g} % labels (the paper's: {paper['labelled_pct']:g} %)"
+    write_text(outdir / "table2.md", f"# {title}\n\n{run_facts}\n\n{frame.to_markdown(index=False)}\n\n{notes}\n")
+    write_text(outdir / "table2.html", f"<h3>{title}</h3><p>{run_facts}</p>{frame.to_html(index=False, border=0)}"
+               f"<p>{notes}</p>\n")
+
+
+def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
+    """Figure 3's numbers as a table (CSV with Rel_log too, and Markdown): method x metric per fraction."""
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[(rows["experiment"] == "labels") & rows["method"].isin(["multitask", "unet", "im2height"])]
+    s = _summary(rows, ["labelled_pct", "method", "metric"])
+    outdir = Path(outdir)
+    with atomic_output(outdir / "figure3.csv", suffix=".csv") as tmp:
+        s.to_csv(tmp, index=False)
+    display = []
+    for pct in sorted(s["labelled_pct"].unique(), reverse=True):
+        for method in ("multitask", "unet", "im2height"):
+            d = s[(s["labelled_pct"] == pct) & (s["method"] == method)]
+            if d.empty:
+                continue
+            cells = {r.metric: _fmt(r.mean, r.std, r.n) for r in d.itertuples()}
+            display.append([f"{pct:g} %", label(method)] + [cells.get(m, "×") for m in SEGMENTATION + REGRESSION])
+    frame = pd.DataFrame(display, columns=["labelled", "model"] + [METRIC_LABEL[m] for m in SEGMENTATION + REGRESSION])
+    write_text(outdir / "figure3.md", f"# Figure 3 (numbers): metrics vs labelled fraction\n\n{run_facts}\n\n"
+               f"{frame.to_markdown(index=False)}\n\nMean ± std over n seeds, on the test area. × = the model has no "
+               "such head.\n")
+
+
+def despeckling_table(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
+    """PSNR, SSIM (dB reflectivity) on the test area and ENL on a flat patch, per despeckler (ours, not the paper's)."""
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[rows["experiment"] == "despeckling"]
+    display = []
+    for method in [m for m in DESPECKLER_LABELS if m in set(rows["method"])]:
+        d = rows[rows["method"] == method].set_index("metric")["value"]
+        scale = rows[rows["method"] == method].get("amplitude_scale")
+        note = f"× {float(scale.iloc[0]):.3g}" if scale is not None and scale.notna().any() else ""
+        display.append([DESPECKLER_LABELS[method], f"{d.get('psnr', np.nan):.2f}", f"{d.get('ssim', np.nan):.3f}",
+                        f"{d.get('enl', np.nan):.1f}", note])
+    frame = pd.DataFrame(display, columns=["despeckler", "PSNR dB", "SSIM", "ENL", "input amplitude scale"])
+    notes = ("Not in the paper (ours). PSNR and SSIM on 10 log10(reflectivity) of the test area against the true "
+             "reflectivity (data range: that of the truth); ENL = mean² / variance on a 128 × 128 patch of constant "
+             "reflectivity with its own speckle (one look: ENL 1), 8-pixel border excluded. The authors' released "
+             "models expect TerraSAR-X / Sentinel-1 amplitudes: the simulated SLC is multiplied by the factor in the "
+             "last column, chosen among 10^(k/4), k = −4…16, for the best PSNR on a training-area crop (never on the "
+             "test area), and their estimate divided by its square; their own normalisation constants are kept.")
+    title = "Despeckling on the simulated urban scene"
+    outdir = Path(outdir)
+    write_text(outdir / "despeckling.md", f"# {title}\n\n{run_facts}\n\n{frame.to_markdown(index=False)}\n\n{notes}\n")
+    write_text(outdir / "despeckling.html", f"<h3>{title}</h3><p>{run_facts}</p>{frame.to_html(index=False, border=0)}"
+               f"<p>{notes}</p>\n")
+
+
+def figure2(truth: dict, examples: dict[str, Path], output: Path, title: str) -> None:
+    """Rows: SLC amplitude / despeckled / true reflectivity; building masks; heights -- truth, baselines, multitask.
+
+    ``examples`` maps "<model>@<pct>" to that model's example crop (npz with probability / height / reflectivity).
+    """
+    plt = pyplot()
+    data = {k: load_npz(p) for k, p in examples.items()}
+    ref_db = 10 * np.log10(np.percentile(truth["reflectivity"], 99))
+    def db(x):
+        return 10 * np.log10(np.maximum(x, 1e-6))
+    despeckled = [(k, v["reflectivity"]) for k, v in data.items() if "reflectivity" in v]
+    masks = [(k, v["probability"] >= 0.5) for k, v in data.items() if "probability" in v]
+    heights = [(k, v["height"]) for k, v in data.items() if "height" in v]
+    rows = [[("SLC amplitude² (dB)", db(truth["amplitude"] ** 2), "db"), ("true reflectivity (dB)", db(truth["reflectivity"]), "db")]
+            + [(f"{_name(k)} despeckled", db(v), "db") for k, v in despeckled],
+            [("building mask (truth)", truth["mask"], "mask")] + [(_name(k), v, "mask") for k, v in masks],
+            [("height (truth, m)", truth["height"], "height")] + [(_name(k), v, "height") for k, v in heights]]
+    ncol = max(len(r) for r in rows)
+    fig, axes = plt.subplots(3, ncol, figsize=(2.3 * ncol, 7.2), squeeze=False)
+    hmax = max(1.0, float(truth["height"].max()))
+    for r, panels in enumerate(rows):
+        for c in range(ncol):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c >= len(panels):
+                continue
+            name, image, kind = panels[c]
+            if kind == "db":
+                ax.imshow(image, cmap="gray", vmin=ref_db - 25, vmax=ref_db)
+            elif kind == "mask":
+                ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(image, cmap="viridis", vmin=0, vmax=hmax)
+            ax.set_title(name, fontsize=7)
+    fig.suptitle(f"{title} (rows: azimuth, columns: range, near range left)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, output)
+    plt.close(fig)
+
+
+def _name(key: str) -> str:
+    model, _, pct = key.partition("@")
+    return f"{label(model)}, {pct} % labels" if pct else label(model)
+
+
+def s3_claims(fractions: list[float]) -> list[Claim]:
+    """M1-M3 of SPEC S3 as paired cells (items = seeds)."""
+    low, high = min(fractions), max(fractions)
+    at_low = {"condition": f"{low:g}%"}
+    at_high = {"condition": f"{high:g}%"}
+    return [
+        Claim("M1", f"at {low:g} % labels MERLIN-multitask beats both baselines on F1 and logRMSE",
+              (Cell(f"F1 vs U-Net at {low:g} %", "f1", "multitask", "unet", at_low),
+               Cell(f"logRMSE vs IM2HEIGHT at {low:g} %", "log_rmse", "multitask", "im2height", at_low)),
+              note="The paper's claim is at 1 % labels; a run whose smallest fraction is larger uses that one."),
+        Claim("M2", "the gap to the baselines grows as labels shrink",
+              (Cell(f"F1 gap to U-Net, {low:g} % minus {high:g} %", "f1", "multitask", "unet", at_low, versus=at_high),
+               Cell(f"logRMSE gap to IM2HEIGHT, {low:g} % minus {high:g} %", "log_rmse", "multitask", "im2height",
+                    at_low, versus=at_high)),
+              note=f"Effect = (multitask's paired advantage at {low:g} %) − (its paired advantage at {high:g} %); "
+                   "the two groups are compared by a permutation test of their labels."),
+        Claim("M3", "adding the despeckling task improves segmentation and regression (Table 2 rows 4-6 vs 1-3)",
+              (Cell("F1: S+D vs S", "f1", "mt-sd", "mt-s", at_low),
+               Cell("logRMSE: R+D vs R", "log_rmse", "mt-rd", "mt-r", at_low),
+               Cell("F1: S+R+D vs S+R", "f1", "multitask", "mt-sr", at_low),
+               Cell("logRMSE: S+R+D vs S+R", "log_rmse", "multitask", "mt-sr", at_low)),
+              note=f"At {low:g} % labels, as the paper's Table 2."),
+    ]
+
+
+def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats: StatsConfig = StatsConfig()) -> None:
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[rows["experiment"] == "labels"]
+    fractions = sorted(rows["labelled_pct"].unique())
+    verdicts = [evaluate_claim(rows, claim, stats) for claim in s3_claims(fractions)]
+    outdir = Path(outdir)
+    write_claims_outputs(verdicts, study="S3", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
+                         preamble=CLAIMS_PREAMBLE, cfg=stats, markdown=outdir / "claims.md",
+                         html=outdir / "claims.html", table=outdir / "verdicts.csv",
+                         figure=outdir / "figures" / "claims_effects.png")

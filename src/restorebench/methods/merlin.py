@@ -1,0 +1,247 @@
+"""Training and inference of the S3 networks: MERLIN, MERLIN-multitask (any subset of the S, R, D heads), the
+U-Net segmentation baseline and IM2HEIGHT -- all through the suite's one trainer (methods/training.py).
+
+Training step (MERLIN facts, SPEC S3; authors' ``merlin/training/model.py`` and ``train.py``):
+
+1. one random geometric augmentation per batch, applied alike to the SLC and its labels (``augment``):
+   ``dihedral`` = the 8 flips/rotations MERLIN was trained with; ``azimuth-flip`` = identity or an up-down
+   flip only, the default for models with S or R heads, because a range flip or a rotation would turn
+   layover (always toward near range) and shadows the wrong way for the label geometry;
+2. one part of the SLC (real or imaginary, drawn per batch: the authors alternate them between batches) is
+   log-normalised and fed to the network; the other part supervises the despeckling head (Eq. 3);
+3. loss = lambda_S L_S + lambda_R L_R + lambda_D L_D (Eq. 7), L_S and L_R over the labelled images of the
+   batch only; an unlabelled image contributes only L_D;
+4. gradient clipping and the optimiser come from the trainer's config (MERLIN: norm 5.0, Adam).
+
+All models see the same input (one log-normalised part) and average their predictions over the two parts
+at inference (Eq. 4 for the despeckling head: R = (R^x + R^y) / 2), so that model comparisons differ only
+by what is trained, not by how the image is presented.
+
+Normalisation constants (M, m) are derived from the training SLCs (physics.speckle.constants_from_data) and
+stored in the weights file's config, with the BCE positive weight (negative/positive labelled pixels).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..losses.merlin import height_mse, merlin_nll, weighted_bce
+from ..models.merlin import TASKS, BackboneSize, IM2Height, MerlinMultitask
+from ..physics.speckle import LogConstants, log_normalise, log_reflectivity
+from .training import OptimConfig, load_weights, save_trained, train_model
+
+ARCHITECTURES = ("merlin", "im2height")
+AUGMENTS = ("dihedral", "azimuth-flip", "none")
+
+
+@dataclass(frozen=True)
+class S3NetConfig:
+    architecture: str = "merlin"                # merlin (backbone + heads) | im2height
+    tasks: str = "SRD"                          # heads of the merlin architecture
+    encoder_width: int = 48
+    decoder_width: int = 96
+    levels: int = 5
+    head_widths: tuple[int, int] = (64, 32)
+    regression_width: int = 128
+    regression_blocks: int = 3
+    im2height_width: int = 62
+    lambdas: dict = field(default_factory=lambda: {"S": 0.9, "R": 0.1, "D": 0.9})
+    augment: str = "azimuth-flip"
+    batch_factor: bool = False                  # the authors' extra 1/batch in L_D
+    M: float = 0.0                              # normalisation constants (set from the training data)
+    m: float = 0.0
+    pos_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown S3 architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTS)}")
+        tasks = "".join(t for t in TASKS if t in self.tasks.upper())
+        if self.architecture == "im2height":
+            tasks = "R"
+        if not tasks:
+            raise ValueError(f"tasks {self.tasks!r} name none of S, R, D")
+        object.__setattr__(self, "tasks", tasks)
+        object.__setattr__(self, "head_widths", tuple(self.head_widths))
+
+    @property
+    def constants(self) -> LogConstants:
+        return LogConstants(self.M, self.m)
+
+    @property
+    def multiple(self) -> int:
+        return IM2Height.multiple if self.architecture == "im2height" else 2 ** self.levels
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["head_widths"] = list(d["head_widths"])
+        return d
+
+
+def build_model(cfg: S3NetConfig) -> torch.nn.Module:
+    if cfg.architecture == "im2height":
+        return IM2Height(cfg.im2height_width)
+    return MerlinMultitask(cfg.tasks, BackboneSize(cfg.encoder_width, cfg.decoder_width, cfg.levels),
+                           cfg.head_widths, cfg.regression_width, cfg.regression_blocks)
+
+
+def _augment(tensors: list[torch.Tensor], mode: str) -> list[torch.Tensor]:
+    """The same random flip/rotation of every (B, H, W) tensor of a batch (torch RNG: resumable)."""
+    if mode == "none":
+        return tensors
+    if mode == "azimuth-flip":
+        return [t.flip(-2) for t in tensors] if int(torch.randint(2, ())) else tensors
+    k, flip = int(torch.randint(4, ())), int(torch.randint(2, ()))
+    out = [torch.rot90(t, k, dims=(-2, -1)) for t in tensors]
+    return [t.flip(-1) for t in out] if flip else out
+
+
+def batch_loss(cfg: S3NetConfig, model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Eq. 7 on one batch (real, imag, mask, height, labelled)."""
+    real, imag, mask, height, labelled = batch
+    real, imag, mask, height = _augment([real, imag, mask, height], cfg.augment)
+    if int(torch.randint(2, ())):
+        real, imag = imag, real                   # role swap: the other part is the input this time
+    x = log_normalise(real, cfg.constants)[:, None]
+    out = model(x)
+    lab = labelled.bool()
+    loss = x.new_zeros(())
+    if "D" in out:
+        loss = loss + cfg.lambdas["D"] * merlin_nll(out["D"][:, 0], imag, cfg.constants, cfg.batch_factor)
+    if lab.any():
+        if "S" in out:
+            loss = loss + cfg.lambdas["S"] * weighted_bce(out["S"][lab, 0], mask[lab], cfg.pos_weight)
+        if "R" in out:
+            loss = loss + cfg.lambdas["R"] * height_mse(out["R"][lab, 0], height[lab])
+    return loss
+
+
+def training_arrays(patches: dict, labelled: np.ndarray, tasks: str, equal_steps_of: int | None = None
+                    ) -> tuple[np.ndarray, ...]:
+    """(real, imag, mask, height, labelled) float32 arrays for the trainer.
+
+    Models with the despeckling head train on every patch (labels used where present). Models without it
+    (the baselines and the S/R/S+R ablations) see only the labelled patches; with ``equal_steps_of`` = N
+    these are repeated up to N per epoch, so that every model gets the same number of optimiser steps.
+    """
+    slc = patches["slc"]
+    idx = np.arange(len(slc))
+    if "D" not in tasks:
+        idx = np.flatnonzero(labelled)
+        if idx.size == 0:
+            raise ValueError("a model without the despeckling head needs at least one labelled patch")
+        if equal_steps_of:
+            idx = np.resize(idx, max(equal_steps_of, idx.size))
+    return (np.ascontiguousarray(slc.real[idx], dtype=np.float32), np.ascontiguousarray(slc.imag[idx], dtype=np.float32),
+            patches["mask"][idx].astype(np.float32), patches["height"][idx].astype(np.float32),
+            labelled[idx].astype(np.float32))
+
+
+def positive_weight(masks: np.ndarray) -> float:
+    """w of Eq. 5: negative / positive pixels of the labelled masks (1 when either is absent)."""
+    pos = float(np.sum(masks > 0))
+    neg = float(masks.size - pos)
+    return neg / pos if pos and neg else 1.0
+
+
+def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], output: Path, checkpoint_dir: Path,
+          device: torch.device = torch.device("cpu"), progress: str | bool = True) -> torch.nn.Module:
+    """Train one S3 network on ``arrays`` (see :func:`training_arrays`) and write its weights to ``output``."""
+    model = build_model(cfg)
+    size = arrays[0].shape[-1]
+    if size % cfg.multiple or arrays[0].shape[-2] % cfg.multiple:
+        raise ValueError(f"training patches of {arrays[0].shape[-2:]} pixels are not multiples of {cfg.multiple}, "
+                         f"which this architecture needs")
+    config = cfg.to_dict()
+    history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim, config,
+                          checkpoint_dir, device, progress)
+    save_trained(output, model, config, history)
+    return model
+
+
+def load_trained(path: Path) -> tuple[torch.nn.Module, S3NetConfig]:
+    state = load_weights(path)
+    cfg = S3NetConfig(**state["config"])
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, cfg
+
+
+# ---------------------------------------------------------------------------------------------- inference
+
+def _weight(tile: int, overlap: int) -> np.ndarray:
+    """Blending weight of one tile: 1 inside, a cosine taper over the overlap, never 0 (a lone tile is kept)."""
+    ramp = np.ones(tile)
+    if overlap > 0:
+        t = (np.arange(overlap) + 0.5) / overlap
+        ramp[:overlap] = 0.5 - 0.5 * np.cos(np.pi * t)
+        ramp[-overlap:] = ramp[:overlap][::-1]
+    ramp = np.maximum(ramp, 1e-3)
+    return np.outer(ramp, ramp)
+
+
+def _starts(length: int, tile: int, stride: int) -> list[int]:
+    starts = list(range(0, max(length - tile, 0) + 1, stride))
+    if starts[-1] + tile < length:
+        starts.append(length - tile)
+    return starts
+
+
+def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int) -> dict[str, np.ndarray]:
+    """Apply ``fn`` (an (N, t, t) float array -> {name: (N, t, t)}) over overlapping tiles of a 2-D image.
+
+    Tiles of ``tile`` pixels (rounded down to a multiple of ``multiple``) overlap by ``overlap`` pixels and are
+    blended with a cosine-tapered weight, so tile borders (where a convolutional network sees zero padding)
+    count little and leave no seam. Images smaller than a tile are padded by reflection.
+    """
+    h, w = image.shape
+    tile = max(multiple, (min(tile, max(h, w) + multiple - 1) // multiple) * multiple)
+    pad_h, pad_w = max(0, tile - h), max(0, tile - w)
+    padded = np.pad(image, ((0, pad_h), (0, pad_w)), mode="reflect" if min(h, w) > 1 else "edge")
+    H, W = padded.shape
+    overlap = min(overlap, tile // 2)
+    stride = tile - overlap
+    weight = _weight(tile, overlap)
+    sums: dict[str, np.ndarray] = {}
+    total = np.zeros((H, W))
+    for r in _starts(H, tile, stride):
+        for c in _starts(W, tile, stride):
+            out = fn(padded[None, r:r + tile, c:c + tile])
+            for name, value in out.items():
+                sums.setdefault(name, np.zeros((H, W)))[r:r + tile, c:c + tile] += value[0] * weight
+            total[r:r + tile, c:c + tile] += weight
+    return {name: (value / total)[:h, :w] for name, value in sums.items()}
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, cfg: S3NetConfig, slc: np.ndarray, tile: int = 256, overlap: int = 32,
+            device: torch.device = torch.device("cpu")) -> dict[str, np.ndarray]:
+    """Reflectivity, building probability and height of a complex SLC, averaged over its two parts.
+
+    Returns the outputs of the model's heads: "reflectivity" (D: (R^x + R^y) / 2 with R = exp(log R) of
+    each part's clipped normalised estimate, as the authors), "probability" (S: mean of the two sigmoids),
+    "height" (R: mean of the two estimates, metres, clipped at 0).
+    """
+    model.eval().to(device)
+    constants = cfg.constants
+
+    def run(part: np.ndarray) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device)
+        out = model(log_normalise(x, constants)[:, None])
+        result = {}
+        if "D" in out:
+            result["reflectivity"] = torch.exp(log_reflectivity(out["D"][:, 0].clamp(0, 1), constants)).cpu().numpy()
+        if "S" in out:
+            result["probability"] = torch.sigmoid(out["S"][:, 0]).cpu().numpy()
+        if "R" in out:
+            result["height"] = out["R"][:, 0].clamp_min(0).cpu().numpy()
+        return result
+
+    z = np.asarray(slc)
+    parts = [tiled(run, z.real, tile, overlap, cfg.multiple), tiled(run, z.imag, tile, overlap, cfg.multiple)]
+    return {name: 0.5 * (parts[0][name] + parts[1][name]) for name in parts[0]}

@@ -1,0 +1,251 @@
+# S3 MERLIN multitask: scene -> trainings (model x labelled fraction x seed) -> evaluation on the test area ->
+# collected metrics -> Figure 3, Table 2, Figure 2-like panel, despeckling table, claims M1-M3.
+
+S3 = config["scales"][SCALE]["s3"]
+S3CFG = config["s3"]
+S3_MODELS = registered("S3", "model", "s3.models", S3CFG["models"])
+S3_TABLE2 = registered("S3", "model", "s3.table2", S3CFG["table2"])
+S3_SEEDS = list(range(S3["seeds"]))
+S3_PCTS = [f"{p:g}" for p in S3["labelled_pct"]]
+S3_LOW = S3_PCTS[-1] if S3_PCTS else "1"
+S3_RUN_FACTS = (
+    f"Run facts: scale `{SCALE}`, simulated urban scene (sim-urban) of {S3['rows']}×{S3['cols']} pixels, "
+    f"incidence {S3CFG['incidence_deg']}°, training patches {S3['patch']} px (stride {S3['stride']}), backbone "
+    f"{S3['encoder_width']}/{S3['decoder_width']} channels × {S3['levels']} levels, {S3['epochs']} epochs, "
+    f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, seeds {len(S3_SEEDS)}, device `{config['device']}`."
+)
+
+
+def s3_pct_sort_key(pct):
+    return -float(pct)
+
+
+S3_RUNS = sorted(
+    {(m, p, s) for m in S3_MODELS for p in S3_PCTS for s in S3_SEEDS}
+    | {(m, S3_LOW, s) for m in S3_TABLE2 for s in S3_SEEDS}
+)
+S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
+S3_DESPECKLERS = list(S3CFG["despecklers"])
+S3_DESPECKLE_CHECKPOINT = {
+    "merlin": "results/s3/models/merlin/0pct/seed0.pt",
+    "multitask": f"results/s3/models/multitask/{S3_PCTS[0]}pct/seed0.pt",
+}
+S3_FIGURES = ["results/s3/figures/figure3.png", "results/s3/figures/figure2.png"]
+S3_TABLES = ["results/s3/tables/table2.md", "results/s3/tables/figure3.md", "results/s3/tables/despeckling.md"]
+S3_TRAIN_BENCHMARKS = [f"results/benchmarks/s3_train/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
+
+
+def s3_size_options():
+    return (
+        f"--patch {S3['patch']} --stride {S3['stride']} --encoder-width {S3['encoder_width']} "
+        f"--decoder-width {S3['decoder_width']} --levels {S3['levels']} "
+        f"--head-widths {S3['head_widths'][0]} {S3['head_widths'][1]} --regression-width {S3['regression_width']} "
+        f"--im2height-width {S3['im2height_width']} --tile {S3['tile']}"
+    )
+
+
+def s3_figure2_examples():
+    runs = [(m, p) for m in ("unet", "im2height", "multitask") if m in S3_MODELS for p in (S3_PCTS[0], S3_LOW)]
+    return {f"{m}@{p}": f"results/s3/scores/{m}/{p}pct/seed0.examples.npz" for m, p in dict.fromkeys(runs)}
+
+
+rule s3_scene:
+    output:
+        "results/s3/data/scene.npz",
+    params:
+        size=f"--rows {S3['rows']} --cols {S3['cols']}",
+        incidence=S3CFG["incidence_deg"],
+        correlation=S3CFG["correlation"],
+        seed=config["seed"],
+    log:
+        "results/logs/s3_scene.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-scene {params.size} --incidence {params.incidence} --correlation {params.correlation} "
+        "--seed {params.seed} --output {output} 2> {log}"
+
+
+rule s3_train:
+    input:
+        "results/s3/data/scene.npz",
+    output:
+        "results/s3/models/{model}/{pct}pct/seed{seed}.pt",
+    wildcard_constraints:
+        model=wildcard_choice(registry.names("S3", "model")),
+        pct=r"[0-9.]+",
+        seed=r"\d+",
+    threads: 1
+    resources:
+        gpu=lambda wc: training_resources("s3")["gpu"],
+        runtime=lambda wc: training_resources("s3")["runtime"],
+        mem_mb=lambda wc: training_resources("s3")["mem_mb"],
+    params:
+        sizes=s3_size_options(),
+        checkpoints="results/s3/checkpoints/{model}/{pct}pct/seed{seed}",
+        optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'])}",
+        device=config["device"],
+    log:
+        "results/logs/s3_train/{model}/{pct}pct/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s3_train/{model}/{pct}pct/seed{seed}.tsv"
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-train --scene {input} --model {wildcards.model} --labelled-pct {wildcards.pct} "
+        "--seed {wildcards.seed} {params.sizes} {params.optimiser} --output {output} "
+        "--checkpoint-dir {params.checkpoints} --device {params.device} --threads {threads} 2> {log}"
+
+
+rule s3_evaluate:
+    input:
+        scene="results/s3/data/scene.npz",
+        checkpoint="results/s3/models/{model}/{pct}pct/seed{seed}.pt",
+    output:
+        metrics="results/s3/scores/{model}/{pct}pct/seed{seed}.tsv",
+        examples="results/s3/scores/{model}/{pct}pct/seed{seed}.examples.npz",
+    wildcard_constraints:
+        model=wildcard_choice(registry.names("S3", "model")),
+        pct=r"[0-9.]+",
+        seed=r"\d+",
+    params:
+        tile=S3["tile"],
+        device=config["device"],
+    log:
+        "results/logs/s3_evaluate/{model}/{pct}pct/seed{seed}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-evaluate --scene {input.scene} --checkpoint {input.checkpoint} --model {wildcards.model} "
+        "--labelled-pct {wildcards.pct} --seed {wildcards.seed} --tile {params.tile} --device {params.device} "
+        "--threads {threads} --output {output.metrics} --examples {output.examples} 2> {log}"
+
+
+rule s3_despeckle:
+    input:
+        unpack(
+            lambda wc: {"scene": "results/s3/data/scene.npz"}
+            | ({"checkpoint": S3_DESPECKLE_CHECKPOINT[wc.method]} if wc.method in S3_DESPECKLE_CHECKPOINT else {})
+        ),
+    output:
+        metrics="results/s3/despeckling/{method}.tsv",
+        example="results/s3/despeckling/{method}.example.npz",
+    wildcard_constraints:
+        method="|".join(S3_DESPECKLERS) or "(?!)",
+    params:
+        checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
+        tile=S3["tile"],
+        device=config["device"],
+    log:
+        "results/logs/s3_despeckle/{method}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-despeckle-eval --scene {input.scene} --method {wildcards.method} {params.checkpoint} "
+        "--tile {params.tile} --device {params.device} --threads {threads} --output {output.metrics} "
+        "--example {output.example} 2> {log}"
+
+
+rule s3_collect:
+    input:
+        S3_SCORES + expand("results/s3/despeckling/{method}.tsv", method=S3_DESPECKLERS),
+    output:
+        "results/s3/metrics.csv",
+    log:
+        "results/logs/s3_collect.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench collect --output {output} {input} 2> {log}"
+
+
+rule s3_report:
+    input:
+        "results/s3/metrics.csv",
+    output:
+        figure=report(
+            "results/s3/figures/figure3.png",
+            caption="../report/s3_figure3.rst",
+            category="S3 MERLIN multitask",
+            subcategory="Figures",
+            labels={"figure": "Figure 3: metrics vs labelled fraction"},
+        ),
+        md=["results/s3/tables/table2.md", "results/s3/tables/figure3.md", "results/s3/tables/despeckling.md"],
+        csv=["results/s3/tables/table2.csv", "results/s3/tables/figure3.csv"],
+        html=[
+            report(
+                "results/s3/tables/table2.html",
+                caption="../report/s3_table2.rst",
+                category="S3 MERLIN multitask",
+                subcategory="Tables",
+                labels={"table": "Table 2"},
+            ),
+            report(
+                "results/s3/tables/despeckling.html",
+                caption="../report/s3_despeckling.rst",
+                category="S3 MERLIN multitask",
+                subcategory="Tables",
+                labels={"table": "despeckling (ours)"},
+            ),
+        ],
+    params:
+        facts=quoted(S3_RUN_FACTS),
+    log:
+        "results/logs/s3_report.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-report --metrics {input} --outdir results/s3 --run-facts {params.facts} 2> {log}"
+
+
+rule s3_figure2:
+    input:
+        unpack(lambda wc: {"scene": "results/s3/data/scene.npz"} | s3_figure2_examples()),
+    output:
+        report(
+            "results/s3/figures/figure2.png",
+            caption="../report/s3_figure2.rst",
+            category="S3 MERLIN multitask",
+            subcategory="Figures",
+            labels={"figure": "Figure 2: example crop"},
+        ),
+    params:
+        examples=lambda wc, input: " ".join(f"--example {k}={input[k]}" for k in s3_figure2_examples()),
+    log:
+        "results/logs/s3_figure2.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-figure2 --scene {input.scene} {params.examples} --title 'test-area crop, seed 0' "
+        "--output {output} 2> {log}"
+
+
+rule s3_claims:
+    input:
+        "results/s3/metrics.csv",
+    output:
+        md="results/s3/claims.md",
+        verdicts="results/s3/verdicts.csv",
+        html=report(
+            "results/s3/claims.html",
+            caption="../report/s3_claims.rst",
+            category="S3 MERLIN multitask",
+            subcategory="Claims",
+            labels={"page": "claims M1-M3"},
+        ),
+        figure=report(
+            "results/s3/figures/claims_effects.png",
+            caption="../report/claims_effects.rst",
+            category="S3 MERLIN multitask",
+            subcategory="Claims",
+            labels={"page": "claims M1-M3: effects"},
+        ),
+    params:
+        facts=quoted(S3_RUN_FACTS),
+        stats=CLAIM_STATS,
+    log:
+        "results/logs/s3_claims.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-claims --metrics {input} --outdir results/s3 {params.stats} --run-facts {params.facts} 2> {log}"
