@@ -104,6 +104,36 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert "## Job times of this run" in readme and "| s2_fit " in readme and "| s1_train " in readme
 
 
+def test_merlin_study_figures_tables_and_claims(workdir):
+    s3 = workdir / "results" / "s3"
+    metrics = pd.read_csv(s3 / "metrics.csv")
+    labels = metrics[metrics["experiment"] == "labels"]
+    assert set(labels["labelled_pct"]) == {100, 10}                         # tiny: two fractions, one seed
+    assert set(labels[labels["method"] == "unet"]["metric"]) == {"iou", "f1", "accuracy"}
+    assert set(labels[labels["method"] == "im2height"]["metric"]) == {"rmse", "log_rmse", "rel", "rel_log"}
+    assert {"psnr", "ssim", "enl"} <= set(labels[labels["method"] == "multitask"]["metric"])
+    assert set(labels[labels["labelled_pct"] == 10]["method"]) >= {"mt-s", "mt-r", "mt-sr", "mt-sd", "mt-rd"}
+    despeckling = metrics[metrics["experiment"] == "despeckling"]
+    assert set(despeckling["method"]) >= {"noisy", "nlmeans", "merlin", "released-stripmap"}
+    noisy_enl = despeckling[(despeckling["method"] == "noisy") & (despeckling["metric"] == "enl")]["value"].iloc[0]
+    assert noisy_enl == pytest.approx(1.0, abs=0.1)                         # one-look speckle
+    assert metrics["value"].notna().all()
+    for fig in ("figure3", "figure2", "claims_effects"):
+        assert (s3 / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+    table2 = (s3 / "tables" / "table2.md").read_text()
+    assert "(paper 0.424)" in table2 and "(paper 0.838)" in table2 and "10 % labels" in table2
+    # a Table 2 cell is the mean of its tidy rows
+    t2 = pd.read_csv(s3 / "tables" / "table2.csv")
+    cell = t2[(t2["method"] == "multitask") & (t2["metric"] == "f1")]["mean"].iloc[0]
+    rows = labels[(labels["method"] == "multitask") & (labels["metric"] == "f1") & (labels["labelled_pct"] == 10)]
+    assert cell == pytest.approx(rows["value"].mean())
+    verdicts = pd.read_csv(s3 / "verdicts.csv")
+    assert list(dict.fromkeys(verdicts["claim"])) == ["M1", "M2", "M3"]
+    assert set(verdicts["verdict"]) == {"inconclusive"}                     # one seed cannot decide anything
+    readme = (workdir / "results" / "README.md").read_text()
+    assert "| M1 |" in readme and "s3/tables/table2.md" in readme and "| s3_train " in readme
+
+
 def test_table_cell_equals_mean_of_tidy_rows(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")

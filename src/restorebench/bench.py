@@ -274,9 +274,105 @@ def network_rates(args) -> list[dict]:
     return rows
 
 
+class _ReferenceMerlin(torch.nn.Module):
+    """The authors' MERLIN network as their ``merlin/training/model.py`` writes it (enc0-enc6, dec5-dec1,
+    LeakyReLU 0.1, max-pool, nearest upsampling, ``x - n``), for the reference training step only."""
+
+    def __init__(self):
+        super().__init__()
+        conv = lambda cin, cout: torch.nn.Conv2d(cin, cout, 3, padding="same")  # noqa: E731
+        self.enc = torch.nn.ModuleList([conv(1, 48)] + [conv(48, 48) for _ in range(6)])
+        self.dec = torch.nn.ModuleList([conv(96, 96), conv(96, 96)] + [m for _ in range(3) for m in (conv(144, 96), conv(96, 96))])
+        self.last = torch.nn.ModuleList([conv(97, 64), conv(64, 32), conv(32, 1)])
+        self.pool, self.leaky = torch.nn.MaxPool2d(2), torch.nn.LeakyReLU(0.1)
+        self.up = torch.nn.UpsamplingNearest2d(scale_factor=2)
+
+    def forward(self, x):
+        skips, n = [x], self.leaky(self.enc[0](x))
+        n = self.pool(self.leaky(self.enc[1](n)))
+        skips.append(n)
+        for k in (2, 3, 4):
+            n = self.pool(self.leaky(self.enc[k](n)))
+            skips.append(n)
+        n = self.leaky(self.enc[6](self.pool(self.leaky(self.enc[5](n)))))
+        for k in range(4):
+            n = torch.cat((self.up(n), skips.pop()), dim=1)
+            n = self.leaky(self.dec[2 * k + 1](self.leaky(self.dec[2 * k](n))))
+        n = torch.cat((self.up(n), skips.pop()), dim=1)
+        n = self.last[2](self.leaky(self.last[1](self.leaky(self.last[0](n)))))
+        return x - n
+
+
+def merlin_rates(args) -> list[dict]:
+    """Training steps/s of MERLIN and MERLIN-multitask (suite step) beside a reference step mirroring the
+    authors' public one: float32, default memory format, normalisation + forward + loss (with its 1/batch)
+    + backward + gradient clipping at 5 + Adam."""
+    from .methods.merlin import S3NetConfig, batch_loss, build_model
+    from .physics.speckle import TERRASAR_X
+
+    M, m = TERRASAR_X.M, TERRASAR_X.m
+    b, size = args.merlin_batch, args.merlin_size
+    torch.manual_seed(0)
+    real, imag = torch.randn(b, size, size) * 100, torch.randn(b, size, size) * 100
+    mask = (torch.rand(b, size, size) > 0.8).float()
+    height = torch.rand(b, size, size) * 20
+    labelled = torch.ones(b)
+
+    reference = _ReferenceMerlin()
+    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-3)
+
+    def reference_step():
+        x = (torch.log(torch.square(real) + 1e-3) - 2 * m) / (2 * (M - m))
+        out = reference(x.reshape(b, 1, size, size))
+        log_r = 2 * (out * (M - m) + m)
+        loss = (1 / b) * torch.mean(0.5 * log_r + torch.square(imag.reshape(b, 1, size, size)) / (torch.exp(log_r) + 1e-6))
+        ref_opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 5.0)
+        ref_opt.step()
+
+    def suite_step_for(tasks):
+        cfg = S3NetConfig(tasks=tasks, M=M, m=m, augment="none", batch_factor=True)
+        model = build_model(cfg)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        params = list(model.parameters())
+
+        def step():
+            loss = batch_loss(cfg, model, (real, imag, mask, height, labelled))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+        return step, sum(p.numel() for p in params)
+
+    rows = []
+    print(f"# MERLIN training steps, batch {b} of {size}x{size}, {torch.get_num_threads()} threads, CPU "
+          f"({args.net_iterations} timed steps after 1 warm-up)")
+    print(f"{'step':<40} {'params':>10} {'steps/s':>9} {'vs reference':>13}")
+    candidates = [("reference (authors' step)", reference_step, sum(p.numel() for p in reference.parameters()))]
+    for tasks, name in (("D", "suite: MERLIN"), ("SRD", "suite: MERLIN-multitask (S+R+D)")):
+        step, params = suite_step_for(tasks)
+        candidates.append((name, step, params))
+    ref_rate = None
+    for name, fn, params in candidates:
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(args.net_iterations):
+            fn()
+        rate = args.net_iterations / (time.perf_counter() - t0)
+        ref_rate = ref_rate or rate
+        rows.append({"step": name, "parameters": params, "steps_per_s": rate, "relative_to_reference": rate / ref_rate})
+        print(f"{name:<40} {params:>10,} {rate:>9.4f} {rate / ref_rate:>12.2f}x", flush=True)
+    print("target: suite MERLIN step >= 1.2x the reference rate: "
+          + ("met" if rows[1]["relative_to_reference"] >= 1.2 else "NOT met"))
+    return rows
+
+
 def run_bench(args) -> None:
     out = {}
-    if args.what == "sar":
+    if args.what == "merlin":
+        out["merlin"] = merlin_rates(args)
+    elif args.what == "sar":
         out["sar"] = sar_throughput(args)
     elif args.metrics:
         out["time_to_quality"] = time_to_quality(args.metrics)
@@ -296,7 +392,8 @@ def run_bench(args) -> None:
 
 SECTION_TITLES = {"speed": "Prior fitting speed: suite loop vs reference loop",
                   "time_to_quality": "Time to quality: oracle vs ES-WMV vs final iterate",
-                  "sar": "SAR throughput and networks"}
+                  "sar": "SAR throughput and networks",
+                  "merlin": "MERLIN training steps: suite vs the authors' step"}
 
 
 def markdown_report(out: dict, args) -> str:

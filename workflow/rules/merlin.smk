@@ -25,7 +25,9 @@ S3_RUNS = sorted(
     | {(m, S3_LOW, s) for m in S3_TABLE2 for s in S3_SEEDS}
 )
 S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
-S3_DESPECKLERS = list(S3CFG["despecklers"])
+S3_REAL = config["data_source"] == "real"
+# real data has no true reflectivity: the despeckling table needs the simulation
+S3_DESPECKLERS = [] if S3_REAL else list(S3CFG["despecklers"])
 S3_DESPECKLE_CHECKPOINT = {
     "merlin": "results/s3/models/merlin/0pct/seed0.pt",
     "multitask": f"results/s3/models/multitask/{S3_PCTS[0]}pct/seed0.pt",
@@ -49,9 +51,27 @@ def s3_figure2_examples():
     return {f"{m}@{p}": f"results/s3/scores/{m}/{p}pct/seed0.examples.npz" for m, p in dict.fromkeys(runs)}
 
 
+if S3_REAL:
+
+    rule s3_scene_real:
+        input:
+            f"{real_folder('s3_urban')}/.complete",
+        output:
+            "results/s3/data/scene.npz",
+        params:
+            folder=real_folder("s3_urban"),
+        log:
+            "results/logs/s3_scene.log",
+        conda:
+            "../envs/restorebench.yaml"
+        shell:
+            "restorebench s3-scene-from-files --slc {params.folder}/slc.npy --mask {params.folder}/mask.npy "
+            "--height {params.folder}/height.npy --output {output} 2> {log}"
+
+
 rule s3_scene:
     output:
-        "results/s3/data/scene.npz",
+        "results/s3/data/scene.npz" if not S3_REAL else "results/s3/data/scene-simulated.npz",
     params:
         size=f"--rows {S3['rows']} --cols {S3['cols']}",
         incidence=S3CFG["incidence_deg"],
@@ -82,6 +102,7 @@ rule s3_train:
         mem_mb=lambda wc: training_resources("s3")["mem_mb"],
     params:
         sizes=s3_size_options(),
+        share=S3CFG["labelled_share"],
         checkpoints="results/s3/checkpoints/{model}/{pct}pct/seed{seed}",
         optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'])}",
         device=config["device"],
@@ -93,7 +114,7 @@ rule s3_train:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s3-train --scene {input} --model {wildcards.model} --labelled-pct {wildcards.pct} "
-        "--seed {wildcards.seed} {params.sizes} {params.optimiser} --output {output} "
+        "--seed {wildcards.seed} {params.sizes} {params.optimiser} --labelled-share {params.share} --output {output} "
         "--checkpoint-dir {params.checkpoints} --device {params.device} --threads {threads} 2> {log}"
 
 

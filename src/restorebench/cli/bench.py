@@ -16,17 +16,22 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "bench", "speed and time-to-quality benchmarks (prints figures)", cmd_bench,
                            "Options marked dip or sar apply to that benchmark only.")
-    p.add_argument("what", choices=("dip", "sar"), nargs="?", default="dip",
+    p.add_argument("what", choices=("dip", "sar", "merlin"), nargs="?", default="dip",
                    help="dip: prior-fitting speed of the suite's loop vs a reference loop (or time to quality); "
                         "sar: focusing, echo simulation and CFAR throughput, DIFNet/PISNet training and "
-                        "inference rates (default: %(default)s)")
+                        "inference rates; merlin: MERLIN / MERLIN-multitask training steps vs the authors' step "
+                        "(default: %(default)s)")
+    p.add_argument("--merlin-batch", type=int, default=12,
+                   help="merlin: patches per training step (default: %(default)s, the authors')")
+    p.add_argument("--merlin-size", type=int, default=256,
+                   help="merlin: patch side, pixels (default: %(default)s, the authors')")
     p.add_argument("--sar-size", type=int, default=4096,
                    help="sar: side of the square complex64 test scene, pixels (default: %(default)s)")
     p.add_argument("--net-size", type=int, default=512,
                    help="sar: side of the networks' square input, pixels (default: %(default)s)")
     p.add_argument("--net-batch", type=int, default=1, help="sar: images per network batch (default: %(default)s)")
     p.add_argument("--net-iterations", type=int, default=2,
-                   help="sar: timed training and inference steps per network, after one warm-up step "
+                   help="sar, merlin: timed training (and inference) steps per network, after one warm-up step "
                         "(default: %(default)s)")
     p.add_argument("--iterations", type=int, default=4,
                    help="dip: timed iterations per loop, after two warm-up iterations (default: %(default)s)")

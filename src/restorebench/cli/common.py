@@ -243,3 +243,34 @@ def cfar(a):
     from ..methods.notch import CFARConfig
 
     return CFARConfig(a.cfar_guard, a.cfar_train, a.cfar_pfa, a.cfar_axes)
+
+
+def load_complex(path: str, what: str):
+    """A 2-D complex image from a .npy file, or from a complex SAR product through sarpy (SICD/NITF, GFF...)."""
+    import numpy as np
+
+    if not str(path).endswith(".npy"):
+        from ..data.sar_real import read_complex_image
+
+        return read_complex_image(path)
+    try:
+        array = np.load(path)
+    except Exception as err:
+        raise ValueError(f"{path}: cannot read {what} ({err})") from err
+    if array.ndim != 2 or not np.iscomplexobj(array):
+        raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{path}: {what} contains NaN or Inf")
+    return array
+
+
+def save_npy(path: str, array) -> None:
+    """np.save, atomically: no half-written file survives an error."""
+    import numpy as np
+
+    from ..audio_io import atomic_output
+
+    with atomic_output(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)

@@ -75,29 +75,8 @@ def cmd_s1_claims(a):
     write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a))
 
 
-def _load_complex(path: str, what: str):
-    import numpy as np
-
-    try:
-        array = np.load(path)
-    except Exception as err:
-        raise ValueError(f"{path}: cannot read {what} ({err})") from err
-    if array.ndim != 2 or not np.iscomplexobj(array):
-        raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
-                         f"{array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{path}: {what} contains NaN or Inf")
-    return array
-
-
-def _save_complex(path: str, array) -> None:
-    import numpy as np
-
-    from ..audio_io import atomic_output
-
-    with atomic_output(path, suffix=".npy") as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
+_load_complex = common.load_complex
+_save_complex = common.save_npy
 
 
 def cmd_sar_simulate(a):

@@ -28,13 +28,20 @@ def cmd_s3_scene(a):
                                 seed=a.seed), Path(a.output))
 
 
+def cmd_s3_scene_from_files(a):
+    from ..experiments.merlin_multitask import scene_from_files
+
+    scene_from_files(Path(a.slc), Path(a.mask), Path(a.height), Path(a.output), guard=a.guard,
+                     whiten=not a.no_whiten)
+
+
 def cmd_s3_train(a):
     from ..experiments.merlin_multitask import train_job
     from ..methods.dip import resolve_device
 
     common.threads(a.threads)
     train_job(Path(a.scene), a.model, a.labelled_pct, a.seed, _sizes(a), common.optim_config(a), Path(a.output),
-              Path(a.checkpoint_dir), resolve_device(a.device))
+              Path(a.checkpoint_dir), resolve_device(a.device), a.labelled_share)
 
 
 def cmd_s3_evaluate(a):
@@ -77,6 +84,61 @@ def cmd_s3_claims(a):
     write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a))
 
 
+def _s3_model(checkpoint: str):
+    from ..experiments.merlin_multitask import RELEASED, released_model
+    from ..methods.merlin import load_trained
+
+    return released_model(checkpoint) if checkpoint in RELEASED else load_trained(Path(checkpoint))
+
+
+def cmd_despeckle(a):
+    from ..methods.dip import resolve_device
+    from ..methods.merlin import predict
+
+    common.threads(a.threads)
+    slc = common.load_complex(a.input, "the SLC")
+    model, cfg = _s3_model(a.checkpoint)
+    if "D" not in cfg.tasks:
+        raise ValueError(f"{a.checkpoint}: this model has no despeckling head (tasks {cfg.tasks})")
+    out = predict(model, cfg, slc, tile=a.tile, overlap=a.overlap, device=resolve_device(a.device))
+    common.save_npy(a.output, out["reflectivity"].astype("float32"))
+
+
+def cmd_map_buildings(a):
+    from ..methods.dip import resolve_device
+    from ..methods.merlin import predict
+
+    common.threads(a.threads)
+    if not (a.output_mask or a.output_height):
+        raise ValueError("give --output-mask and/or --output-height")
+    slc = common.load_complex(a.input, "the SLC")
+    model, cfg = _s3_model(a.checkpoint)
+    for flag, head, what in ((a.output_mask, "S", "segmentation"), (a.output_height, "R", "regression")):
+        if flag and head not in cfg.tasks:
+            raise ValueError(f"{a.checkpoint}: this model has no {what} head (tasks {cfg.tasks})")
+    out = predict(model, cfg, slc, tile=a.tile, overlap=a.overlap, device=resolve_device(a.device))
+    if a.output_mask:
+        common.save_npy(a.output_mask, (out["probability"] >= a.threshold).astype("uint8"))
+    if a.output_height:
+        common.save_npy(a.output_height, out["height"].astype("float32"))
+
+
+def _add_tool_options(p) -> None:
+    from ..experiments.merlin_multitask import RELEASED
+
+    p.add_argument("--checkpoint", required=True,
+                   help=f"weights written by s3-train (results/s3/models/...), or one of the authors' released "
+                        f"MERLIN models: {', '.join(RELEASED)} (despeckle only)")
+    p.add_argument("--input", required=True,
+                   help="complex SLC: a 2-D complex .npy (azimuth x range) or a complex SAR product sarpy reads "
+                        "(SICD/NITF, GFF)")
+    p.add_argument("--tile", type=int, default=256, help="tile side, pixels (default: %(default)s, the authors')")
+    p.add_argument("--overlap", type=int, default=32,
+                   help="overlap of neighbouring tiles, blended with a cosine taper (default: %(default)s)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
+
+
 def _add_size_options(p) -> None:
     from ..experiments.merlin_multitask import S3Sizes
 
@@ -111,8 +173,19 @@ def register(sub) -> None:
     p.add_argument("--cols", type=int, required=True, help="range columns of the scene")
     p.add_argument("--incidence", type=float, default=35.0, help="incidence angle, degrees (default: %(default)s)")
     p.add_argument("--correlation", type=float, default=0.0,
-                   help="speckle spectral correlation in [0, 1): 0 = white (default: %(default)s)")
+                   help="speckle spectral taper in [0, 0.5): 0 = white, 0.46 = Hamming (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+    p.add_argument("--output", required=True, help="scene file to write (.npz)")
+
+    p = common.add_command(sub, "s3-scene-from-files", "S3: a scene file from your own SLC and label rasters",
+                           cmd_s3_scene_from_files, "The SLC is split along azimuth into training (60 %), "
+                           "validation (10 %) and test (30 %) areas separated by --guard rows.")
+    p.add_argument("--slc", required=True, help="complex SLC: 2-D complex .npy, or a product sarpy reads (SICD/NITF)")
+    p.add_argument("--mask", required=True, help="building footprint raster in the SLC's geometry (.npy, 0/1)")
+    p.add_argument("--height", required=True, help="building height raster in metres, same geometry (.npy)")
+    p.add_argument("--guard", type=int, default=64, help="rows left out between areas (default: %(default)s)")
+    p.add_argument("--no-whiten", action="store_true",
+                   help="skip the spectrum whitening (decorrelation) MERLIN needs on real sensors' data")
     p.add_argument("--output", required=True, help="scene file to write (.npz)")
 
     p = common.add_command(sub, "s3-train", "S3: train one model at one labelled fraction and seed (resumable)",
@@ -121,6 +194,10 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, choices=models, help="registered S3 model")
     p.add_argument("--labelled-pct", type=float, required=True,
                    help="percentage of training patches with labels (nested subsets per seed)")
+    p.add_argument("--labelled-share", type=float, default=0.5,
+                   help="share of each epoch made of (repeated) labelled patches for models with the D head and "
+                        "S/R heads; baselines get epochs of the same length; 0 = every patch once, the paper's "
+                        "(default: %(default)s)")
     _add_size_options(p)
     common.add_training_options(p, epochs=100, batch_size=12, optimizer="adam", lr=1e-3, weight_decay=0.0)
 
@@ -160,6 +237,21 @@ def register(sub) -> None:
                    help="MODEL@PCT=examples.npz written by s3-evaluate, repeatable")
     p.add_argument("--title", default="test-area crop", help="figure title (default: %(default)s)")
     p.add_argument("--output", required=True, help="figure to write (.png)")
+
+    p = common.add_command(sub, "despeckle", "despeckle a complex SLC with a MERLIN model (reflectivity .npy)",
+                           cmd_despeckle, "Tiled with overlap for images of any size; the estimate is the mean of "
+                           "the estimates from the real and the imaginary part (MERLIN, Eq. 4). Zero-valued areas "
+                           "are floored as MERLIN does (log(a^2 + 1e-3)).")
+    _add_tool_options(p)
+    p.add_argument("--output", required=True, help="reflectivity (intensity) to write (.npy, float32)")
+
+    p = common.add_command(sub, "map-buildings", "building mask and height from a complex SLC (MERLIN-multitask)",
+                           cmd_map_buildings)
+    _add_tool_options(p)
+    p.add_argument("--output-mask", help="building mask to write (.npy, uint8) (default: none)")
+    p.add_argument("--output-height", help="building height in metres to write (.npy, float32) (default: none)")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is a building "
+                                                                "(default: %(default)s)")
 
     p = common.add_command(sub, "s3-claims", "S3: verdicts on claims M1-M3 (paired by seed)", cmd_s3_claims)
     p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")

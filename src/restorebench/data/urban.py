@@ -60,7 +60,7 @@ class UrbanSceneConfig:
     wall_reflectivity: float = 2.0     # per metre of slant extent
     double_bounce: float = 12.0        # per metre of wall height, at the facade foot
     noise_floor: float = 0.01          # receiver noise (what a shadow shows)
-    correlation: float = 0.0           # speckle spectral correlation (0 = white)
+    correlation: float = 0.0           # speckle spectral taper in [0, 0.5) (0 = white, 0.46 = Hamming)
     oversample: int = 4
     seed: int = 0
 

@@ -6,11 +6,14 @@ Protocol (paper Sec. 3.1, with the choices it leaves open written here):
   and test areas. Training patches are cut in the training area with a stride (paper: 512 px, stride 128).
 * Labelled subsets are nested: the patches are shuffled once per seed and the first ceil-rounded
   ``pct`` % (at least one) are labelled, so the 1 % subset of seed s is inside its 10 % subset.
-* MERLIN-multitask (and every model with the D head) trains on all training patches, using labels where
-  they exist. The baselines (U-Net, IM2HEIGHT) and the ablations without D see the labelled patches only,
-  repeated so that every model takes the same number of optimiser steps (the paper trains each for the
-  same 100 epochs, which at 1 % labels gives the baselines 100x fewer steps: we give them as many steps as
-  the multitask model, the fairer comparison).
+* MERLIN-multitask (and every model with the D head) trains on all training patches; the labelled ones are
+  repeated so that they make up ``labelled_share`` of each epoch (config ``s3.labelled_share``, 0.5: half
+  of what the heads see is labelled, as DenoiSeg does; 0 = each patch once per epoch, the paper's). Without
+  this, at 1 % labels of a small training set the heads would see one labelled patch per epoch.
+* The baselines (U-Net, IM2HEIGHT) and the ablations without D see the labelled patches only, repeated to
+  the same epoch length, so that every model takes the same number of optimiser steps and sees labelled
+  patches at least as often as the multitask model (the paper trains each for the same 100 epochs, which
+  at 1 % labels gives the baselines 100x fewer steps; ours is the comparison fairer to the baselines).
 * Evaluation on the whole test area, tiled with overlap; segmentation thresholded at probability 0.5; each
   (model, labelled fraction, seed) gives one row per metric, its item being the seed: claims are paired by
   seed and labelled subset.
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import registry
-from ..audio_io import load_npz, save_npz
+from ..audio_io import atomic_output, load_npz, save_npz
 from ..data.urban import DATASET_NAME, UrbanSceneConfig, area_patches, load_scene, save_scene, simulate
 from ..metrics.despeckling import enl, psnr_db, ssim
 from ..metrics.regression import REGRESSION_METRICS
@@ -60,6 +63,48 @@ def make_scene(cfg: UrbanSceneConfig, output: Path) -> None:
     save_scene(scene, cfg, output)
 
 
+def scene_from_files(slc_path: Path, mask_path: Path, height_path: Path, output: Path,
+                     fractions: tuple[float, float, float] = (0.6, 0.1, 0.3), guard: int = 64,
+                     whiten: bool = True) -> None:
+    """A scene file from your own data: a complex SLC (.npy, or a SICD/NITF or other product sarpy reads) and
+    building mask and height rasters (.npy) in the SLC's geometry. The scene is split along azimuth (rows)
+    into training / validation / test areas by ``fractions`` with ``guard`` rows between them. With
+    ``whiten`` the SLC's spectrum is decorrelated first (physics.speckle.decorrelate), as MERLIN requires of
+    real sensors' data. No true reflectivity exists, so the despeckling table is not computed on real data.
+    """
+    from ..data.urban import AREAS, check_slc
+    from ..physics.speckle import decorrelate
+
+    if str(slc_path).endswith(".npy"):
+        slc = np.load(slc_path)
+    else:
+        from ..data.sar_real import read_complex_image
+        slc = read_complex_image(slc_path)
+    check_slc(slc, str(slc_path))
+    labels = {}
+    for key, path in (("mask", mask_path), ("height", height_path)):
+        array = np.load(path)
+        if array.shape != slc.shape:
+            raise ValueError(f"{path}: label {key!r} has shape {array.shape}, but the SLC {slc_path} has {slc.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{path}: label {key!r} holds NaN or Inf values")
+        labels[key] = array
+    rows = slc.shape[0]
+    usable = rows - 2 * guard
+    sizes = [int(round(f * usable)) for f in fractions]
+    sizes[-1] = usable - sizes[0] - sizes[1]
+    bounds, start = [], 0
+    for size in sizes:
+        bounds.append((start, start + size))
+        start += size + guard
+    scene = {"slc": decorrelate(slc) if whiten else slc.astype(np.complex64),
+             "mask": (labels["mask"] > 0).astype(np.uint8), "height": labels["height"].astype(np.float32),
+             "areas": np.array(bounds, dtype=np.int64)}
+    with atomic_output(Path(output), suffix=".npz") as tmp:
+        np.savez_compressed(tmp, dataset=np.array(Path(slc_path).stem), **scene)
+    assert len(bounds) == len(AREAS)
+
+
 def labelled_subset(n: int, pct: float, seed: int) -> np.ndarray:
     """Boolean mask of the labelled patches: the first max(1, round(pct/100 n)) of a seeded permutation."""
     if not 0 <= pct <= 100:
@@ -82,7 +127,7 @@ def net_config(model: str, sizes: S3Sizes, **fields):
 
 
 def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Sizes, optim, output: Path,
-              checkpoint_dir: Path, device, progress: bool = True) -> None:
+              checkpoint_dir: Path, device, labelled_share: float = 0.5, progress: bool = True) -> None:
     from ..methods.merlin import positive_weight, train, training_arrays
 
     scene = load_scene(scene_path)
@@ -93,7 +138,7 @@ def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Size
     cfg = net_config(model, sizes, M=constants.M, m=constants.m, pos_weight=pos_weight)
     if "D" not in cfg.tasks and not labelled.any():
         raise ValueError(f"{model} trains on labelled patches only; a labelled percentage of {pct} leaves none")
-    arrays = training_arrays(patches, labelled, cfg.tasks, equal_steps_of=len(patches["slc"]))
+    arrays = training_arrays(patches, labelled, cfg.tasks, labelled_share)
     train(cfg, optim, arrays, output, checkpoint_dir, device, progress=f"{model} {pct:g}% seed {seed}" if progress else False)
 
 

@@ -85,8 +85,15 @@ class S3NetConfig:
 def build_model(cfg: S3NetConfig) -> torch.nn.Module:
     if cfg.architecture == "im2height":
         return IM2Height(cfg.im2height_width)
-    return MerlinMultitask(cfg.tasks, BackboneSize(cfg.encoder_width, cfg.decoder_width, cfg.levels),
-                           cfg.head_widths, cfg.regression_width, cfg.regression_blocks)
+    model = MerlinMultitask(cfg.tasks, BackboneSize(cfg.encoder_width, cfg.decoder_width, cfg.levels),
+                            cfg.head_widths, cfg.regression_width, cfg.regression_blocks)
+    if "D" in cfg.tasks and cfg.M > cfg.m:
+        # Start unbiased: the input log(a^2) of one speckled part has mean log R - (gamma + 2 log 2), so the
+        # residual n is initialised to remove that offset. (The authors start from 0 and reach it with lr 1e-2
+        # over ~100 steps per epoch; at small scales with few steps that offset alone took most of training.)
+        with torch.no_grad():
+            model.despeckle.dec1.bias.fill_(-(np.euler_gamma + 2 * np.log(2)) / (2 * (cfg.M - cfg.m)))
+    return model
 
 
 def _augment(tensors: list[torch.Tensor], mode: str) -> list[torch.Tensor]:
@@ -120,22 +127,36 @@ def batch_loss(cfg: S3NetConfig, model: torch.nn.Module, batch: tuple[torch.Tens
     return loss
 
 
-def training_arrays(patches: dict, labelled: np.ndarray, tasks: str, equal_steps_of: int | None = None
-                    ) -> tuple[np.ndarray, ...]:
-    """(real, imag, mask, height, labelled) float32 arrays for the trainer.
+def epoch_length(n_patches: int, n_labelled: int, labelled_share: float) -> int:
+    """Samples per epoch of a model with the D head and S/R heads: every patch once, plus the labelled ones
+    repeated so that they make up ``labelled_share`` of the epoch (never less than their own count)."""
+    if n_labelled == 0 or labelled_share <= 0:
+        return n_patches
+    extra = int(np.ceil(labelled_share * n_patches / (1 - labelled_share))) - n_labelled
+    return n_patches + max(0, extra)
 
-    Models with the despeckling head train on every patch (labels used where present). Models without it
-    (the baselines and the S/R/S+R ablations) see only the labelled patches; with ``equal_steps_of`` = N
-    these are repeated up to N per epoch, so that every model gets the same number of optimiser steps.
+
+def training_arrays(patches: dict, labelled: np.ndarray, tasks: str, labelled_share: float = 0.0,
+                    equal_steps: bool = True) -> tuple[np.ndarray, ...]:
+    """(real, imag, mask, height, labelled) float32 arrays for the trainer: the samples of one epoch.
+
+    Models with the despeckling head train on every patch; if they also have S or R heads, the labelled
+    patches are repeated so that they make up ``labelled_share`` of each epoch (DenoiSeg-style; 0 = each
+    patch once, the paper's). Models without the D head (the baselines and the S/R/S+R ablations) see only
+    the labelled patches, repeated (``equal_steps``) to the epoch length a multitask model has at the same
+    labelled fraction, so that every model takes the same number of optimiser steps.
     """
     slc = patches["slc"]
-    idx = np.arange(len(slc))
-    if "D" not in tasks:
-        idx = np.flatnonzero(labelled)
-        if idx.size == 0:
+    n, lab_idx = len(slc), np.flatnonzero(labelled)
+    length = epoch_length(n, lab_idx.size, labelled_share)
+    if "D" in tasks:
+        idx = np.arange(n)
+        if tasks != "D" and lab_idx.size and length > n:
+            idx = np.concatenate([idx, np.resize(lab_idx, length - n)])
+    else:
+        if lab_idx.size == 0:
             raise ValueError("a model without the despeckling head needs at least one labelled patch")
-        if equal_steps_of:
-            idx = np.resize(idx, max(equal_steps_of, idx.size))
+        idx = np.resize(lab_idx, max(length, lab_idx.size)) if equal_steps else lab_idx
     return (np.ascontiguousarray(slc.real[idx], dtype=np.float32), np.ascontiguousarray(slc.imag[idx], dtype=np.float32),
             patches["mask"][idx].astype(np.float32), patches["height"][idx].astype(np.float32),
             labelled[idx].astype(np.float32))

@@ -4,7 +4,7 @@ MERLIN feeds its network with.
 * :func:`speckle_slc` draws z = sqrt(R) * (u + j v) / sqrt(2), u, v ~ N(0, 1) independent (Goodman's fully
   developed speckle, MERLIN-multitask paper Eqs. 1-2): |z|^2 / R is exponential with mean 1 (one look, ENL 1)
   and Re z, Im z are independent N(0, R/2). With ``correlation > 0`` the complex image is filtered by a
-  separable raised-cosine (Hamming-like) spectral window, as a sensor's apodisation does, which correlates
+  separable raised-cosine (Hamming-like) spectral taper, as a sensor's apodisation does, which correlates
   neighbouring pixels; the mean intensity is kept.
 * :func:`decorrelate` is the whitening / spectrum-symmetrisation step that precedes MERLIN on real data
   (Dalsasso et al., MERLIN, TGRS 2021, Sec. IV-A): along each axis the mean power spectrum is estimated, its
@@ -39,35 +39,33 @@ TERRASAR_X = LogConstants(M=10.089038980848645, m=-1.429329123112601)
 SENTINEL1_TOPS = LogConstants(M=12.385, m=float(-np.log(0.001)))
 
 
-def _spectral_window(n: int, fraction: float) -> np.ndarray:
-    """A raised-cosine (Hamming, alpha=0.54) window over the central ``fraction`` of an n-bin FFT axis, 0 outside."""
-    freq = np.fft.fftfreq(n)                       # cycles per sample in [-0.5, 0.5)
-    half = 0.5 * fraction
-    window = 0.54 + 0.46 * np.cos(np.pi * freq / half)
-    return np.where(np.abs(freq) <= half, window, 0.0)
+def _spectral_window(n: int, strength: float) -> np.ndarray:
+    """A raised-cosine amplitude taper over the whole FFT axis: 1 at zero frequency, 1 - 2 strength at the band
+    edges (strength 0.46 is a Hamming window)."""
+    return 1.0 - strength + strength * np.cos(2 * np.pi * np.fft.fftfreq(n))
 
 
 def speckle_slc(reflectivity: np.ndarray, rng: np.random.Generator, correlation: float = 0.0) -> np.ndarray:
     """A complex64 SLC with reflectivity E|z|^2 = ``reflectivity`` and fully developed one-look speckle.
 
-    ``correlation`` in [0, 1): 0 = white speckle; otherwise the spectrum is apodised by a Hamming window over
-    a band of (1 - correlation) of each axis (e.g. 0.2 -> 80 % of the band), which correlates neighbours.
+    ``correlation`` in [0, 0.5): 0 = white speckle; otherwise the spectrum of each axis is tapered by
+    1 - c + c cos(2 pi f) (c = 0.46: a Hamming window, as SAR processors apodise), which correlates neighbours.
     """
     r = np.asarray(reflectivity, dtype=np.float64)
     if r.ndim != 2 or np.any(r < 0) or not np.all(np.isfinite(r)):
         raise ValueError("reflectivity must be a finite, non-negative 2-D array")
-    if not 0.0 <= correlation < 1.0:
-        raise ValueError(f"correlation must be in [0, 1), got {correlation}")
+    if not 0.0 <= correlation < 0.5:
+        raise ValueError(f"correlation must be in [0, 0.5), got {correlation}")
     noise = (rng.standard_normal(r.shape) + 1j * rng.standard_normal(r.shape)) / np.sqrt(2.0)
     z = np.sqrt(r) * noise
     if correlation > 0:
-        window = np.outer(_spectral_window(r.shape[0], 1 - correlation), _spectral_window(r.shape[1], 1 - correlation))
+        window = np.outer(_spectral_window(r.shape[0], correlation), _spectral_window(r.shape[1], correlation))
         window /= np.sqrt(np.mean(window ** 2))    # unit mean power gain: E|z|^2 kept
         z = np.fft.ifft2(np.fft.fft2(z) * window)
     return z.astype(np.complex64)
 
 
-def decorrelate(slc: np.ndarray, floor: float = 0.1) -> np.ndarray:
+def decorrelate(slc: np.ndarray, floor: float = 1e-3) -> np.ndarray:
     """Whiten an SLC's spectrum along both axes (zero-Doppler centring + division by the estimated window).
 
     Along each axis: the mean power spectrum over the other axis is smoothed, circularly shifted so that its
