@@ -82,6 +82,8 @@ COMMANDS = {
     "sar-simulate", "sar-focus", "suppress-rfi",
     "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-figure-convergence",
     "s2-figure-example", "s2-claims",
+    "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-despeckle-eval", "s3-report", "s3-figure2",
+    "s3-claims", "despeckle", "map-buildings",
     "score-audio", "restore-audio", "collect", "results-readme", "fetch", "extract",
     "bench",
 }

@@ -132,8 +132,9 @@ def epoch_length(n_patches: int, n_labelled: int, labelled_share: float) -> int:
     repeated so that they make up ``labelled_share`` of the epoch (never less than their own count)."""
     if n_labelled == 0 or labelled_share <= 0:
         return n_patches
-    extra = int(np.ceil(labelled_share * n_patches / (1 - labelled_share))) - n_labelled
-    return n_patches + max(0, extra)
+    # r repeats with (n_labelled + r) = share * (n_patches + r)
+    repeats = int(np.ceil((labelled_share * n_patches - n_labelled) / (1 - labelled_share)))
+    return n_patches + max(0, repeats)
 
 
 def training_arrays(patches: dict, labelled: np.ndarray, tasks: str, labelled_share: float = 0.0,
