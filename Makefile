@@ -39,7 +39,7 @@ test: setup
 lint: setup
 	$(RUN) snakemake --lint
 
-# speed figures quoted by the README: regenerated into docs/bench/*.md (about 17 minutes on 2 cores)
+# speed figures quoted by the README: regenerated into docs/bench/*.md (about 25 minutes on 2 cores)
 bench: setup
 	mkdir -p docs/bench
 	$(RUN) restorebench bench dip --markdown docs/bench/dip_speed.md

@@ -28,3 +28,15 @@ def test_bench_sar_reports_throughput_and_networks(tmp_path, capsys):
     assert {"difnet training", "difnet inference", "pisnet training", "pisnet inference"} <= set(steps)
     assert next(r for r in rows if r["step"] == "difnet training")["parameters"] == 3_336_767
     assert "target: focusing and simulation" in capsys.readouterr().out
+
+
+def test_bench_merlin_times_the_reference_and_the_suite_step(tmp_path, capsys):
+    out = tmp_path / "merlin.json"
+    md = tmp_path / "merlin.md"
+    assert main(["bench", "merlin", "--merlin-batch", "1", "--merlin-size", "32", "--net-iterations", "1",
+                 "--output", str(out), "--markdown", str(md)]) == 0
+    rows = json.loads(out.read_text())["merlin"]
+    assert [r["step"] for r in rows] == ["reference (authors' step)", "suite: MERLIN", "suite: MERLIN-multitask (S+R+D)"]
+    assert rows[0]["parameters"] == rows[1]["parameters"] == 988_609     # the same network on both sides
+    assert rows[0]["relative_to_reference"] == 1.0 and all(r["steps_per_s"] > 0 for r in rows)
+    assert "target: suite MERLIN step" in capsys.readouterr().out and "bench merlin" in md.read_text()

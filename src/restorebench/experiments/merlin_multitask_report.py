@@ -59,6 +59,9 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
                 continue
             ax.errorbar(d["labelled_pct"], d["mean"], yerr=d["std"], marker=marker, capsize=3, label=label(method))
         ax.set_xscale("log")
+        fractions = sorted(s["labelled_pct"].unique())
+        ax.set_xticks(fractions, [f"{p:g}" for p in fractions])
+        ax.minorticks_off()
         ax.set_xlabel("labelled training patches (%)")
         ax.set_title(METRIC_LABEL[metric] + (" (lower is better)" if metric in LOWER_IS_BETTER else ""), fontsize=9)
         ax.legend(fontsize=7)

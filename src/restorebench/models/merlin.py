@@ -73,7 +73,7 @@ class MerlinBackbone(nn.Module):
         self._last_in = (e if L == 1 else d)
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.act = nn.LeakyReLU(0.1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)   # the conv output it overwrites is not needed by autograd
 
     @property
     def out_channels(self) -> int:
@@ -109,7 +109,7 @@ class DespeckleHead(nn.Module):
         self.dec1a = _conv(features, widths[0])
         self.dec1b = _conv(widths[0], widths[1])
         self.dec1 = _conv(widths[1], 1)
-        self.act = nn.LeakyReLU(0.1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)   # the conv output it overwrites is not needed by autograd
 
     def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return x - self.dec1(self.act(self.dec1b(self.act(self.dec1a(features)))))
