@@ -302,3 +302,13 @@ def test_scene_from_your_own_files_checks_label_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.npy.*\(399, 64\).*slc\.npy.*\(400, 64\)"):
         scene_from_files(tmp_path / "slc.npy", tmp_path / "mask.npy", tmp_path / "bad.npy", tmp_path / "t.npz")
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_correlated_scene_is_whitened_before_training(tmp_path):
+    from restorebench.experiments.merlin_multitask import make_scene
+
+    make_scene(UrbanSceneConfig(rows=160, cols=96, correlation=0.46), tmp_path / "s.npz")
+    scene = load_scene(tmp_path / "s.npz")
+    assert _neighbour_correlation(scene["flat_slc"]) < 0.06
+    raw = speckle_slc(np.ones((128, 128)), np.random.default_rng(0), 0.46)
+    assert _neighbour_correlation(raw) > 0.3

@@ -56,10 +56,19 @@ class S3Sizes:
 
 
 def make_scene(cfg: UrbanSceneConfig, output: Path) -> None:
-    """The simulated scene file, plus a flat patch (reflectivity 1) with its own speckle for ENL."""
+    """The simulated scene file, plus a flat patch (reflectivity 1) with its own speckle for ENL.
+
+    With spectrally correlated speckle (``cfg.correlation > 0``) both SLCs go through the whitening step
+    (physics.speckle.decorrelate) that real sensors' data needs before MERLIN, as ``s3-scene-from-files``
+    does for real data: MERLIN's loss assumes independent pixels.
+    """
+    from ..physics.speckle import decorrelate
+
     scene = simulate(cfg)
     rng = np.random.default_rng([cfg.seed, 4])
     scene["flat_slc"] = speckle_slc(np.ones((FLAT_SIZE, FLAT_SIZE)), rng, cfg.correlation)
+    if cfg.correlation > 0:
+        scene["slc"], scene["flat_slc"] = decorrelate(scene["slc"]), decorrelate(scene["flat_slc"])
     save_scene(scene, cfg, output)
 
 
