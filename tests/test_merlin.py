@@ -312,3 +312,21 @@ def test_correlated_scene_is_whitened_before_training(tmp_path):
     assert _neighbour_correlation(scene["flat_slc"]) < 0.06
     raw = speckle_slc(np.ones((128, 128)), np.random.default_rng(0), 0.46)
     assert _neighbour_correlation(raw) > 0.3
+
+
+def test_training_twice_with_one_seed_gives_identical_weights(tmp_path):
+    from restorebench.methods.merlin import S3NetConfig, train, training_arrays
+    from restorebench.methods.training import OptimConfig
+
+    scene = simulate(UrbanSceneConfig(rows=160, cols=96, seed=5))
+    patches = area_patches(scene, "train", 32, 32)
+    labelled = np.ones(len(patches["slc"]), bool)
+    cfg = S3NetConfig(tasks="SRD", encoder_width=4, decoder_width=4, levels=2, head_widths=(4, 4),
+                      regression_width=4, M=3.0, m=-4.0)
+    weights = []
+    for run in ("a", "b"):
+        torch.manual_seed(len(run) * 1000 + ord(run))          # whatever state the process is in
+        model = train(cfg, OptimConfig(epochs=2, batch_size=4, seed=7), training_arrays(patches, labelled, "SRD"),
+                      tmp_path / f"{run}.pt", tmp_path / f"ck-{run}", progress=False)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -173,6 +173,7 @@ def positive_weight(masks: np.ndarray) -> float:
 def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], output: Path, checkpoint_dir: Path,
           device: torch.device = torch.device("cpu"), progress: str | bool = True) -> torch.nn.Module:
     """Train one S3 network on ``arrays`` (see :func:`training_arrays`) and write its weights to ``output``."""
+    torch.manual_seed(optim.seed)          # the initial weights too come from the seed: reruns are identical
     model = build_model(cfg)
     size = arrays[0].shape[-1]
     if size % cfg.multiple or arrays[0].shape[-2] % cfg.multiple:
