@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import atomic_output, write_text
-from ..report.claims import write_claims_outputs
+from ..report.claims import write_claims_folder
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
 from .. import registry
 from ..papers import reference
@@ -325,8 +325,5 @@ def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_fa
     """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``."""
     rows = claim_rows(pd.read_csv(metrics_csv), pd.read_csv(trajectories_csv), a4_tolerance_db)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s2_claims(a4_margin_iterations, a4_tolerance_db)]
-    outdir = Path(outdir)
-    write_claims_outputs(verdicts, study="S2", scale=scale, run_facts=run_facts, title=S2_CLAIMS_TITLE,
-                         preamble=S2_CLAIMS_PREAMBLE, cfg=stats, markdown=outdir / "claims.md",
-                         html=outdir / "claims.html", table=outdir / "verdicts.csv",
-                         figure=outdir / "figures" / "claims_effects.png")
+    write_claims_folder(verdicts, outdir, study="S2", scale=scale, run_facts=run_facts, title=S2_CLAIMS_TITLE,
+                        preamble=S2_CLAIMS_PREAMBLE, cfg=stats)

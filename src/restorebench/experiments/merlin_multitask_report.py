@@ -14,7 +14,7 @@ import pandas as pd
 from .. import registry
 from ..audio_io import atomic_output, load_npz, write_text
 from ..papers import reference
-from ..report.claims import write_claims_outputs
+from ..report.claims import write_claims_folder
 from ..report.plotting import pyplot, save_figure
 from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig, evaluate_claim
 from .merlin_multitask import DESPECKLER_LABELS
@@ -230,8 +230,5 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     rows = rows[rows["experiment"] == "labels"]
     fractions = sorted(rows["labelled_pct"].unique())
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s3_claims(fractions)]
-    outdir = Path(outdir)
-    write_claims_outputs(verdicts, study="S3", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                         preamble=CLAIMS_PREAMBLE, cfg=stats, markdown=outdir / "claims.md",
-                         html=outdir / "claims.html", table=outdir / "verdicts.csv",
-                         figure=outdir / "figures" / "claims_effects.png")
+    write_claims_folder(verdicts, outdir, study="S3", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
+                        preamble=CLAIMS_PREAMBLE, cfg=stats)

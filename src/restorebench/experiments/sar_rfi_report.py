@@ -13,7 +13,7 @@ import pandas as pd
 from ..audio_io import atomic_output, write_text
 from .. import registry
 from ..papers import reference
-from ..report.claims import write_claims_outputs
+from ..report.claims import write_claims_folder
 from ..report.plotting import pyplot as _plt, save_figure as _save
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
 
@@ -185,8 +185,5 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
     """claims.md, claims.html, verdicts.csv and claims_effects.png of S1 in ``outdir``."""
     rows = pd.read_csv(metrics_csv)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s1_claims(c4_margin_db)]
-    outdir = Path(outdir)
-    write_claims_outputs(verdicts, study="S1", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                         preamble=CLAIMS_PREAMBLE, cfg=stats, markdown=outdir / "claims.md",
-                         html=outdir / "claims.html", table=outdir / "verdicts.csv",
-                         figure=outdir / "figures" / "claims_effects.png")
+    write_claims_folder(verdicts, outdir, study="S1", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
+                        preamble=CLAIMS_PREAMBLE, cfg=stats)

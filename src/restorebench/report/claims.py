@@ -163,3 +163,13 @@ def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str
     effects_figure(verdicts, Path(figure), title)
     write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale))
     write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale))
+
+
+def write_claims_folder(verdicts: list[ClaimVerdict], outdir: Path, *, study: str, scale: str, run_facts: str,
+                        title: str, preamble: str, cfg: StatsConfig) -> None:
+    """:func:`write_claims_outputs` into a study's folder: claims.md, claims.html, verdicts.csv and
+    figures/claims_effects.png (the paths every study's workflow rule declares)."""
+    outdir = Path(outdir)
+    write_claims_outputs(verdicts, study=study, scale=scale, run_facts=run_facts, title=title, preamble=preamble,
+                         cfg=cfg, markdown=outdir / "claims.md", html=outdir / "claims.html",
+                         table=outdir / "verdicts.csv", figure=outdir / "figures" / "claims_effects.png")
