@@ -15,7 +15,7 @@ from restorebench.losses.merlin import merlin_nll, weighted_bce
 from restorebench.metrics.despeckling import enl, psnr_db
 from restorebench.metrics.regression import log_rmse, rel, rel_log, rmse
 from restorebench.metrics.segmentation import f1, iou, pixel_accuracy
-from restorebench.models.merlin import IM2Height, MerlinMultitask, load_released
+from restorebench.models.merlin import IM2Height, MerlinMultitask, SkipFeatures, load_released, upsample_concat_conv
 from restorebench.models.unet import count_parameters
 from restorebench.physics.speckle import LogConstants, TERRASAR_X, decorrelate, log_normalise, speckle_slc
 
@@ -107,6 +107,24 @@ def test_released_merlin_loads_into_our_backbone_and_matches_the_authors_forward
         assert torch.allclose(ours(x)["D"], theirs(x), atol=1e-5)
     with pytest.raises(ValueError, match="do not match"):
         load_released(MerlinMultitask("D", head_widths=(32, 32)), state)
+
+
+def test_upsample_concat_conv_equals_upsampling_then_convolving_in_value_and_gradient():
+    torch.manual_seed(3)
+    conv = torch.nn.Conv2d(5 + 2, 4, 3, padding=1)
+    low = torch.randn(2, 5, 6, 8, requires_grad=True)
+    skip = torch.randn(2, 2, 12, 16, requires_grad=True)
+    features = SkipFeatures(low, skip)
+    plain = conv(torch.cat((torch.nn.functional.interpolate(low, scale_factor=2.0, mode="nearest"), skip), 1))
+    fast = upsample_concat_conv(conv, features)
+    assert fast.shape == plain.shape == (2, 4, 12, 16)
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+    torch.testing.assert_close(features.dense(), torch.cat((low.repeat_interleave(2, 2).repeat_interleave(2, 3), skip), 1))
+    weights = torch.randn_like(plain)
+    grads_plain = torch.autograd.grad((plain * weights).sum(), (low, skip, conv.weight, conv.bias))
+    grads_fast = torch.autograd.grad((fast * weights).sum(), (low, skip, conv.weight, conv.bias))
+    for a, b in zip(grads_fast, grads_plain):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4)
 
 
 def test_parameter_counts_against_the_paper():

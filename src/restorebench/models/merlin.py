@@ -28,11 +28,45 @@ repeated layers; we do not).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 TASKS = ("S", "R", "D")
+
+# Nearest 2x upsampling followed by a 3x3 "same" convolution equals a stride-2 transposed convolution (padding 1)
+# whose 4x4 kernel is A W A^T: output row 2i+a sees input rows i-1+a and i+a, with the 3x3 rows summed in pairs
+# (phase 0: W0 | W1+W2, phase 1: W0+W1 | W2).
+_UPSAMPLE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+class SkipFeatures(NamedTuple):
+    """``cat(nearest_upsample_2x(low), skip)`` kept as its two parts; :meth:`dense` builds the tensor."""
+
+    low: torch.Tensor
+    skip: torch.Tensor
+
+    def dense(self) -> torch.Tensor:
+        return torch.cat((F.interpolate(self.low, scale_factor=2, mode="nearest"), self.skip), dim=1)
+
+
+def upsample_concat_conv(conv: nn.Conv2d, features: SkipFeatures) -> torch.Tensor:
+    """``conv(cat(upsample_2x(low), skip))`` for a 3x3 "same" convolution, exactly (to float rounding).
+
+    The upsampled part is a transposed convolution on ``low`` with the 4x4 kernel derived from the conv's
+    weights (see ``_UPSAMPLE_TAPS``): 4 instead of 9 multiply-adds per output pixel and channel, and neither
+    the upsampled nor the concatenated tensor is built. In MERLIN's decoder this takes a training step from
+    ~1.08x to ~1.3x the authors' plain formulation on CPU (``restorebench bench merlin``); the parameters are
+    the conv's own, so checkpoints and the authors' released weights are unaffected.
+    """
+    c = features.low.shape[1]
+    weight = conv.weight
+    taps = _UPSAMPLE_TAPS.to(weight)
+    kernel = torch.einsum("ka,oiab,lb->iokl", taps, weight[:, :c], taps)
+    out = F.conv_transpose2d(features.low, kernel, stride=2, padding=1)
+    return out + F.conv2d(features.skip, weight[:, c:], conv.bias, padding=1)
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,9 @@ def _conv(cin: int, cout: int, k: int = 3) -> nn.Conv2d:
 
 
 class MerlinBackbone(nn.Module):
-    """Input (B, 1, H, W) -> shared representation (B, decoder_width + 1, H, W)."""
+    """Input (B, 1, H, W) -> shared representation (B, decoder_width + 1, H, W) as :class:`SkipFeatures`
+    (the last decoder output at half resolution and the input), which every head consumes through
+    :func:`upsample_concat_conv`; ``.dense()`` gives the tensor itself."""
 
     def __init__(self, size: BackboneSize = BackboneSize()):
         super().__init__()
@@ -72,14 +108,13 @@ class MerlinBackbone(nn.Module):
             setattr(self, f"dec{k}b", _conv(d, d))
         self._last_in = (e if L == 1 else d)
         self.pool = nn.MaxPool2d(2)
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.act = nn.LeakyReLU(0.1, inplace=True)   # the conv output it overwrites is not needed by autograd
 
     @property
     def out_channels(self) -> int:
         return self._last_in + 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> SkipFeatures:
         L = self.size.levels
         if x.shape[-1] % self.size.multiple or x.shape[-2] % self.size.multiple:
             raise ValueError(f"input {tuple(x.shape[-2:])} is not a multiple of {self.size.multiple} "
@@ -95,10 +130,9 @@ class MerlinBackbone(nn.Module):
                 skips.append(n)
         n = self.act(getattr(self, f"enc{L + 1}")(n))
         for k in range(L, 1, -1):
-            n = torch.cat((self.up(n), skips.pop()), dim=1)
-            n = self.act(getattr(self, f"dec{k}")(n))
+            n = self.act(upsample_concat_conv(getattr(self, f"dec{k}"), SkipFeatures(n, skips.pop())))
             n = self.act(getattr(self, f"dec{k}b")(n))
-        return torch.cat((self.up(n), skips.pop()), dim=1)
+        return SkipFeatures(n, skips.pop())
 
 
 class DespeckleHead(nn.Module):
@@ -111,16 +145,23 @@ class DespeckleHead(nn.Module):
         self.dec1 = _conv(widths[1], 1)
         self.act = nn.LeakyReLU(0.1, inplace=True)   # the conv output it overwrites is not needed by autograd
 
-    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return x - self.dec1(self.act(self.dec1b(self.act(self.dec1a(features)))))
+    def forward(self, features: SkipFeatures, x: torch.Tensor) -> torch.Tensor:
+        n = self.act(upsample_concat_conv(self.dec1a, features))
+        return x - self.dec1(self.act(self.dec1b(n)))
 
 
 class SegmentationHead(nn.Sequential):
     """3x3 conv (64) -> 3x3 conv (32), LeakyReLU, -> 1x1 conv: building logits."""
 
     def __init__(self, features: int, widths: tuple[int, int] = (64, 32)):
-        super().__init__(_conv(features, widths[0]), nn.LeakyReLU(0.1), _conv(widths[0], widths[1]),
-                         nn.LeakyReLU(0.1), _conv(widths[1], 1, k=1))
+        super().__init__(_conv(features, widths[0]), nn.LeakyReLU(0.1, inplace=True), _conv(widths[0], widths[1]),
+                         nn.LeakyReLU(0.1, inplace=True), _conv(widths[1], 1, k=1))
+
+    def forward(self, features: SkipFeatures) -> torch.Tensor:
+        n = upsample_concat_conv(self[0], features)
+        for layer in list(self)[1:]:
+            n = layer(n)
+        return n
 
 
 class ResidualBlock(nn.Module):
@@ -144,12 +185,12 @@ class RegressionHead(nn.Module):
 
     def __init__(self, features: int, width: int = 128, blocks: int = 3):
         super().__init__()
-        self.stem = nn.Sequential(_conv(features, width), nn.LeakyReLU(0.1))
+        self.stem = nn.Sequential(_conv(features, width), nn.LeakyReLU(0.1, inplace=True))
         self.blocks = nn.Sequential(*[ResidualBlock(width, width) for _ in range(blocks)])
         self.out = _conv(width, 1, k=1)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.out(self.blocks(self.stem(features)))
+    def forward(self, features: SkipFeatures) -> torch.Tensor:
+        return self.out(self.blocks(self.stem[1](upsample_concat_conv(self.stem[0], features))))
 
 
 class MerlinMultitask(nn.Module):
