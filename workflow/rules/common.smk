@@ -304,12 +304,11 @@ S3_TRAIN_BENCHMARKS = [f"results/benchmarks/s3_train/{m}/{p}pct/seed{s}.tsv" for
 
 
 def s3_size_options():
-    return (
-        f"--patch {S3['patch']} --stride {S3['stride']} --encoder-width {S3['encoder_width']} "
-        f"--decoder-width {S3['decoder_width']} --levels {S3['levels']} "
-        f"--head-widths {S3['head_widths'][0]} {S3['head_widths'][1]} --regression-width {S3['regression_width']} "
-        f"--im2height-width {S3['im2height_width']} --tile {S3['tile']}"
-    )
+    from restorebench.methods.merlin import SIZE_FIELDS
+
+    network = " ".join(f"--{name.replace('_', '-')} " + " ".join(map(str, S3[name] if isinstance(S3[name], list) else [S3[name]]))
+                       for name in SIZE_FIELDS)
+    return f"--patch {S3['patch']} --stride {S3['stride']} --tile {S3['tile']} {network}"
 
 
 def s3_figure2_examples():

@@ -15,9 +15,9 @@ from . import common
 def _sizes(a):
     from ..experiments.merlin_multitask import S3Sizes
 
-    return S3Sizes(patch=a.patch, stride=a.stride, encoder_width=a.encoder_width, decoder_width=a.decoder_width,
-                   levels=a.levels, head_widths=(a.head_widths[0], a.head_widths[1]),
-                   regression_width=a.regression_width, im2height_width=a.im2height_width, tile=a.tile)
+    from ..methods.merlin import SIZE_FIELDS
+
+    return S3Sizes(patch=a.patch, stride=a.stride, tile=a.tile, network={f: getattr(a, f) for f in SIZE_FIELDS})
 
 
 def cmd_s3_scene(a):
@@ -140,23 +140,20 @@ def _add_tool_options(p) -> None:
 
 
 def _add_size_options(p) -> None:
+    from dataclasses import fields
+
     from ..experiments.merlin_multitask import S3Sizes
+    from ..methods.merlin import SIZE_FIELDS, S3NetConfig
 
     d = S3Sizes()
+    net_defaults = {f.name: f.default for f in fields(S3NetConfig)}
     p.add_argument("--patch", type=int, default=d.patch, help="training patch side, pixels (default: %(default)s, "
                                                                 "the paper's)")
     p.add_argument("--stride", type=int, default=d.stride, help="stride between training patches (default: %(default)s)")
-    p.add_argument("--encoder-width", type=int, default=d.encoder_width,
-                   help="backbone encoder channels (default: %(default)s, the authors')")
-    p.add_argument("--decoder-width", type=int, default=d.decoder_width,
-                   help="backbone decoder channels (default: %(default)s, the authors')")
-    p.add_argument("--levels", type=int, default=d.levels, help="backbone pooling levels (default: %(default)s)")
-    p.add_argument("--head-widths", type=int, nargs=2, default=list(d.head_widths),
-                   help="channels of the D and S heads' two hidden layers (default: %(default)s)")
-    p.add_argument("--regression-width", type=int, default=d.regression_width,
-                   help="channels of the regression head's residual blocks (default: %(default)s)")
-    p.add_argument("--im2height-width", type=int, default=d.im2height_width,
-                   help="IM2HEIGHT base width (62: 11.4 M parameters, the paper's ~11.2 M) (default: %(default)s)")
+    for name, what in SIZE_FIELDS.items():
+        default = net_defaults[name]
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, nargs=len(default) if isinstance(default, tuple) else None,
+                       default=default, help=f"{what} (default: %(default)s)")
     p.add_argument("--tile", type=int, default=d.tile, help="inference tile side, pixels (default: %(default)s)")
 
 

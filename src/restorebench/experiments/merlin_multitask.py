@@ -21,7 +21,7 @@ Protocol (paper Sec. 3.1, with the choices it leaves open written here):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +43,12 @@ TASK_NAMES = {"S": "segmentation", "R": "regression", "D": "despeckling"}
 
 @dataclass(frozen=True)
 class S3Sizes:
-    """Network and patch sizes of one scale preset (config ``scales.<scale>.s3``)."""
+    """Patch geometry of one scale preset (config ``scales.<scale>.s3``) and the network sizes it sets
+    (``network``: S3NetConfig's SIZE_FIELDS; absent ones keep the authors' defaults)."""
     patch: int = 512
     stride: int = 128
-    encoder_width: int = 48
-    decoder_width: int = 96
-    levels: int = 5
-    head_widths: tuple[int, int] = (64, 32)
-    regression_width: int = 128
-    im2height_width: int = 62
     tile: int = 256
+    network: dict = field(default_factory=dict)
 
 
 def make_scene(cfg: UrbanSceneConfig, output: Path) -> None:
@@ -128,10 +124,8 @@ def net_config(model: str, sizes: S3Sizes, **fields):
 
     params = registry.get(STUDY, "model", model).params
     augment = "dihedral" if params["tasks"] == "D" else "azimuth-flip"
-    return S3NetConfig(architecture=params["architecture"], tasks=params["tasks"], encoder_width=sizes.encoder_width,
-                       decoder_width=sizes.decoder_width, levels=sizes.levels, head_widths=tuple(sizes.head_widths),
-                       regression_width=sizes.regression_width, im2height_width=sizes.im2height_width,
-                       augment=augment, **fields)
+    return S3NetConfig(architecture=params["architecture"], tasks=params["tasks"], augment=augment,
+                       **sizes.network, **fields)
 
 
 def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Sizes, optim, output: Path,

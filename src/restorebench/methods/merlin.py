@@ -35,6 +35,15 @@ from .training import OptimConfig, load_weights, save_trained, train_model
 
 ARCHITECTURES = ("merlin", "im2height")
 AUGMENTS = ("dihedral", "azimuth-flip", "none")
+# The size fields of S3NetConfig and what they set: the CLI's options and the config's keys of the same names.
+SIZE_FIELDS = {
+    "encoder_width": "backbone encoder channels",
+    "decoder_width": "backbone decoder channels",
+    "levels": "backbone pooling levels",
+    "head_widths": "channels of the D and S heads' two hidden layers",
+    "regression_width": "channels of the regression head's residual blocks",
+    "im2height_width": "IM2HEIGHT base width (62: 11.4 M parameters, the paper's ~11.2 M)",
+}
 
 
 @dataclass(frozen=True)
