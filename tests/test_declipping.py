@@ -1,0 +1,162 @@
+"""S4 (declipping): the clipping operator, the bias-free network's homogeneity, the losses on hand examples,
+A-SPADE on an exactly sparse signal, the synthetic signal model, training and chunked inference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.fft
+import torch
+
+from restorebench.data.clipping import clipped_set, segments, sparse_dct_signals
+from restorebench.losses.declipping import (consistency_loss, equivariance_loss, naive_consistency_loss,
+                                            supervised_loss)
+from restorebench.methods.aspade import ASpadeConfig, aspade
+from restorebench.methods.declipping import DeclipConfig, declip, load_trained, train, training_arrays
+from restorebench.methods.training import OptimConfig
+from restorebench.metrics.audio import snr_db
+from restorebench.models.declipper import Declipper
+from restorebench.physics.clipping import (clip, clip_to_fraction, measurement_threshold, saturated_fraction,
+                                           saturation_mask, threshold_for_fraction)
+
+
+@pytest.mark.parametrize("v", [0.01, 0.05, 0.1, 0.2, 0.5])
+def test_threshold_reaches_the_target_saturated_fraction(v):
+    x = np.random.default_rng(1).standard_normal((6, 4000)) * np.linspace(0.1, 3, 6)[:, None]
+    y, mask, mu = clip_to_fraction(x, v)
+    for row_y, row_mask, row_mu in zip(y, mask, mu):
+        assert abs(saturated_fraction(row_y, row_mu) - v) <= 0.005
+        assert abs(row_mask.mean() - v) <= 0.005
+        assert np.max(np.abs(row_y)) == pytest.approx(float(row_mu[0]))
+    np.testing.assert_allclose(measurement_threshold(y), mu)
+    for bad in (0.0, -0.1, 0.51):
+        with pytest.raises(ValueError, match="saturated fraction"):
+            threshold_for_fraction(x, bad)
+
+
+def test_clip_is_the_same_operator_on_numpy_and_torch():
+    x = np.linspace(-2, 2, 9, dtype=np.float32)[None]
+    expected = np.array([[-1, -1, -1, -0.5, 0, 0.5, 1, 1, 1]], dtype=np.float32)
+    np.testing.assert_array_equal(clip(x, 1.0), expected)
+    np.testing.assert_array_equal(clip(torch.from_numpy(x), torch.ones(1, 1)).numpy(), expected)
+    np.testing.assert_array_equal(saturation_mask(expected, 1.0), (np.abs(expected) == 1).astype(np.float32))
+
+
+def test_bias_free_network_is_positively_homogeneous_and_the_biased_one_is_not():
+    torch.manual_seed(0)
+    y = torch.randn(3, 64)
+    mu = measurement_threshold(y) * 0.7
+    y = clip(y, mu)
+    mask = saturation_mask(y, mu)
+    free, biased = Declipper((4, 8), kernel=5, bias=False), Declipper((4, 8), kernel=5, bias=True)
+    for p in biased.parameters():           # biases far from zero, as after training
+        torch.nn.init.normal_(p, std=0.3)
+    assert not any(m.bias is not None for m in free.modules() if isinstance(m, torch.nn.Conv1d))
+    with torch.no_grad():
+        for alpha in (0.1, 3.0, 50.0):
+            torch.testing.assert_close(free(alpha * y, mask), alpha * free(y, mask), rtol=1e-5, atol=1e-6)
+        out, scaled = biased(y, mask), biased(0.1 * y, mask) / 0.1
+        assert float((scaled - out).abs().max()) > 0.1
+
+
+def test_losses_on_hand_examples():
+    mu = torch.tensor([[1.0]])
+    y = torch.tensor([[0.5, 1.0, -1.0, 0.2]])
+    mask = saturation_mask(y, mu)
+    perfect = torch.tensor([[0.5, 1.7, -1.3, 0.2]])            # consistent: reliable equal, clipped beyond mu
+    assert float(consistency_loss(perfect, y, mask)) == 0.0
+    assert float(naive_consistency_loss(perfect, y, mu)) == 0.0
+    assert float(supervised_loss(perfect, perfect)) == 0.0
+    # an estimate short of the threshold on a clipped sample costs (mu - f)^2 in both
+    short = torch.tensor([[0.5, 0.6, -1.0, 0.2]])
+    assert float(consistency_loss(short, y, mask)) == pytest.approx(0.16 / 4)
+    assert float(naive_consistency_loss(short, y, mu)) == pytest.approx(0.16 / 4)
+    # beyond the threshold on a *reliable* sample: L_MC penalises it, L_NMC is flat (zero gradient)
+    over = torch.tensor([[1.6, 1.0, -1.0, 0.2]], requires_grad=True)
+    assert float(consistency_loss(over, y, mask).detach()) == pytest.approx(1.21 / 4)
+    naive = naive_consistency_loss(over, y, mu)
+    assert float(naive.detach()) == pytest.approx(0.25 / 4)
+    naive.backward()
+    assert over.grad.abs().sum() == 0
+    # on saturated samples beyond the threshold both give zero gradient (paper Fig. 2)
+    beyond = torch.tensor([[0.5, 2.0, -3.0, 0.2]], requires_grad=True)
+    for loss in (consistency_loss(beyond, y, mask), naive_consistency_loss(beyond, y, mu)):
+        grad, = torch.autograd.grad(loss, beyond)
+        assert grad.abs().sum() == 0
+
+
+def test_naive_consistency_applies_the_clipping_not_a_linear_stand_in():
+    """A consistency written with the identity in place of eta would pull a clipped sample back to mu."""
+    mu = torch.tensor([[1.0]])
+    y = torch.tensor([[1.0]])
+    estimate = torch.tensor([[1.8]])
+    assert float(naive_consistency_loss(estimate, y, mu)) == 0.0
+    assert float(torch.mean((y - estimate) ** 2)) == pytest.approx(0.64)
+
+
+def test_equivariance_loss_is_zero_for_a_network_that_knows_the_signal_set():
+    """An oracle that returns the clean signal of every measurement of a scaled clean set has L_EQ = 0."""
+    torch.manual_seed(0)
+    x = torch.from_numpy(sparse_dct_signals(4, 64, 3, seed=0))
+    mu = torch.full((4, 1), 0.6)
+
+    def oracle(y2, mask2):   # the answer for measurements of alpha * x: recover alpha from reliable samples
+        reliable = mask2 == 0
+        alpha = (y2 * x * reliable).sum(-1, keepdim=True) / (x * x * reliable).sum(-1, keepdim=True)
+        return alpha * x
+    loss = equivariance_loss(oracle, x, mu, alpha_max=3.0)
+    assert float(loss) < 1e-10
+    assert float(equivariance_loss(lambda y2, m2: y2, x, mu, alpha_max=3.0)) > 1e-3
+    with pytest.raises(ValueError, match="alpha_max"):
+        equivariance_loss(oracle, x, mu, alpha_max=1.0)
+
+
+def test_aspade_recovers_a_signal_that_is_exactly_sparse_in_its_frame():
+    window = 256
+    t = np.arange(16 * window)
+    # bin-centred sinusoids: with a periodic Hann window each is exactly 3 coefficients per frame
+    x = np.sin(2 * np.pi * 9 * t / window + 0.3) + 0.6 * np.sin(2 * np.pi * 23 * t / window + 1.1)
+    y, _, mu = clip_to_fraction(x[None], 0.3)
+    restored = aspade(y[0], float(mu[0, 0]), ASpadeConfig(window=window, hop=window // 4, mfft=window))
+    assert snr_db(x, y[0]) < 14
+    assert snr_db(x, restored) > 35
+    # consistent with the measurement
+    reliable = np.abs(y[0]) < mu[0, 0]
+    np.testing.assert_allclose(restored[reliable], y[0][reliable], atol=1e-6)
+    assert np.all(np.abs(restored[~reliable]) >= mu[0, 0] - 1e-6)
+
+
+def test_sparse_dct_signals_have_exactly_d_coefficients_and_peak_one():
+    x = sparse_dct_signals(5, 128, 6, seed=3, band=0.25)
+    c = scipy.fft.dct(x.astype(np.float64), type=2, norm="ortho", axis=-1)
+    assert np.all(np.sum(np.abs(c) > 1e-5, axis=-1) == 6)
+    assert np.all(np.abs(c[:, 32:]) < 1e-5)
+    np.testing.assert_allclose(np.max(np.abs(x), axis=-1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(x, sparse_dct_signals(5, 128, 6, seed=3, band=0.25))
+    assert segments(np.arange(20.0)[None], 8, 4).shape == (4, 8)
+
+
+def test_self_supervised_arrays_hold_no_clean_signal():
+    data = clipped_set(sparse_dct_signals(8, 64, 3, seed=0), 0.1)
+    assert len(training_arrays(DeclipConfig(objective="mc-eq", widths=(4,)), data["y"], data["mu"], data["clean"])) == 2
+    assert len(training_arrays(DeclipConfig(objective="supervised", widths=(4,)), data["y"], data["mu"], data["clean"])) == 3
+    with pytest.raises(ValueError, match="clean"):
+        training_arrays(DeclipConfig(objective="supervised", widths=(4,)), data["y"], data["mu"])
+
+
+def test_self_supervised_training_raises_the_sdr_and_chunking_does_not_change_the_output(tmp_path):
+    torch.set_num_threads(1)
+    train_set = clipped_set(sparse_dct_signals(512, 128, 4, seed=0, band=0.25), 0.2)
+    test_set = clipped_set(sparse_dct_signals(32, 128, 4, seed=1, band=0.25), 0.2)
+    cfg = DeclipConfig(objective="mc-eq", widths=(8, 16), kernel=7, stop_gradient=True)
+    optim = OptimConfig(epochs=20, batch_size=16, optimizer="adam", learning_rate=2e-3, seed=0)
+    train(cfg, optim, training_arrays(cfg, train_set["y"], train_set["mu"]), tmp_path / "w.pt", tmp_path / "ck",
+          torch.device("cpu"), progress=False)
+    _, model = load_trained(tmp_path / "w.pt")
+    restored = declip(model, test_set["y"], test_set["mu"])
+    before = np.mean([snr_db(c, y) for c, y in zip(test_set["clean"], test_set["y"])])
+    after = np.mean([snr_db(c, r) for c, r in zip(test_set["clean"], restored)])
+    assert after > before + 2.0, (before, after)      # measured: 15.1 -> 18.3 dB
+    long = np.concatenate(list(test_set["y"][:8]))[None]
+    whole = declip(model, long, test_set["mu"][0], chunk=1 << 20)
+    chunked = declip(model, long, test_set["mu"][0], chunk=96, margin=64)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
