@@ -22,6 +22,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/audio_priors.smk"
 include: "workflow/rules/sar_rfi.smk"
 include: "workflow/rules/merlin.smk"
+include: "workflow/rules/declip.smk"
 include: "workflow/rules/report.smk"
 
 

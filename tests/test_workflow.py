@@ -134,6 +134,25 @@ def test_merlin_study_figures_tables_and_claims(workdir):
     assert "| M1 |" in readme and "s3/tables/table2.md" in readme and "| s3_train " in readme
 
 
+def test_declipping_study_figure5(workdir):
+    s4 = workdir / "results" / "s4"
+    metrics = pd.read_csv(s4 / "metrics.csv")
+    figure5 = metrics[metrics["experiment"] == "figure5"]
+    assert set(figure5["method"]) == {"clipped", "supervised", "mc-eq"}
+    assert set(figure5["d"]) == {2, 8} and set(figure5["v"]) == {0.05, 0.2}
+    assert len(figure5) == 3 * 2 * 2 * 8                                       # 8 test signals per cell
+    assert (s4 / "figures" / "figure5.png").read_bytes()[:4] == b"\x89PNG"
+    table = pd.read_csv(s4 / "tables" / "figure5.csv")
+    rows = figure5[(figure5["method"] == "mc-eq") & (figure5["d"] == 8) & (figure5["v"] == 0.2)]
+    assert table[(table["method"] == "Self-supervised (L_MC + L_EQ)") & (table["d"] == 8)
+                 & (table["v"] == "v = 20 %")]["mean"].iloc[0] == pytest.approx(rows["value"].mean())
+    # the clipped input's SDR falls as more samples saturate
+    clipped = figure5[figure5["method"] == "clipped"].groupby("v")["value"].mean()
+    assert clipped[0.05] > clipped[0.2]
+    assert (workdir / "results" / "s4" / "models" / "figure5" / "mc-eq" / "d8" / "v0.2.pt").exists()
+    assert "s4/tables/figure5.md" in (workdir / "results" / "README.md").read_text()
+
+
 def test_table_cell_equals_mean_of_tidy_rows(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")

@@ -11,6 +11,9 @@ Slots (what a study asks of a method):
   fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram; fitted by the deep-prior loop.
 * ``S1`` / ``rfi``: ``run(echoes, stft, context) -> Suppression``; ``trained=True`` methods get a
   trained network in ``context["net"]`` (their ``params`` are the architecture's defaults).
+* ``S3`` / ``model``: networks trained on the urban scenes; ``params`` = architecture and heads.
+* ``S4`` / ``declipper``: ``run(y, mu, context) -> x_hat`` for one clipped signal, or ``trained=True`` with
+  ``params["objective"]`` one of methods.declipping.OBJECTIVES (the network is trained with it).
 
 Your own methods live in your own module: call :func:`register` in it and list the module under
 ``plugins:`` in the workflow config (or in ``RESTOREBENCH_PLUGINS``, comma-separated, for the CLI). The
@@ -180,3 +183,29 @@ for _name, _label, _tasks, _paper, _text in (
 register(Method("im2height", "IM2HEIGHT", "S3", "model", trained=True, paper="baseline",
                 params={"architecture": "im2height", "tasks": "R"}, input_multiple=lambda p: 16,
                 description="IM2HEIGHT-like residual conv-deconv height regression, labelled patches only"))
+
+
+# S4 (declipping). Slot "declipper": ``trained`` methods are networks trained with ``params["objective"]``
+# (methods/declipping.py); the others ``run(y, mu, context) -> x_hat`` on one measurement.
+def _clipped(y, mu, context):
+    return y
+
+
+def _aspade(y, mu, context):
+    from .methods.aspade import ASpadeConfig, aspade
+
+    return aspade(y, mu, context.get("aspade") or ASpadeConfig())
+
+
+register(Method("clipped", "Clipped input", "S4", "declipper", run=_clipped, paper="baseline",
+                description="no processing: the clipped measurement itself"))
+for _name, _label, _paper, _text in (
+        ("mc-eq", "Self-supervised (L_MC + L_EQ)", "method", "the paper's: measurement consistency + amplitude "
+                                                             "equivariance, clipped data only"),
+        ("nmc-eq", "Naive (L_NMC + L_EQ)", "baseline", "naive consistency ||y - eta(f(y))||^2 + the same equivariance"),
+        ("mc", "L_MC only", "ablation", "measurement consistency alone, no equivariance"),
+        ("supervised", "Supervised", "baseline", "trained on (clipped, clean) pairs")):
+    register(Method(_name, _label, "S4", "declipper", trained=True, paper=_paper, description=_text,
+                    params={"objective": _name}))
+register(Method("aspade", "A-SPADE", "S4", "declipper", run=_aspade, paper="baseline",
+                description="classical analysis-sparsity declipper (Kitić et al. 2015), STFT frame"))

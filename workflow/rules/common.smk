@@ -304,7 +304,7 @@ S3_TRAIN_BENCHMARKS = [f"results/benchmarks/s3_train/{m}/{p}pct/seed{s}.tsv" for
 
 
 def s3_size_options():
-    from restorebench.methods.merlin import SIZE_FIELDS
+    from restorebench.methods.configs import SIZE_FIELDS
 
     network = " ".join(f"--{name.replace('_', '-')} " + " ".join(map(str, S3[name] if isinstance(S3[name], list) else [S3[name]]))
                        for name in SIZE_FIELDS)
@@ -314,3 +314,40 @@ def s3_size_options():
 def s3_figure2_examples():
     runs = [(m, p) for m in ("unet", "im2height", "multitask") if m in S3_MODELS for p in (S3_PCTS[0], S3_LOW)]
     return {f"{m}@{p}": f"results/s3/scores/{m}/{p}pct/seed0.examples.npz" for m, p in dict.fromkeys(runs)}
+
+
+# ---- S4 ------------------------------------------------------------------------------------------
+
+S4 = config["scales"][SCALE]["s4"]
+S4CFG = config["s4"]
+S4_FIGURE5 = registered("S4", "declipper", "s4.figure5", S4CFG["figure5"])
+S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
+S4_D = [str(d) for d in S4["d"]]
+S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
+S4_RUN_FACTS = (
+    f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
+    f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
+    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
+    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), device `{config['device']}`."
+)
+S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]
+S4_FIGURES = ["results/s4/figures/figure5.png"]
+S4_TABLES = ["results/s4/tables/figure5.md"]
+S4_TRAIN_BENCHMARKS = [
+    f"results/benchmarks/s4_figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 if m in S4_TRAINED for d in S4_D for v in S4_V
+]
+
+
+def s4_net_options():
+    return (
+        f"--widths {' '.join(map(str, S4['widths']))} --kernel {S4['kernel']} --eq-weight {S4CFG['eq_weight']} "
+        f"--alpha-max {S4CFG['alpha_max']}" + (" --eq-gradient" if S4CFG["eq_gradient"] else "")
+        + ("" if S4CFG["residual"] else " --no-residual")
+    )
+
+
+def s4_synthetic_options():
+    return (
+        f"--length {S4['length']} --band {S4CFG['band']} --train-signals {S4['train_signals']} "
+        f"--test-signals {S4['test_signals']} --data-seed {config['seed']}"
+    )

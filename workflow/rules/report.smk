@@ -5,16 +5,17 @@ rule results_readme:
         metrics="results/s2/metrics.csv",
         claims=["results/s1/claims.md", "results/s2/claims.md", "results/s3/claims.md"],
         verdicts=["results/s1/verdicts.csv", "results/s2/verdicts.csv", "results/s3/verdicts.csv"],
-        tables=rules.s1_tables.output.md + rules.s2_tables.output.md + S3_TABLES,
+        tables=rules.s1_tables.output.md + rules.s2_tables.output.md + S3_TABLES + S4_TABLES,
         figures=S1_FIGURES
         + S2_FIGURES
         + S3_FIGURES
+        + S4_FIGURES
         + [f"results/s{n}/figures/claims_effects.png" for n in (1, 2, 3)],
-        benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS + S3_TRAIN_BENCHMARKS,
+        benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS + S3_TRAIN_BENCHMARKS + S4_TRAIN_BENCHMARKS,
     output:
         "results/README.md",
     params:
-        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}\n\nS3: {S3_RUN_FACTS}"),
+        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}\n\nS3: {S3_RUN_FACTS}\n\nS4: {S4_RUN_FACTS}"),
     log:
         "results/logs/results_readme.log",
     conda:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, s1_rfi, s2_audio_priors, s3_merlin, tools
+from . import bench, s1_rfi, s2_audio_priors, s3_merlin, s4_declip, tools
 
-COMMAND_MODULES = (s2_audio_priors, s1_rfi, s3_merlin, tools, bench)
+COMMAND_MODULES = (s2_audio_priors, s1_rfi, s3_merlin, s4_declip, tools, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

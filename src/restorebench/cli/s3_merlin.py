@@ -15,7 +15,7 @@ from . import common
 def _sizes(a):
     from ..experiments.merlin_multitask import S3Sizes
 
-    from ..methods.merlin import SIZE_FIELDS
+    from ..methods.configs import SIZE_FIELDS
 
     return S3Sizes(patch=a.patch, stride=a.stride, tile=a.tile, network={f: getattr(a, f) for f in SIZE_FIELDS})
 
@@ -143,7 +143,7 @@ def _add_size_options(p) -> None:
     from dataclasses import fields
 
     from ..experiments.merlin_multitask import S3Sizes
-    from ..methods.merlin import SIZE_FIELDS, S3NetConfig
+    from ..methods.configs import SIZE_FIELDS, S3NetConfig
 
     d = S3Sizes()
     net_defaults = {f.name: f.default for f in fields(S3NetConfig)}

@@ -19,7 +19,6 @@ L_EQ by making f(y) look like its own output on a more clipped input, i.e. by re
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,44 +27,8 @@ import torch
 from ..losses.declipping import consistency_loss, equivariance_loss, naive_consistency_loss, supervised_loss
 from ..models.declipper import Declipper
 from ..physics.clipping import saturation_mask
+from .configs import OBJECTIVES, DeclipConfig  # noqa: F401  (re-exported)
 from .training import OptimConfig, load_weights, save_trained, train_model
-
-OBJECTIVES = ("supervised", "mc-eq", "nmc-eq", "mc")
-
-
-@dataclass(frozen=True)
-class DeclipConfig:
-    objective: str = "mc-eq"
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    kernel: int = 9
-    bias: bool = False               # True: the same network with biases (paper Fig. 3)
-    residual: bool = True            # x_hat = y + network correction (False: the network's output itself)
-    eq_weight: float = 1.0           # lambda of L_MC + lambda L_EQ
-    alpha_max: float = 2.0           # scalings alpha ~ U(1, alpha_max) of the equivariance loss
-    stop_gradient: bool = True       # stop the gradient through x1 = f(y) in L_EQ (see below)
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown S4 objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-
-    @property
-    def self_supervised(self) -> bool:
-        return self.objective != "supervised"
-
-    @property
-    def multiple(self) -> int:
-        return 2 ** len(self.widths)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["widths"] = list(self.widths)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DeclipConfig":
-        return cls(**d)
-
 
 def build_model(cfg: DeclipConfig) -> Declipper:
     return Declipper(cfg.widths, cfg.kernel, cfg.bias, cfg.residual)

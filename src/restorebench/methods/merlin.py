@@ -22,74 +22,16 @@ stored in the weights file's config, with the BCE positive weight (negative/posi
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..losses.merlin import height_mse, merlin_nll, weighted_bce
-from ..models.merlin import TASKS, BackboneSize, IM2Height, MerlinMultitask
+from ..models.merlin import BackboneSize, IM2Height, MerlinMultitask
 from ..physics.speckle import LogConstants, log_normalise, log_reflectivity
+from .configs import AUGMENTS, SIZE_FIELDS, S3NetConfig  # noqa: F401  (re-exported)
 from .training import OptimConfig, load_weights, save_trained, train_model
-
-ARCHITECTURES = ("merlin", "im2height")
-AUGMENTS = ("dihedral", "azimuth-flip", "none")
-# The size fields of S3NetConfig and what they set: the CLI's options and the config's keys of the same names.
-SIZE_FIELDS = {
-    "encoder_width": "backbone encoder channels",
-    "decoder_width": "backbone decoder channels",
-    "levels": "backbone pooling levels",
-    "head_widths": "channels of the D and S heads' two hidden layers",
-    "regression_width": "channels of the regression head's residual blocks",
-    "im2height_width": "IM2HEIGHT base width (62: 11.4 M parameters, the paper's ~11.2 M)",
-}
-
-
-@dataclass(frozen=True)
-class S3NetConfig:
-    architecture: str = "merlin"                # merlin (backbone + heads) | im2height
-    tasks: str = "SRD"                          # heads of the merlin architecture
-    encoder_width: int = 48
-    decoder_width: int = 96
-    levels: int = 5
-    head_widths: tuple[int, int] = (64, 32)
-    regression_width: int = 128
-    regression_blocks: int = 3
-    im2height_width: int = 62
-    lambdas: dict = field(default_factory=lambda: {"S": 0.9, "R": 0.1, "D": 0.9})
-    augment: str = "azimuth-flip"
-    batch_factor: bool = False                  # the authors' extra 1/batch in L_D
-    M: float = 0.0                              # normalisation constants (set from the training data)
-    m: float = 0.0
-    pos_weight: float = 1.0
-
-    def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown S3 architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-        if self.augment not in AUGMENTS:
-            raise ValueError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTS)}")
-        tasks = "".join(t for t in TASKS if t in self.tasks.upper())
-        if self.architecture == "im2height":
-            tasks = "R"
-        if not tasks:
-            raise ValueError(f"tasks {self.tasks!r} name none of S, R, D")
-        object.__setattr__(self, "tasks", tasks)
-        object.__setattr__(self, "head_widths", tuple(self.head_widths))
-
-    @property
-    def constants(self) -> LogConstants:
-        return LogConstants(self.M, self.m)
-
-    @property
-    def multiple(self) -> int:
-        return IM2Height.multiple if self.architecture == "im2height" else 2 ** self.levels
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["head_widths"] = list(d["head_widths"])
-        return d
-
 
 def build_model(cfg: S3NetConfig) -> torch.nn.Module:
     if cfg.architecture == "im2height":

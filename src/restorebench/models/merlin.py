@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TASKS = ("S", "R", "D")
+from ..methods.configs import IM2HEIGHT_MULTIPLE, TASKS  # noqa: F401  (one definition)
 
 # Nearest 2x upsampling followed by a 3x3 "same" convolution equals a stride-2 transposed convolution (padding 1)
 # whose 4x4 kernel is A W A^T: output row 2i+a sees input rows i-1+a and i+a, with the 3x3 rows summed in pairs
@@ -249,7 +249,7 @@ class IM2Height(nn.Module):
         self.out = nn.Conv2d(w, 1, 3, padding=1)
         self.tasks = "R"
 
-    multiple = 16
+    multiple = IM2HEIGHT_MULTIPLE
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:

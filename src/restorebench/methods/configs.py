@@ -1,0 +1,108 @@
+"""The configuration dataclasses of the suite's trained networks, without torch.
+
+They live apart from the training code so that the CLI can read their defaults while building its parser
+(``restorebench --help`` must not import torch) and so that a weights file's stored config can be read back
+without building anything. methods.merlin and methods.declipping re-export them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..physics.speckle import LogConstants
+
+TASKS = ("S", "R", "D")          # MERLIN-multitask heads: segmentation, regression, despeckling
+IM2HEIGHT_MULTIPLE = 16          # IM2HEIGHT's four poolings: input sides must be multiples of this
+
+ARCHITECTURES = ("merlin", "im2height")
+AUGMENTS = ("dihedral", "azimuth-flip", "none")
+# The size fields of S3NetConfig and what they set: the CLI's options and the config's keys of the same names.
+SIZE_FIELDS = {
+    "encoder_width": "backbone encoder channels",
+    "decoder_width": "backbone decoder channels",
+    "levels": "backbone pooling levels",
+    "head_widths": "channels of the D and S heads' two hidden layers",
+    "regression_width": "channels of the regression head's residual blocks",
+    "im2height_width": "IM2HEIGHT base width (62: 11.4 M parameters, the paper's ~11.2 M)",
+}
+
+
+@dataclass(frozen=True)
+class S3NetConfig:
+    architecture: str = "merlin"                # merlin (backbone + heads) | im2height
+    tasks: str = "SRD"                          # heads of the merlin architecture
+    encoder_width: int = 48
+    decoder_width: int = 96
+    levels: int = 5
+    head_widths: tuple[int, int] = (64, 32)
+    regression_width: int = 128
+    regression_blocks: int = 3
+    im2height_width: int = 62
+    lambdas: dict = field(default_factory=lambda: {"S": 0.9, "R": 0.1, "D": 0.9})
+    augment: str = "azimuth-flip"
+    batch_factor: bool = False                  # the authors' extra 1/batch in L_D
+    M: float = 0.0                              # normalisation constants (set from the training data)
+    m: float = 0.0
+    pos_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown S3 architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTS)}")
+        tasks = "".join(t for t in TASKS if t in self.tasks.upper())
+        if self.architecture == "im2height":
+            tasks = "R"
+        if not tasks:
+            raise ValueError(f"tasks {self.tasks!r} name none of S, R, D")
+        object.__setattr__(self, "tasks", tasks)
+        object.__setattr__(self, "head_widths", tuple(self.head_widths))
+
+    @property
+    def constants(self) -> LogConstants:
+        return LogConstants(self.M, self.m)
+
+    @property
+    def multiple(self) -> int:
+        return IM2HEIGHT_MULTIPLE if self.architecture == "im2height" else 2 ** self.levels
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["head_widths"] = list(d["head_widths"])
+        return d
+
+
+OBJECTIVES = ("supervised", "mc-eq", "nmc-eq", "mc")
+
+
+@dataclass(frozen=True)
+class DeclipConfig:
+    objective: str = "mc-eq"
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    kernel: int = 9
+    bias: bool = False               # True: the same network with biases (paper Fig. 3)
+    residual: bool = True            # x_hat = y + network correction (False: the network's output itself)
+    eq_weight: float = 1.0           # lambda of L_MC + lambda L_EQ
+    alpha_max: float = 2.0           # scalings alpha ~ U(1, alpha_max) of the equivariance loss
+    stop_gradient: bool = True       # stop the gradient through x1 = f(y) in L_EQ (see below)
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown S4 objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+
+    @property
+    def self_supervised(self) -> bool:
+        return self.objective != "supervised"
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** len(self.widths)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DeclipConfig":
+        return cls(**d)
