@@ -8,7 +8,7 @@ from conftest import need_tools
 
 
 @need_tools("espeak-ng", "text2wave", "fluidsynth")
-@pytest.mark.parametrize("name", ["tts-speech", "tts-digits", "sf-piano", "sf-drums"])
+@pytest.mark.parametrize("name", ["tts-speech", "tts-digits", "sf-piano", "sf-drums", "sf-ensemble"])
 def test_embedded_clips_are_deterministic_normalised_and_not_silent(name):
     a = make_corpus(name, 2, 8064, seed=3)
     b = make_corpus(name, 2, 8064, seed=3)
@@ -56,3 +56,21 @@ def test_missing_tool_names_install_command(monkeypatch):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown embedded dataset"):
         make_corpus("ljspeech", 1, 100, 0)
+
+
+@need_tools("fluidsynth")
+def test_ensemble_has_bass_and_treble_content_with_several_instruments():
+    """The band stand-in for MUSDB18 holds a bass line under the chords and melody: a fair share of its
+    energy sits below 250 Hz and a fair share above 1 kHz."""
+    import pretty_midi
+
+    from restorebench.data.corpus import ensemble_midi
+
+    midi = ensemble_midi(np.random.default_rng(0), 4.0)
+    assert len(midi.instruments) == 4 and sum(i.is_drum for i in midi.instruments) == 1
+    clip = make_corpus("sf-ensemble", 1, 32000, seed=1).clips[0]
+    spectrum = np.abs(np.fft.rfft(clip)) ** 2
+    freqs = np.fft.rfftfreq(clip.size, 1 / 16000)
+    low, high = spectrum[freqs < 250].sum() / spectrum.sum(), spectrum[freqs > 1000].sum() / spectrum.sum()
+    assert low > 0.05 and high > 0.01, (low, high)
+    assert isinstance(midi, pretty_midi.PrettyMIDI)

@@ -160,3 +160,20 @@ def test_self_supervised_training_raises_the_sdr_and_chunking_does_not_change_th
     whole = declip(model, long, test_set["mu"][0], chunk=1 << 20)
     chunked = declip(model, long, test_set["mu"][0], chunk=96, margin=64)
     np.testing.assert_allclose(chunked, whole, atol=1e-5)
+
+
+def test_music_training_segments_keep_their_recordings_threshold(tmp_path):
+    from restorebench.audio_io import save_npz
+    from restorebench.experiments.declipping import MusicSizes, music_training_set
+
+    rng = np.random.default_rng(0)
+    clips = (rng.standard_normal((4, 1000)) * np.array([[1], [2], [0.5], [3]])).astype(np.float32)
+    save_npz(tmp_path / "a.npz", clips=clips, meta_dataset="toy", meta_role="music")
+    data = music_training_set([tmp_path / "a.npz"], [0.05, 0.2], MusicSizes(segment=400, hop=200))
+    assert data["y"].shape == (4 * 4, 400) and data["mu"].shape == (16,)
+    for k in range(4):
+        v = (0.05, 0.2)[k % 2]
+        mu = threshold_for_fraction(clips[k][None], v)[0, 0]
+        np.testing.assert_allclose(data["mu"][4 * k:4 * k + 4], mu, rtol=1e-6)
+        np.testing.assert_allclose(data["clean"][4 * k], clips[k][:400])
+        np.testing.assert_allclose(data["y"][4 * k], np.clip(clips[k][:400], -mu, mu), rtol=1e-6)

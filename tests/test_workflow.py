@@ -150,7 +150,28 @@ def test_declipping_study_figure5(workdir):
     clipped = figure5[figure5["method"] == "clipped"].groupby("v")["value"].mean()
     assert clipped[0.05] > clipped[0.2]
     assert (workdir / "results" / "s4" / "models" / "figure5" / "mc-eq" / "d8" / "v0.2.pt").exists()
-    assert "s4/tables/figure5.md" in (workdir / "results" / "README.md").read_text()
+    # the Figure 3 toy: the same test signals at x1 and / 10 for the bias-free and the biased network
+    toy = metrics[metrics["experiment"] == "toy"]
+    assert set(toy["method"]) == {"mc-eq", "mc-eq+bias"} and set(toy["condition"]) == {"scale=1", "scale=0.1"}
+    free = toy[toy["method"] == "mc-eq"].pivot(index="item", columns="condition", values="value")
+    assert (free["scale=1"] - free["scale=0.1"]).abs().max() < 1e-3          # homogeneous: SDR is scale-free
+    assert (s4 / "figures" / "figure3_toy.png").read_bytes()[:4] == b"\x89PNG"
+    # the music table: every declipper on every test recording at every fraction, SDR and Delta SDR
+    music = metrics[metrics["experiment"] == "music"]
+    assert set(music["method"]) == {"clipped", "aspade", "nmc-eq", "mc-eq", "supervised"}
+    assert set(music["dataset"]) == {"sf-ensemble", "tts-speech"} and set(music["v"]) == {0.01, 0.05, 0.1, 0.2}
+    assert len(music) == 5 * 2 * 2 * 4 * 2                     # methods x datasets x recordings x v x metrics
+    clipped = music[(music["method"] == "clipped") & (music["metric"] == "delta_sdr")]
+    assert (clipped["value"] == 0).all()
+    aspade = music[(music["method"] == "aspade") & (music["metric"] == "delta_sdr")]
+    assert aspade["value"].mean() > 3                          # the classical declipper really declips
+    assert "| 20 % | A-SPADE" in (s4 / "tables" / "music.md").read_text()
+    assert (s4 / "figures" / "example.png").read_bytes()[:4] == b"\x89PNG"
+    verdicts = pd.read_csv(s4 / "verdicts.csv")
+    assert list(dict.fromkeys(verdicts["claim"])) == ["D1", "D2", "D3"]
+    assert set(verdicts[verdicts["claim"] != "D3"]["verdict"]) == {"inconclusive"}   # 4 recordings per cell
+    readme = (workdir / "results" / "README.md").read_text()
+    assert "s4/tables/figure5.md" in readme and "| D3 |" in readme and "| s4_music_train " in readme
 
 
 def test_table_cell_equals_mean_of_tidy_rows(workdir):

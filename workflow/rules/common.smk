@@ -331,16 +331,18 @@ S4_RUN_FACTS = (
     f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), device `{config['device']}`."
 )
 S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]
-S4_FIGURES = ["results/s4/figures/figure5.png"]
-S4_TABLES = ["results/s4/tables/figure5.md"]
+S4_FIGURES = ["results/s4/figures/figure5.png", "results/s4/figures/figure3_toy.png", "results/s4/figures/example.png"]
+S4_TABLES = ["results/s4/tables/figure5.md", "results/s4/tables/music.md"]
 S4_TRAIN_BENCHMARKS = [
     f"results/benchmarks/s4_figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 if m in S4_TRAINED for d in S4_D for v in S4_V
-]
+] + ["results/benchmarks/s4_toy.tsv"]
 
 
-def s4_net_options():
+def s4_net_options(sizes=None):
+    """The declipper's CLI options: widths and kernel of ``sizes`` (default: the Figure 5 sizes), loss from s4."""
+    sizes = sizes or S4
     return (
-        f"--widths {' '.join(map(str, S4['widths']))} --kernel {S4['kernel']} --eq-weight {S4CFG['eq_weight']} "
+        f"--widths {' '.join(map(str, sizes['widths']))} --kernel {sizes['kernel']} --eq-weight {S4CFG['eq_weight']} "
         f"--alpha-max {S4CFG['alpha_max']}" + (" --eq-gradient" if S4CFG["eq_gradient"] else "")
         + ("" if S4CFG["residual"] else " --no-residual")
     )
@@ -351,3 +353,19 @@ def s4_synthetic_options():
         f"--length {S4['length']} --band {S4CFG['band']} --train-signals {S4['train_signals']} "
         f"--test-signals {S4['test_signals']} --data-seed {config['seed']}"
     )
+
+S4M = S4["music"]
+S4MCFG = S4CFG["music"]
+S4_MUSIC_METHODS = registered("S4", "declipper", "s4.music.methods", S4MCFG["methods"])
+S4_MUSIC_DATASETS = list(S4MCFG["datasets"])
+S4_MUSIC_FRACTIONS = " ".join(f"{v:g}" for v in S4MCFG["fractions"])
+S4_MUSIC_SCORES = [f"results/s4/music/{m}.tsv" for m in S4_MUSIC_METHODS]
+# the example figure shows the paper's declipper when the table has it
+S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
+S4_MUSIC_RUN_FACTS = (
+    f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
+    f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(S4_MUSIC_DATASETS)}), segments of {S4M['segment']} "
+    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {S4M['epochs']} epochs, batch {S4M['batch_size']}."
+)
+S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED]
+

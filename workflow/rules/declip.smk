@@ -54,9 +54,115 @@ rule s4_figure5_run:
         "--scores {output.scores} --checkpoint-dir {params.checkpoints} --threads {threads} 2> {log}"
 
 
+rule s4_toy:
+    output:
+        scores="results/s4/toy/scores.tsv",
+        examples="results/s4/toy/examples.npz",
+    threads: 1
+    resources:
+        gpu=lambda wc: training_resources("s4")["gpu"],
+        runtime=lambda wc: training_resources("s4")["runtime"],
+        mem_mb=lambda wc: training_resources("s4")["mem_mb"],
+    params:
+        data=s4_synthetic_options(),
+        net=s4_net_options(),
+        toy=f"--d {S4CFG['toy']['d']} --v {S4CFG['toy']['v']} --objective {S4CFG['toy']['objective']}",
+        optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'])}",
+        device=config["device"],
+        seed=config["seed"],
+    log:
+        "results/logs/s4_toy.log",
+    benchmark:
+        "results/benchmarks/s4_toy.tsv"
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s4-toy {params.toy} {params.data} {params.net} {params.optimiser} --seed {params.seed} "
+        "--scores {output.scores} --examples {output.examples} --checkpoint-dir results/s4/checkpoints/toy "
+        "--device {params.device} --threads {threads} 2> {log}"
+
+
+rule s4_corpus:
+    output:
+        "results/s4/data/{dataset}-{split}.npz",
+    wildcard_constraints:
+        dataset="|".join(S4_MUSIC_DATASETS),
+        split="train|test",
+    params:
+        n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
+        # a different seed per split: the test recordings are never training material
+        seed=lambda wc: config["seed"] + (0 if wc.split == "train" else 1000),
+        samples=S4M["clip_samples"],
+    log:
+        "results/logs/s4_corpus/{dataset}-{split}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench make-corpus --dataset {wildcards.dataset} --role {wildcards.dataset} --n-clips {params.n} "
+        "--clip-samples {params.samples} --seed {params.seed} --output {output} 2> {log}"
+
+
+rule s4_music_train:
+    input:
+        expand("results/s4/data/{dataset}-train.npz", dataset=S4_MUSIC_DATASETS),
+    output:
+        "results/s4/models/music/{method}.pt",
+    wildcard_constraints:
+        method=wildcard_choice(S4_TRAINED),
+    threads: 1
+    resources:
+        gpu=lambda wc: training_resources("s4")["gpu"],
+        runtime=lambda wc: training_resources("s4")["runtime"],
+        mem_mb=lambda wc: training_resources("s4")["mem_mb"],
+    params:
+        net=s4_net_options(S4M),
+        segments=f"--segment {S4M['segment']} --hop {S4M['hop']} --fractions {S4_MUSIC_FRACTIONS}",
+        optimiser=f"--epochs {S4M['epochs']} --batch-size {S4M['batch_size']} {training_options(S4CFG['training'])}",
+        checkpoints="results/s4/checkpoints/music/{method}",
+        device=config["device"],
+        seed=config["seed"],
+    log:
+        "results/logs/s4_music_train/{method}.log",
+    benchmark:
+        "results/benchmarks/s4_music_train/{method}.tsv"
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s4-music-train --method {wildcards.method} --train {input} {params.segments} {params.net} "
+        "{params.optimiser} --seed {params.seed} --output {output} --checkpoint-dir {params.checkpoints} "
+        "--device {params.device} --threads {threads} 2> {log}"
+
+
+rule s4_music_eval:
+    input:
+        unpack(
+            lambda wc: {"test": expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS)}
+            | ({"weights": f"results/s4/models/music/{wc.method}.pt"} if wc.method in S4_TRAINED else {})
+        ),
+    output:
+        scores="results/s4/music/{method}.tsv",
+        example="results/s4/music/{method}.example.npz",
+    wildcard_constraints:
+        method=wildcard_choice(S4_MUSIC_METHODS),
+    threads: 1
+    params:
+        weights=lambda wc, input: f"--weights {input.weights}" if "weights" in input.keys() else "",
+        fractions=S4_MUSIC_FRACTIONS,
+        example=S4MCFG["example_fraction"],
+        device=config["device"],
+    log:
+        "results/logs/s4_music_eval/{method}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s4-music-eval --method {wildcards.method} --test {input.test} --fractions {params.fractions} "
+        "{params.weights} --scores {output.scores} --example {output.example} --example-fraction {params.example} "
+        "--device {params.device} --threads {threads} 2> {log}"
+
+
 rule s4_collect:
     input:
-        S4_FIGURE5_SCORES,
+        S4_FIGURE5_SCORES + ["results/s4/toy/scores.tsv"] + S4_MUSIC_SCORES,
     output:
         "results/s4/metrics.csv",
     log:
@@ -69,7 +175,9 @@ rule s4_collect:
 
 rule s4_report:
     input:
-        "results/s4/metrics.csv",
+        metrics="results/s4/metrics.csv",
+        toy="results/s4/toy/examples.npz",
+        music=f"results/s4/music/{S4_EXAMPLE_METHOD}.example.npz",
     output:
         figure=report(
             "results/s4/figures/figure5.png",
@@ -78,13 +186,69 @@ rule s4_report:
             subcategory="Figures",
             labels={"figure": "Figure 5: SDR vs v and d"},
         ),
+        toy=report(
+            "results/s4/figures/figure3_toy.png",
+            caption="../report/s4_toy.rst",
+            category="S4 declipping",
+            subcategory="Figures",
+            labels={"figure": "Figure 3 toy: biases vs amplitude"},
+        ),
         md="results/s4/tables/figure5.md",
         csv="results/s4/tables/figure5.csv",
+        music=report(
+            "results/s4/tables/music.md",
+            caption="../report/s4_music.rst",
+            category="S4 declipping",
+            subcategory="Tables",
+            labels={"table": "music table"},
+        ),
+        example=report(
+            "results/s4/figures/example.png",
+            caption="../report/s4_example.rst",
+            category="S4 declipping",
+            subcategory="Figures",
+            labels={"figure": "example: clean / clipped / restored"},
+        ),
     params:
-        facts=quoted(S4_RUN_FACTS),
+        facts=quoted(S4_RUN_FACTS + S4_MUSIC_RUN_FACTS),
+        example=S4_EXAMPLE_METHOD,
     log:
         "results/logs/s4_report.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s4-report --metrics {input} --outdir results/s4 --run-facts {params.facts} 2> {log}"
+        "restorebench s4-report --metrics {input.metrics} --toy-examples {input.toy} --music-example {input.music} "
+        "--example-method {params.example} --outdir results/s4 --run-facts {params.facts} 2> {log}"
+
+
+rule s4_claims:
+    input:
+        "results/s4/metrics.csv",
+    output:
+        md="results/s4/claims.md",
+        verdicts="results/s4/verdicts.csv",
+        html=report(
+            "results/s4/claims.html",
+            caption="../report/s4_claims.rst",
+            category="S4 declipping",
+            subcategory="Claims",
+            labels={"page": "claims D1-D3"},
+        ),
+        figure=report(
+            "results/s4/figures/claims_effects.png",
+            caption="../report/claims_effects.rst",
+            category="S4 declipping",
+            subcategory="Claims",
+            labels={"page": "claims: effects"},
+        ),
+    params:
+        facts=quoted(S4_RUN_FACTS + S4_MUSIC_RUN_FACTS),
+        stats=CLAIM_STATS,
+        margin=S4MCFG["d1_margin_db"],
+    log:
+        "results/logs/s4_claims.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s4-claims --metrics {input} --outdir results/s4 {params.stats} --d1-margin-db {params.margin} "
+        "--run-facts {params.facts} 2> {log}"

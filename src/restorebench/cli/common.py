@@ -185,9 +185,14 @@ def stats(a):
     return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed)
 
 
-def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02) -> None:
-    """Options of the suite's one training loop (restorebench.methods.training)."""
-    p.add_argument("--output", required=True, help="final weights (.pt), written once training completes")
+def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02,
+                         weights: str = "required") -> None:
+    """Options of the suite's one training loop (restorebench.methods.training). ``weights``: whether the
+    final-weights option --output is "required", "optional" or absent ("none")."""
+    if weights != "none":
+        p.add_argument("--output", required=weights == "required", default=None,
+                       help="final weights (.pt), written once training completes"
+                            + (" (optional)" if weights == "optional" else ""))
     p.add_argument("--checkpoint-dir", required=True,
                    help="folder of the per-epoch checkpoint (last.pt); a rerun resumes from it. Keep it out of "
                         "the job's declared outputs: Snakemake deletes those when a job fails")

@@ -28,11 +28,53 @@ def cmd_s4_synthetic(a):
                   weights=Path(a.output) if a.output else None)
 
 
+def cmd_s4_toy(a):
+    from dataclasses import replace
+
+    from ..experiments.declipping import SyntheticSizes, toy_job
+    from ..methods.dip import resolve_device
+
+    common.threads(a.threads)
+    sizes = SyntheticSizes(length=a.length, band=a.band, train_signals=a.train_signals, test_signals=a.test_signals)
+    toy_job(a.d, a.v, sizes, replace(_net_config(a), objective=a.objective), common.optim_config(a), Path(a.scores),
+            Path(a.examples), Path(a.checkpoint_dir), resolve_device(a.device), seed=a.data_seed)
+
+
+def cmd_s4_music_train(a):
+    from ..experiments.declipping import MusicSizes, music_train_job
+    from ..methods.dip import resolve_device
+
+    common.threads(a.threads)
+    music_train_job(a.method, [Path(p) for p in a.train], a.fractions, MusicSizes(a.segment, a.hop), _net_config(a),
+                    common.optim_config(a), Path(a.output), Path(a.checkpoint_dir), resolve_device(a.device))
+
+
+def cmd_s4_music_eval(a):
+    from ..experiments.declipping import music_eval_job
+    from ..methods.dip import resolve_device
+
+    common.threads(a.threads)
+    music_eval_job(a.method, [Path(p) for p in a.test], a.fractions, Path(a.scores), resolve_device(a.device),
+                   weights=Path(a.weights) if a.weights else None, example=Path(a.example) if a.example else None,
+                   example_fraction=a.example_fraction)
+
+
 def cmd_s4_report(a):
-    from ..experiments.declipping_report import figure5
+    from ..experiments.declipping_report import example_figure, figure5, music_table, toy_figure
 
     outdir = Path(a.outdir)
     figure5(Path(a.metrics), outdir / "figures" / "figure5.png", outdir / "tables" / "figure5.md", common.run_facts(a))
+    if a.toy_examples:
+        toy_figure(Path(a.toy_examples), outdir / "figures" / "figure3_toy.png")
+    if a.music_example:
+        music_table(Path(a.metrics), outdir / "tables" / "music.md", common.run_facts(a))
+        example_figure(Path(a.music_example), outdir / "figures" / "example.png", a.example_method)
+
+
+def cmd_s4_claims(a):
+    from ..experiments.declipping_report import write_claims
+
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a), a.d1_margin_db)
 
 
 def add_net_options(p) -> None:
@@ -56,15 +98,7 @@ def add_net_options(p) -> None:
     p.add_argument("--bias", action="store_true", help="give every convolution a bias (paper Fig. 3's biased network)")
 
 
-def register(sub) -> None:
-    from .. import registry
-
-    declippers = registry.names("S4", "declipper")
-    p = common.add_command(sub, "s4-synthetic", "S4: one Figure 5 cell -- train (if needed) and score a declipper "
-                           "at model dimension d and saturated fraction v", cmd_s4_synthetic,
-                           "Signals exactly d-sparse in the DCT (restorebench.data.clipping), each clipped at its own "
-                           "threshold for the fraction v; SDR per test signal as tidy rows.")
-    p.add_argument("--method", required=True, choices=declippers, help="registered S4 declipper")
+def _add_signal_options(p) -> None:
     p.add_argument("--d", type=int, required=True, help="model dimension: non-zero DCT coefficients per signal")
     p.add_argument("--v", type=float, required=True, help="saturated fraction of each signal's samples, in (0, 0.5]")
     p.add_argument("--length", type=int, default=256, help="samples per signal (default: %(default)s)")
@@ -75,15 +109,75 @@ def register(sub) -> None:
     p.add_argument("--test-signals", type=int, default=64, help="test signals (default: %(default)s)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the signal sets (default: %(default)s)")
     p.add_argument("--scores", required=True, help="tidy TSV of SDR per test signal")
-    common.add_training_options(p, epochs=20, batch_size=16, optimizer="adam", lr=2e-3, weight_decay=0.0)
-    p.set_defaults(output=None)
-    for action in p._actions:          # weights are optional here: the untrained declippers write none
-        if action.dest == "output":
-            action.required = False
-            action.help = "final weights (.pt) of a trained declipper (optional)"
+
+
+def register(sub) -> None:
+    from .. import registry
+
+    declippers = registry.names("S4", "declipper")
+    p = common.add_command(sub, "s4-synthetic", "S4: one Figure 5 cell -- train (if needed) and score a declipper "
+                           "at model dimension d and saturated fraction v", cmd_s4_synthetic,
+                           "Signals exactly d-sparse in the DCT (restorebench.data.clipping), each clipped at its own "
+                           "threshold for the fraction v; SDR per test signal as tidy rows.")
+    p.add_argument("--method", required=True, choices=declippers, help="registered S4 declipper")
+    _add_signal_options(p)
+    # weights are optional here: the untrained declippers write none
+    common.add_training_options(p, epochs=20, batch_size=16, optimizer="adam", lr=2e-3, weight_decay=0.0,
+                                weights="optional")
     add_net_options(p)
 
-    p = common.add_command(sub, "s4-report", "S4: Figure 5 heatmaps and table from the collected rows", cmd_s4_report)
+    p = common.add_command(sub, "s4-toy", "S4: the Figure 3 toy -- one declipper trained bias-free and with biases "
+                           "on signals of peak 1, scored on those signals and on the same signals divided by 10",
+                           cmd_s4_toy)
+    _add_signal_options(p)
+    p.add_argument("--objective", default="mc-eq", choices=("supervised", "mc-eq", "nmc-eq", "mc"),
+                   help="training objective of both networks (default: %(default)s, the paper's)")
+    p.add_argument("--examples", required=True, help="npz keeping test signal 0 for the figure")
+    common.add_training_options(p, epochs=20, batch_size=16, optimizer="adam", lr=2e-3, weight_decay=0.0,
+                                weights="none")
+    add_net_options(p)
+
+    p = common.add_command(sub, "s4-music-train", "S4: train one declipper on clipped music/speech recordings",
+                           cmd_s4_music_train, "Recording k of each corpus is clipped at fraction k mod len(fractions) "
+                           "(one threshold per recording) and cut into segments that keep that threshold.")
+    p.add_argument("--method", required=True, choices=declippers, metavar="METHOD",
+                   help="registered trained S4 declipper: %(choices)s")
+    p.add_argument("--train", nargs="+", required=True, help="training corpus files (.npz of make-corpus / ingest-audio)")
+    p.add_argument("--fractions", type=float, nargs="+", required=True, help="saturated fractions v in (0, 0.5]")
+    p.add_argument("--segment", type=int, default=16384, help="training segment, samples (default: %(default)s)")
+    p.add_argument("--hop", type=int, default=8192, help="hop between segments, samples (default: %(default)s)")
+    common.add_training_options(p, epochs=20, batch_size=8, optimizer="adam", lr=2e-3, weight_decay=0.0)
+    add_net_options(p)
+
+    p = common.add_command(sub, "s4-music-eval", "S4: score one declipper on every test recording at every fraction "
+                           "(SDR and Delta SDR rows)", cmd_s4_music_eval)
+    p.add_argument("--method", required=True, choices=declippers, metavar="METHOD",
+                   help="registered S4 declipper: %(choices)s")
+    p.add_argument("--test", nargs="+", required=True, help="test corpus files (.npz)")
+    p.add_argument("--fractions", type=float, nargs="+", required=True, help="saturated fractions v in (0, 0.5]")
+    p.add_argument("--weights", default="", help="trained weights of a trained declipper (default: none)")
+    p.add_argument("--scores", required=True, help="tidy TSV of the rows")
+    p.add_argument("--example", default="", help="npz keeping the first recording at --example-fraction (default: none)")
+    p.add_argument("--example-fraction", type=float, default=0.1,
+                   help="fraction of the kept example (default: %(default)s)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
+
+    p = common.add_command(sub, "s4-report", "S4: Figure 5 heatmaps and table, the Figure 3 toy, the music table "
+                           "and the example figure, from the collected rows", cmd_s4_report)
     p.add_argument("--metrics", required=True, help="collected S4 rows (results/s4/metrics.csv)")
     p.add_argument("--outdir", required=True, help="folder receiving figures/ and tables/")
+    p.add_argument("--toy-examples", default="", help="examples npz of s4-toy: also draw figures/figure3_toy.png")
+    p.add_argument("--music-example", default="",
+                   help="example npz of s4-music-eval: also write tables/music.md and figures/example.png")
+    p.add_argument("--example-method", default="mc-eq", help="declipper that wrote --music-example (default: %(default)s)")
     common.add_run_facts_option(p)
+
+    p = common.add_command(sub, "s4-claims", "S4: verdicts on the paper's claims from paired statistics",
+                           cmd_s4_claims)
+    p.add_argument("--metrics", required=True, help="collected S4 rows (results/s4/metrics.csv)")
+    p.add_argument("--outdir", required=True, help="folder receiving claims.md/.html, verdicts.csv, figures/")
+    p.add_argument("--d1-margin-db", type=float, default=1.0,
+                   help="D1: how far (dB of SDR) below the supervised network still counts as approaching it "
+                        "(default: %(default)s)")
+    common.add_stats_options(p)

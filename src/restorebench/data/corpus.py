@@ -6,6 +6,7 @@
 | tts-digits  | SC09 (Speech Commands) | "zero".."nine", several voices, speaking rates and pitches          |
 | sf-piano    | WaveGAN piano          | fluidsynth render (TimGM6mb.sf2) of generated melodies over chords   |
 | sf-drums    | WaveGAN drums          | fluidsynth render of generated kick/snare/hat/tom patterns           |
+| sf-ensemble | MUSDB18 (S4)           | fluidsynth render of generated drums, bass, chords and a lead melody  |
 | living      | DEMAND DLIVING         | synthetic room tone: see :func:`living_noise`                        |
 | traffic     | DEMAND STRAFFIC        | synthetic street noise: see :func:`traffic_noise`                    |
 
@@ -28,7 +29,7 @@ from .tools import run_tool, soundfont_path
 
 SAMPLE_RATE = 16000
 SPEECH_DATASETS = ("tts-speech", "tts-digits")
-MUSIC_DATASETS = ("sf-piano", "sf-drums")
+MUSIC_DATASETS = ("sf-piano", "sf-drums", "sf-ensemble")
 NOISE_DATASETS = ("living", "traffic")
 EMBEDDED_DATASETS = SPEECH_DATASETS + MUSIC_DATASETS + NOISE_DATASETS
 
@@ -224,9 +225,48 @@ def drum_midi(rng: np.random.Generator, seconds: float):
     return pm
 
 
+#: General MIDI programs of the ensemble's parts: chords, bass and lead, drawn per clip
+ENSEMBLE_CHORDS = (0, 4, 16, 24, 48)        # piano, e-piano, organ, nylon guitar, strings
+ENSEMBLE_BASS = (32, 33, 34, 38)            # acoustic, finger, pick, synth bass
+ENSEMBLE_LEAD = (40, 56, 65, 71, 73, 80)    # violin, trumpet, alto sax, clarinet, flute, square lead
+
+
+def ensemble_midi(rng: np.random.Generator, seconds: float):
+    """A band: the drum pattern of :func:`drum_midi`, a root-note bass line, sustained chords and a lead
+    melody in one key and tempo, each part on an instrument drawn from the lists above."""
+    import pretty_midi
+
+    pm = drum_midi(rng, seconds)
+    beat = 60.0 / rng.uniform(85, 140)
+    tonic = int(rng.integers(40, 52))
+    scale = np.array([0, 2, 4, 5, 7, 9, 11] if rng.random() < 0.5 else [0, 2, 3, 5, 7, 8, 10])
+    parts = {name: pretty_midi.Instrument(program=int(rng.choice(programs)), name=name)
+             for name, programs in (("chords", ENSEMBLE_CHORDS), ("bass", ENSEMBLE_BASS), ("lead", ENSEMBLE_LEAD))}
+    t = 0.0
+    while t < seconds:
+        degree = int(rng.integers(7))
+        root = tonic + scale[degree]
+        for k in range(4):                               # bass: root on every beat, an octave jump now and then
+            parts["bass"].notes.append(pretty_midi.Note(int(rng.integers(80, 110)), int(root + 12 * (k == 2)),
+                                                        t + k * beat, t + (k + 0.9) * beat))
+        for step in (0, 2, 4):                           # chord over four beats
+            pitch = tonic + 12 + scale[(degree + step) % 7] + 12 * ((degree + step) // 7)
+            parts["chords"].notes.append(pretty_midi.Note(int(rng.integers(45, 70)), int(pitch), t, t + 4 * beat))
+        start = t
+        while start < t + 4 * beat:                      # lead: a phrase of quarter and eighth notes
+            length = beat * float(rng.choice([0.5, 1.0, 1.0, 2.0]))
+            pitch = tonic + 24 + scale[int(rng.integers(7))]
+            parts["lead"].notes.append(pretty_midi.Note(int(rng.integers(70, 115)), int(pitch), start,
+                                                        start + 0.95 * length))
+            start += length
+        t += 4 * beat
+    pm.instruments.extend(parts.values())
+    return pm
+
+
 def sf_music(kind: str, n_clips: int, clip_samples: int, seed: int, peak: float, workdir: Path) -> Corpus:
     rng = np.random.default_rng(seed)
-    make = piano_midi if kind == "sf-piano" else drum_midi
+    make = {"sf-piano": piano_midi, "sf-drums": drum_midi, "sf-ensemble": ensemble_midi}[kind]
     seconds = clip_samples / SAMPLE_RATE + 1.0
     clips, descriptions = [], []
     for i in range(n_clips):

@@ -80,3 +80,137 @@ def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, opt
             "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v}
     write_rows([{**base, "item": f"signal{i}", "value": sdr_db(c, e)}
                 for i, (c, e) in enumerate(zip(test["clean"], estimate))], output)
+
+
+# ------------------------------------------------------------------------------------ Figure 3 toy (D3)
+
+BIASED_SUFFIX = "+bias"
+TOY_SCALES = (1.0, 0.1)         # the paper's Fig. 3: a signal and the same signal divided by 10
+
+
+def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, examples: Path,
+            checkpoint_dir: Path, device, seed: int = 0, progress: bool = True) -> None:
+    """Paper Figure 3 / claim D3: the same declipper (``net.objective``) trained bias-free and with biases on
+    signals of peak 1, both scored on test signals of peak 1 and on the same signals divided by 10 (clipped
+    at their own thresholds, so v is the same). Rows: method ``<objective>`` (bias-free) and
+    ``<objective>+bias``, condition ``scale=1`` / ``scale=0.1``. ``examples`` keeps test signal 0 for the figure.
+    """
+    import tempfile
+    from dataclasses import replace
+
+    from ..audio_io import save_npz
+    from ..methods.declipping import declip, load_trained, train, training_arrays
+
+    data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
+    clean = sparse_dct_signals(sizes.test_signals, sizes.length, d, seed + 1, sizes.band)
+    rows, kept = [], {}
+    for bias in (False, True):
+        cfg = replace(net, bias=bias)
+        name = cfg.objective + (BIASED_SUFFIX if bias else "")
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            train(cfg, optim, training_arrays(cfg, data["y"], data["mu"], data["clean"]), Path(tmp) / "w.pt",
+                  Path(checkpoint_dir) / name, device, progress=f"toy {name}" if progress else False)
+            _, model = load_trained(Path(tmp) / "w.pt")
+            seconds = time.perf_counter() - start
+        for scale in TOY_SCALES:
+            test = clipped_set(scale * clean, v)
+            estimate = declip(model, test["y"], test["mu"], device=device)
+            base = {"study": STUDY, "experiment": "toy", "dataset": SYNTHETIC_DATASET, "domain": f"d={d}",
+                    "method": name, "task": "declipping", "condition": f"scale={scale:g}", "seed": seed,
+                    "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v,
+                    "scale": scale}
+            rows += [{**base, "item": f"signal{i}", "value": sdr_db(c, e)}
+                     for i, (c, e) in enumerate(zip(test["clean"], estimate))]
+            kept[f"scale{scale:g}_clean"], kept[f"scale{scale:g}_y"] = test["clean"][0], test["y"][0]
+            kept[f"scale{scale:g}_{'biased' if bias else 'free'}"] = estimate[0]
+    write_rows(rows, output)
+    save_npz(examples, **kept)
+
+
+# ------------------------------------------------------------------------------------ music table (D1, D2)
+
+@dataclass(frozen=True)
+class MusicSizes:
+    """Training segments of the music experiment (config ``scales.<scale>.s4.music``)."""
+    segment: int = 16384
+    hop: int = 8192
+
+
+def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray]]:
+    """(dataset, role, clips) of each corpus file (written by make-corpus or ingest-audio)."""
+    from ..audio_io import load_npz
+
+    out = []
+    for path in paths:
+        data = load_npz(path)
+        dataset = str(data.get("meta_dataset", Path(path).stem))
+        out.append((dataset, str(data.get("meta_role", "")) or dataset, np.asarray(data["clips"], dtype=np.float32)))
+    return out
+
+
+def music_training_set(paths: list[Path], fractions: list[float], sizes: MusicSizes) -> dict[str, np.ndarray]:
+    """Segments of the training clips: clip k of each corpus clipped at fraction ``fractions[k % len]`` (one
+    threshold per recording, as a real clipped recording has), then cut into segments that keep it."""
+    from ..data.clipping import segments as cut
+    from ..physics.clipping import clip_to_fraction
+
+    ys, mus, cleans = [], [], []
+    for _, _, clips in _load_clips(paths):
+        for k, clip in enumerate(clips):
+            y, _, mu = clip_to_fraction(clip[None], fractions[k % len(fractions)])
+            pieces = cut(y, sizes.segment, sizes.hop)
+            ys.append(pieces)
+            cleans.append(cut(clip[None], sizes.segment, sizes.hop))
+            mus.append(np.full(len(pieces), float(mu[0, 0]), dtype=np.float32))
+    return {"y": np.concatenate(ys), "mu": np.concatenate(mus), "clean": np.concatenate(cleans)}
+
+
+def music_train_job(method: str, train_paths: list[Path], fractions: list[float], sizes: MusicSizes, net, optim,
+                    output: Path, checkpoint_dir: Path, device, progress: bool = True) -> None:
+    """Train one registered S4 declipper on the clipped training recordings (the self-supervised objectives
+    never see the clean segments: methods.declipping.training_arrays)."""
+    from dataclasses import replace
+
+    from ..methods.declipping import train, training_arrays
+
+    spec = registry.get(STUDY, "declipper", method)
+    if not spec.trained:
+        raise ValueError(f"S4 declipper {method!r} is not trained")
+    cfg = replace(net, objective=spec.params["objective"])
+    data = music_training_set(train_paths, fractions, sizes)
+    train(cfg, optim, training_arrays(cfg, data["y"], data["mu"], data["clean"]), output, checkpoint_dir, device,
+          progress=f"{method} (music)" if progress else False)
+
+
+def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], output: Path, device,
+                   weights: Path | None = None, example: Path | None = None, example_fraction: float = 0.1) -> None:
+    """Rows of one declipper on every test recording clipped at every fraction: SDR of the estimate and
+    Delta SDR = SDR(x_hat) - SDR(y). ``example`` keeps the first recording at ``example_fraction``."""
+    from ..audio_io import save_npz
+    from ..methods.declipping import load_trained
+    from ..physics.clipping import clip_to_fraction
+
+    model = load_trained(weights)[1] if weights else None
+    rows, kept = [], {}
+    for dataset, role, clips in _load_clips(test_paths):
+        for v in fractions:
+            y, _, mu = clip_to_fraction(clips, v)
+            start = time.perf_counter()
+            estimate = run_declipper(method, y, mu[:, 0], model, device)
+            seconds = (time.perf_counter() - start) / len(clips)
+            for i, (clean, measured, restored) in enumerate(zip(clips, y, estimate)):
+                base = {"study": STUDY, "experiment": "music", "dataset": dataset, "domain": role, "method": method,
+                        "task": "declipping", "condition": _fraction_label(v), "item": f"{dataset}/clip{i}",
+                        "seed": 0, "wall_seconds": round(seconds, 3), "device": str(device), "v": v}
+                sdr = sdr_db(clean, restored)
+                rows += [{**base, "metric": "sdr", "value": sdr},
+                         {**base, "metric": "delta_sdr", "value": sdr - sdr_db(clean, measured)}]
+            if example is not None and not kept and abs(v - example_fraction) < 1e-9:
+                kept = {"clean": clips[0], "clipped": y[0], "restored": estimate[0], "v": np.float32(v),
+                        "dataset": np.array(dataset)}
+    write_rows(rows, output)
+    if example is not None:
+        if not kept:
+            raise ValueError(f"the example fraction {example_fraction} is not among the fractions {fractions}")
+        save_npz(example, **kept)

@@ -17,8 +17,12 @@ z (k-sparse) and A x agree:
     every ``r`` iterations: k <- k + s
 
 Differences from the block-wise reference: the frame is the STFT of the whole signal (the same windows
-and overlaps the blocks would have, but one k for all frames and one stopping test), and the stopping
-tolerance is relative (the reference uses eps = 0.1 on signals peaking at 1). A^+ is scipy's synthesis
+and overlaps the blocks would have, but one k for all frames and one stopping test), the stopping
+tolerance is relative (the reference uses eps = 0.1 on signals peaking at 1), no zero-padding of the DFT
+(the reference doubles its length) and k grows by s = 4 per iteration (the reference: 1 per block). Measured
+on two 1 s embedded music clips and one speech clip at v = 1, 10, 20 %: within ±0.5 dB of SDR of
+(2 x window, s = 4) except the speech clip at v = 1 % (33.7 vs 35.6 dB), in about half the time; with
+s = 1 the global test hit the 500-iteration cap at 3-4 x the time for no better SDR. A^+ is scipy's synthesis
 with the canonical dual window, i.e. A^H / c for the tight frames used here (periodic Hann, hop N/4).
 """
 from __future__ import annotations
@@ -35,8 +39,8 @@ from ..physics.clipping import saturation_mask
 class ASpadeConfig:
     window: int = 1024          # frame length, samples (64 ms at 16 kHz, the survey's 1024 at 44.1 kHz is ~23 ms)
     hop: int = 256              # window / 4: periodic Hann is then a tight frame
-    mfft: int = 2048            # DFT length: 2 x window, the survey's frequency redundancy 2
-    s: int = 1                  # sparsity increment (coefficients per frame)
+    mfft: int = 1024            # DFT length (= window: the frame's redundancy 4 comes from the overlap)
+    s: int = 4                  # sparsity increment (coefficients per frame)
     r: int = 1                  # iterations between increments
     eps: float = 0.01           # relative stopping tolerance on ||A x - z||
     max_iterations: int = 500
