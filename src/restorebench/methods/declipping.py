@@ -97,7 +97,7 @@ def declip(model: Declipper, y: np.ndarray, mu: float | np.ndarray, device: torc
     """
     y = np.asarray(y, dtype=np.float32)
     flat = y.reshape(-1, y.shape[-1])
-    mu = np.broadcast_to(np.asarray(mu, dtype=np.float32).reshape(-1, 1), (flat.shape[0], 1))
+    mu = np.array(np.broadcast_to(np.asarray(mu, dtype=np.float32).reshape(-1, 1), (flat.shape[0], 1)))
     mult = model.multiple
     n = flat.shape[-1]
     out = np.empty_like(flat)
@@ -109,7 +109,7 @@ def declip(model: Declipper, y: np.ndarray, mu: float | np.ndarray, device: torc
         pad = (-piece.shape[-1]) % mult
         piece = np.pad(piece, ((0, 0), (0, pad)))
         yt = torch.from_numpy(piece).to(device)
-        mt = saturation_mask(yt, torch.from_numpy(np.ascontiguousarray(mu)).to(device))
+        mt = saturation_mask(yt, torch.from_numpy(mu).to(device))
         estimate = model(yt, mt).cpu().numpy()
         out[:, start:stop] = estimate[:, start - lo:stop - lo]
     return out.reshape(y.shape)
