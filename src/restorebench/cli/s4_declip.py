@@ -167,9 +167,11 @@ def register(sub) -> None:
                            "and the example figure, from the collected rows", cmd_s4_report)
     p.add_argument("--metrics", required=True, help="collected S4 rows (results/s4/metrics.csv)")
     p.add_argument("--outdir", required=True, help="folder receiving figures/ and tables/")
-    p.add_argument("--toy-examples", default="", help="examples npz of s4-toy: also draw figures/figure3_toy.png")
+    p.add_argument("--toy-examples", default="",
+                   help="examples npz of s4-toy: also draw figures/figure3_toy.png (default: none)")
     p.add_argument("--music-example", default="",
-                   help="example npz of s4-music-eval: also write tables/music.md and figures/example.png")
+                   help="example npz of s4-music-eval: also write tables/music.md and figures/example.png "
+                        "(default: none)")
     p.add_argument("--example-method", default="mc-eq", help="declipper that wrote --music-example (default: %(default)s)")
     common.add_run_facts_option(p)
 
