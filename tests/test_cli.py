@@ -84,7 +84,7 @@ COMMANDS = {
     "s2-figure-example", "s2-claims",
     "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-despeckle-eval", "s3-report", "s3-figure2",
     "s3-claims", "despeckle", "map-buildings",
-    "s4-synthetic", "s4-toy", "s4-music-train", "s4-music-eval", "s4-report", "s4-claims",
+    "s4-synthetic", "s4-toy", "s4-music-train", "s4-music-eval", "s4-report", "s4-claims", "clip", "declip",
     "score-audio", "restore-audio", "collect", "results-readme", "fetch", "extract",
     "bench",
 }

@@ -116,7 +116,7 @@ def test_aspade_recovers_a_signal_that_is_exactly_sparse_in_its_frame():
     # bin-centred sinusoids: with a periodic Hann window each is exactly 3 coefficients per frame
     x = np.sin(2 * np.pi * 9 * t / window + 0.3) + 0.6 * np.sin(2 * np.pi * 23 * t / window + 1.1)
     y, _, mu = clip_to_fraction(x[None], 0.3)
-    restored = aspade(y[0], float(mu[0, 0]), ASpadeConfig(window=window, hop=window // 4, mfft=window))
+    restored = aspade(y[0], float(mu[0, 0]), ASpadeConfig(window=window, hop=window // 4, mfft=window, s=1))
     assert snr_db(x, y[0]) < 14
     assert snr_db(x, restored) > 35
     # consistent with the measurement
@@ -177,3 +177,56 @@ def test_music_training_segments_keep_their_recordings_threshold(tmp_path):
         np.testing.assert_allclose(data["mu"][4 * k:4 * k + 4], mu, rtol=1e-6)
         np.testing.assert_allclose(data["clean"][4 * k], clips[k][:400])
         np.testing.assert_allclose(data["y"][4 * k], np.clip(clips[k][:400], -mu, mu), rtol=1e-6)
+
+
+def test_clip_and_declip_tools_on_a_stereo_file(tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+
+    from restorebench.cli import main
+    from restorebench.physics.clipping import detect_clipping
+
+    t = np.arange(22050) / 22050
+    stereo = np.stack([0.8 * np.sin(2 * np.pi * 220 * t), 0.5 * np.sin(2 * np.pi * 330 * t + 1)], axis=1)
+    sf.write(tmp_path / "x.wav", stereo.astype(np.float32), 22050, subtype="FLOAT")
+    assert main(["clip", "--input", str(tmp_path / "x.wav"), "--saturated-fraction", "0.1",
+                 "--output", str(tmp_path / "y.wav")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert abs(report["saturated_fraction"] - 0.1) <= 0.005 and report["channels"] == 2
+    y, rate = sf.read(tmp_path / "y.wav", always_2d=True)
+    assert rate == 22050 and y.shape == stereo.shape
+    found = detect_clipping(y.T)
+    assert found["clipped"] and found["threshold"] == pytest.approx(report["threshold"], rel=1e-6)
+    assert not detect_clipping(stereo.T)["clipped"]
+    # the classical declipper restores both channels at the file's own rate
+    assert main(["declip", "--method", "aspade", "--input", str(tmp_path / "y.wav"),
+                 "--output", str(tmp_path / "r.wav")]) == 0
+    restored, rate = sf.read(tmp_path / "r.wav", always_2d=True)
+    assert rate == 22050 and restored.shape == stereo.shape
+    # one threshold for both channels: the louder one carries the saturation, the quieter one is untouched
+    assert snr_db(stereo[:, 0], restored[:, 0]) > snr_db(stereo[:, 0], y[:, 0]) + 5
+    np.testing.assert_allclose(restored[:, 1], stereo[:, 1], atol=1e-6)
+    # clipping an already clipped file is reported
+    main(["clip", "--input", str(tmp_path / "y.wav"), "--saturated-fraction", "0.2", "--output", str(tmp_path / "z.wav")])
+    assert "already clipped" in capsys.readouterr().err
+
+
+def test_declip_tool_refuses_a_rate_the_network_was_not_trained_at_and_a_silent_file(tmp_path, capsys):
+    import soundfile as sf
+
+    from restorebench.cli import main
+    from restorebench.methods.training import save_trained
+
+    cfg = DeclipConfig(widths=(4,), kernel=3)
+    save_trained(tmp_path / "w.pt", Declipper((4,), 3), {"s4": cfg.to_dict()}, [1.0])
+    sf.write(tmp_path / "a.wav", np.clip(np.sin(np.arange(8000) / 5), -0.5, 0.5).astype(np.float32), 8000)
+    assert main(["declip", "--checkpoint", str(tmp_path / "w.pt"), "--input", str(tmp_path / "a.wav"),
+                 "--output", str(tmp_path / "b.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "8000 Hz" in err and "16000 Hz" in err and str(tmp_path / "a.wav") in err
+    assert not (tmp_path / "b.wav").exists()
+    sf.write(tmp_path / "silent.wav", np.zeros(1600, dtype=np.float32), 16000)
+    assert main(["declip", "--checkpoint", str(tmp_path / "w.pt"), "--input", str(tmp_path / "silent.wav"),
+                 "--output", str(tmp_path / "c.wav")]) == 2
+    assert "silent" in capsys.readouterr().err

@@ -98,6 +98,93 @@ def add_net_options(p) -> None:
     p.add_argument("--bias", action="store_true", help="give every convolution a bias (paper Fig. 3's biased network)")
 
 
+# ------------------------------------------------------------------------------------------ user tools
+
+def _read_channels(path: str):
+    """(channels x samples float32, sample rate) of an audio file; errors name the file."""
+    import warnings
+
+    import numpy as np
+
+    from ..audio_io import AudioInputError, check_signal, read_audio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = read_audio(path, sample_rate=None, mono=False)
+    import soundfile as sf
+
+    try:
+        rate = sf.info(path).samplerate
+    except Exception as err:  # noqa: BLE001 - read_audio succeeded, so this is unlikely
+        raise AudioInputError(f"{path}: cannot read the sample rate ({err})") from err
+    x = np.atleast_2d(x)
+    check_signal(x, path)
+    return x.astype(np.float32), rate
+
+
+def cmd_clip(a):
+    import json
+    import sys
+
+    import numpy as np
+
+    from ..audio_io import write_audio
+    from ..physics.clipping import clip, detect_clipping, saturated_fraction, threshold_for_fraction
+
+    x, rate = _read_channels(a.input)
+    source = detect_clipping(x)
+    if source["clipped"]:
+        print(f"warning: {a.input} is already clipped in the source: {100 * source['saturated_fraction']:.2f} % of "
+              f"its samples sit on its peak (runs up to {source['longest_run']} samples); the new threshold "
+              f"adds to that", file=sys.stderr)
+    # one threshold for every channel, as one converter clips them all at the same level
+    mu = float(threshold_for_fraction(x.reshape(1, -1), a.saturated_fraction)[0, 0])
+    y = clip(x, np.float32(mu))
+    write_audio(a.output, y.T if y.shape[0] > 1 else y[0], rate)
+    print(json.dumps({"input": a.input, "output": a.output, "sample_rate": rate, "channels": int(x.shape[0]),
+                      "threshold": mu, "saturated_fraction": saturated_fraction(y, mu),
+                      "source_already_clipped": source["clipped"]}, indent=2))
+
+
+def cmd_declip(a):
+    import json
+    import sys
+    import time
+
+    from ..audio_io import AudioInputError, write_audio
+    from ..methods.dip import resolve_device
+    from ..physics.clipping import detect_clipping
+    from ..experiments.declipping import run_declipper
+
+    common.threads(a.threads)
+    y, rate = _read_channels(a.input)
+    found = detect_clipping(y)
+    mu = a.threshold or found["threshold"]
+    if not a.threshold and not found["clipped"]:
+        print(f"warning: {a.input} shows no clipping plateau ({found['saturated_fraction']:.1e} of its samples at "
+              f"its peak, longest run {found['longest_run']}); declipping at its peak anyway. Give --threshold "
+              f"if the clip level is known", file=sys.stderr)
+    model, method, device = None, a.method, resolve_device(a.device)
+    if method == "network":
+        if not a.checkpoint:
+            raise ValueError("--method network needs --checkpoint (weights written by s4-music-train)")
+        from ..methods.declipping import load_trained
+
+        cfg, model = load_trained(a.checkpoint)
+        if rate != cfg.sample_rate:
+            raise AudioInputError(f"{a.input}: {rate} Hz, but the network was trained at {cfg.sample_rate} Hz; "
+                                  f"resampling a clipped file smears its plateaus, so resample the audio before it "
+                                  f"is clipped, or train at {rate} Hz")
+        method = "mc-eq"      # any trained declipper: run_declipper only needs to know it is a network
+    start = time.perf_counter()
+    x = run_declipper(method, y, [mu] * len(y), model, device)
+    write_audio(a.output, x.T if x.shape[0] > 1 else x[0], rate)
+    print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "sample_rate": rate,
+                      "channels": int(y.shape[0]), "threshold": mu,
+                      "saturated_fraction": found["saturated_fraction"] if not a.threshold else None,
+                      "seconds": round(time.perf_counter() - start, 2), "device": str(device)}, indent=2))
+
+
 def _add_signal_options(p) -> None:
     p.add_argument("--d", type=int, required=True, help="model dimension: non-zero DCT coefficients per signal")
     p.add_argument("--v", type=float, required=True, help="saturated fraction of each signal's samples, in (0, 0.5]")
@@ -174,6 +261,28 @@ def register(sub) -> None:
                         "(default: none)")
     p.add_argument("--example-method", default="mc-eq", help="declipper that wrote --music-example (default: %(default)s)")
     common.add_run_facts_option(p)
+
+    p = common.add_command(sub, "clip", "clip an audio file so that a given fraction of its samples saturate",
+                           cmd_clip, "One threshold for all channels; the file keeps its sample rate and channels. "
+                           "Prints the threshold and the realised fraction as JSON.")
+    p.add_argument("--input", required=True, help="audio file (any format soundfile reads)")
+    p.add_argument("--saturated-fraction", type=float, required=True,
+                   help="fraction v of the samples that end up on the threshold, in (0, 0.5]")
+    p.add_argument("--output", required=True, help="clipped audio (float WAV)")
+
+    p = common.add_command(sub, "declip", "restore a clipped audio file with a trained declipper or A-SPADE",
+                           cmd_declip, "The clip level is read off the file (its peak, on which a clipped file "
+                           "sits for whole runs of samples) unless --threshold gives it; each channel is "
+                           "declipped on its own at that level. Prints what was done as JSON.")
+    p.add_argument("--input", required=True, help="clipped audio file")
+    p.add_argument("--output", required=True, help="restored audio (float WAV, same rate and channels)")
+    p.add_argument("--method", default="network", choices=("network", "aspade"),
+                   help="network: the weights of --checkpoint; aspade: the classical declipper (default: %(default)s)")
+    p.add_argument("--checkpoint", default="", help="declipper weights (.pt from s4-music-train) (default: none)")
+    p.add_argument("--threshold", type=float, default=0.0,
+                   help="clip level mu; 0 = detect it from the file's peak (default: %(default)s)")
+    common.add_device_option(p)
+    common.add_threads_option(p)
 
     p = common.add_command(sub, "s4-claims", "S4: verdicts on the paper's claims from paired statistics",
                            cmd_s4_claims)

@@ -83,7 +83,8 @@ class DeclipConfig:
     residual: bool = True            # x_hat = y + network correction (False: the network's output itself)
     eq_weight: float = 1.0           # lambda of L_MC + lambda L_EQ
     alpha_max: float = 2.0           # scalings alpha ~ U(1, alpha_max) of the equivariance loss
-    stop_gradient: bool = True       # stop the gradient through x1 = f(y) in L_EQ (see below)
+    stop_gradient: bool = True       # stop the gradient through x1 = f(y) in L_EQ (see methods/declipping.py)
+    sample_rate: int = 16000         # of the training audio (the declip tool refuses other rates)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:

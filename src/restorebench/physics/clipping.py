@@ -75,3 +75,28 @@ def clip_to_fraction(x: np.ndarray, v: float) -> tuple[np.ndarray, np.ndarray, n
     mu = threshold_for_fraction(x, v).astype(np.float32)
     y = clip(np.asarray(x, dtype=np.float32), mu)
     return y, saturation_mask(y, mu), mu
+
+
+def longest_run(mask) -> int:
+    """Length of the longest run of consecutive ones in a 1-D 0/1 array."""
+    m = np.asarray(mask, dtype=np.int8).ravel()
+    if not m.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], m, [0])))
+    return int(np.max(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)))
+
+
+def detect_clipping(y: np.ndarray, min_run: int = 3, min_fraction: float = 1e-4) -> dict:
+    """Is ``y`` (samples, or channels x samples) clipped? Its peak magnitude mu, the share of samples that
+    sit on it (|y| >= mu (1 - tol)) and the longest run of consecutive such samples in any channel.
+
+    ``clipped`` is True when at least ``min_fraction`` of the samples and a run of ``min_run`` sit on the
+    peak: an unclipped recording touches its peak once or twice, a clipped one stays on it for whole runs.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    mu = float(np.max(np.abs(y)))
+    mask = np.abs(y) >= mu * (1 - SATURATION_RTOL) if mu > 0 else np.zeros_like(y, dtype=bool)
+    fraction = float(mask.mean())
+    run = max(longest_run(row) for row in mask)
+    return {"threshold": mu, "saturated_fraction": fraction, "longest_run": run,
+            "clipped": bool(mu > 0 and fraction >= min_fraction and run >= min_run)}
