@@ -46,6 +46,7 @@ bench: setup
 	$(RUN) restorebench bench dip --time-to-quality --markdown docs/bench/dip_time_to_quality.md
 	$(RUN) restorebench bench sar --markdown docs/bench/sar.md
 	$(RUN) restorebench bench merlin --markdown docs/bench/merlin.md
+	$(RUN) restorebench bench declip --markdown docs/bench/declip.md
 
 clean:
 	rm -rf results .snakemake

@@ -40,3 +40,13 @@ def test_bench_merlin_times_the_reference_and_the_suite_step(tmp_path, capsys):
     assert rows[0]["parameters"] == rows[1]["parameters"] == 988_609     # the same network on both sides
     assert rows[0]["relative_to_reference"] == 1.0 and all(r["steps_per_s"] > 0 for r in rows)
     assert "target: suite MERLIN step" in capsys.readouterr().out and "bench merlin" in md.read_text()
+
+
+def test_bench_declip_reports_training_inference_and_aspade(tmp_path, capsys):
+    out = tmp_path / "declip.json"
+    assert main(["bench", "declip", "--declip-batch", "2", "--declip-segment", "1024", "--declip-seconds", "0.5",
+                 "--net-iterations", "1", "--output", str(out)]) == 0
+    rows = json.loads(out.read_text())["declip"]
+    assert [r["what"] for r in rows] == ["training, mc-eq", "training, supervised", "inference"] * 2 + ["A-SPADE"]
+    assert all(r.get("samples_per_s", 1) > 0 and r.get("seconds_per_minute_of_audio", 1) > 0 for r in rows)
+    assert "A-SPADE" in capsys.readouterr().out

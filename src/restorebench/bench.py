@@ -368,9 +368,62 @@ def merlin_rates(args) -> list[dict]:
     return rows
 
 
+def declip_rates(args) -> list[dict]:
+    """S4: declipper training samples/s (one step = a batch of ``--declip-batch`` segments of
+    ``--declip-segment`` samples; L_MC + L_EQ runs the network twice, supervised once), inference seconds per
+    minute of 16 kHz audio, and A-SPADE's seconds per minute, on a generated ensemble clip at v = 10 %."""
+    from .data.corpus import make_corpus
+    from .methods.aspade import aspade
+    from .methods.configs import DeclipConfig
+    from .methods.declipping import batch_loss, build_model, declip
+    from .physics.clipping import clip_to_fraction
+
+    rows = []
+    seconds_audio = args.declip_seconds
+    clip = make_corpus("sf-ensemble", 1, int(16000 * seconds_audio), seed=0).clips[0]
+    y, _, mu = clip_to_fraction(clip[None], 0.1)
+    print(f"# declipping, {torch.get_num_threads()} threads, CPU; {seconds_audio:g} s of generated music at v = 10 %")
+    segment, batch = args.declip_segment, args.declip_batch
+    ys = torch.from_numpy(np.resize(y[0], (batch, segment)).astype(np.float32))
+    mus = torch.full((batch,), float(mu[0, 0]))
+    for widths, name in (((32, 64, 128, 256), "paper-size U-Net"), ((16, 32, 64), "quick-size U-Net")):
+        for objective in ("mc-eq", "supervised"):
+            cfg = DeclipConfig(objective=objective, widths=widths)
+            model = build_model(cfg)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            data = (ys, mus, ys) if objective == "supervised" else (ys, mus)
+
+            def step():
+                loss = batch_loss(cfg, model, data)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            step()
+            t0 = time.perf_counter()
+            for _ in range(args.net_iterations):
+                step()
+            rate = args.net_iterations * batch * segment / (time.perf_counter() - t0)
+            rows.append({"what": f"training, {objective}", "network": name, "samples_per_s": rate})
+            print(f"{name:<18} training {objective:<11} {rate:>12,.0f} samples/s", flush=True)
+        model.eval()
+        t0 = time.perf_counter()
+        declip(model, y[0], float(mu[0, 0]))
+        per_minute = (time.perf_counter() - t0) * 60 / seconds_audio
+        rows.append({"what": "inference", "network": name, "seconds_per_minute_of_audio": per_minute})
+        print(f"{name:<18} inference {per_minute:>10.1f} s per minute of audio", flush=True)
+    t0 = time.perf_counter()
+    aspade(y[0], float(mu[0, 0]))
+    per_minute = (time.perf_counter() - t0) * 60 / seconds_audio
+    rows.append({"what": "A-SPADE", "network": "-", "seconds_per_minute_of_audio": per_minute})
+    print(f"{'A-SPADE':<18} {per_minute:>20.1f} s per minute of audio", flush=True)
+    return rows
+
+
 def run_bench(args) -> None:
     out = {}
-    if args.what == "merlin":
+    if args.what == "declip":
+        out["declip"] = declip_rates(args)
+    elif args.what == "merlin":
         out["merlin"] = merlin_rates(args)
     elif args.what == "sar":
         out["sar"] = sar_throughput(args)
@@ -393,7 +446,8 @@ def run_bench(args) -> None:
 SECTION_TITLES = {"speed": "Prior fitting speed: suite loop vs reference loop",
                   "time_to_quality": "Time to quality: oracle vs ES-WMV vs final iterate",
                   "sar": "SAR throughput and networks",
-                  "merlin": "MERLIN training steps: suite vs the authors' step"}
+                  "merlin": "MERLIN training steps: suite vs the authors' step",
+                  "declip": "Declipping: training and inference rates, A-SPADE"}
 
 
 def markdown_report(out: dict, args) -> str:

@@ -16,10 +16,17 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "bench", "speed and time-to-quality benchmarks (prints figures)", cmd_bench,
                            "Options marked dip or sar apply to that benchmark only.")
-    p.add_argument("what", choices=("dip", "sar", "merlin"), nargs="?", default="dip",
+    p.add_argument("what", choices=("dip", "sar", "merlin", "declip"), nargs="?", default="dip",
                    help="dip: prior-fitting speed of the suite's loop vs a reference loop (or time to quality); "
                         "sar: focusing, echo simulation and CFAR throughput, DIFNet/PISNet training and "
-                        "inference rates; merlin: MERLIN / MERLIN-multitask training steps vs the authors' step "
+                        "inference rates; merlin: MERLIN / MERLIN-multitask training steps vs the authors' step; "
+                        "declip: declipper training samples/s, inference and A-SPADE seconds per minute of audio "
+                        "(default: %(default)s)")
+    p.add_argument("--declip-batch", type=int, default=16, help="declip: segments per training step (default: %(default)s)")
+    p.add_argument("--declip-segment", type=int, default=16384,
+                   help="declip: samples per training segment (default: %(default)s)")
+    p.add_argument("--declip-seconds", type=float, default=10.0,
+                   help="declip: seconds of generated music the inference and A-SPADE are timed on "
                         "(default: %(default)s)")
     p.add_argument("--merlin-batch", type=int, default=12,
                    help="merlin: patches per training step (default: %(default)s, the authors')")
