@@ -48,6 +48,22 @@ def test_wrong_type_is_named():
         _validate(config)
 
 
+@pytest.mark.parametrize("v", [0.0, -0.1, 0.6])
+def test_saturated_fractions_outside_zero_to_one_half_are_rejected(v):
+    from snakemake.exceptions import WorkflowError
+
+    for where in ("music", "figure5", "toy"):
+        config = _default()
+        if where == "music":
+            config["s4"]["music"]["fractions"] = [0.05, v]
+        elif where == "figure5":
+            config["scales"]["quick"]["s4"]["saturated_fractions"] = [v]
+        else:
+            config["s4"]["toy"]["v"] = v
+        with pytest.raises(WorkflowError, match=str(v)):
+            _validate(config)
+
+
 def test_paper_scale_matches_the_paper():
     paper = _default()["scales"]["paper"]["s2"]
     assert paper["iterations"] == 2000 and paper["clips"] == 50

@@ -335,7 +335,7 @@ S4_FIGURES = ["results/s4/figures/figure5.png", "results/s4/figures/figure3_toy.
 S4_TABLES = ["results/s4/tables/figure5.md", "results/s4/tables/music.md"]
 S4_TRAIN_BENCHMARKS = [
     f"results/benchmarks/s4_figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 if m in S4_TRAINED for d in S4_D for v in S4_V
-] + ["results/benchmarks/s4_toy.tsv"]
+] + ["results/benchmarks/s4_toy/toy.tsv"]
 
 
 def s4_net_options(sizes=None):

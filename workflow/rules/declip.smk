@@ -73,7 +73,7 @@ rule s4_toy:
     log:
         "results/logs/s4_toy.log",
     benchmark:
-        "results/benchmarks/s4_toy.tsv"
+        "results/benchmarks/s4_toy/toy.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

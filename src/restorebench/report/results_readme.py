@@ -63,6 +63,6 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
         lines += ["", "## Job times of this run", "",
                   "Wall seconds per job from Snakemake's benchmark files (`benchmarks/`): what a larger scale "
                   "can be extrapolated from.", "", times.to_markdown(index=False, floatfmt=".1f")]
-    lines += ["", "Every number above comes from the tidy rows of this run (`s1/metrics.csv`, `s2/metrics.csv`). "
+    lines += ["", "Every number above comes from the tidy rows of this run (`s{1,2,3,4}/metrics.csv`). "
               "Simulated and stand-in data carry their own names; oracle-stopped values are marked †.", ""]
     write_text(output, "\n".join(lines))
