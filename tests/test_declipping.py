@@ -226,6 +226,13 @@ def test_declip_tool_refuses_a_rate_the_network_was_not_trained_at_and_a_silent_
     err = capsys.readouterr().err
     assert "8000 Hz" in err and "16000 Hz" in err and str(tmp_path / "a.wav") in err
     assert not (tmp_path / "b.wav").exists()
+    # at the network's rate it runs, channel by channel, and keeps the length (padding is cut off again)
+    sf.write(tmp_path / "ok.wav", np.clip(np.sin(np.arange(8001) / 5), -0.5, 0.5).astype(np.float32), 16000)
+    assert main(["declip", "--checkpoint", str(tmp_path / "w.pt"), "--input", str(tmp_path / "ok.wav"),
+                 "--output", str(tmp_path / "ok-out.wav")]) == 0
+    out, rate = sf.read(tmp_path / "ok-out.wav")
+    assert rate == 16000 and out.shape == (8001,) and np.all(np.isfinite(out))
+    capsys.readouterr()
     sf.write(tmp_path / "silent.wav", np.zeros(1600, dtype=np.float32), 16000)
     assert main(["declip", "--checkpoint", str(tmp_path / "w.pt"), "--input", str(tmp_path / "silent.wav"),
                  "--output", str(tmp_path / "c.wav")]) == 2

@@ -164,8 +164,8 @@ def cmd_declip(a):
         print(f"warning: {a.input} shows no clipping plateau ({found['saturated_fraction']:.1e} of its samples at "
               f"its peak, longest run {found['longest_run']}); declipping at its peak anyway. Give --threshold "
               f"if the clip level is known", file=sys.stderr)
-    model, method, device = None, a.method, resolve_device(a.device)
-    if method == "network":
+    model, device = None, resolve_device(a.device)
+    if a.method == "network":
         if not a.checkpoint:
             raise ValueError("--method network needs --checkpoint (weights written by s4-music-train)")
         from ..methods.declipping import load_trained
@@ -175,9 +175,8 @@ def cmd_declip(a):
             raise AudioInputError(f"{a.input}: {rate} Hz, but the network was trained at {cfg.sample_rate} Hz; "
                                   f"resampling a clipped file smears its plateaus, so resample the audio before it "
                                   f"is clipped, or train at {rate} Hz")
-        method = "mc-eq"      # any trained declipper: run_declipper only needs to know it is a network
     start = time.perf_counter()
-    x = run_declipper(method, y, [mu] * len(y), model, device)
+    x = run_declipper(None if model is not None else a.method, y, [mu] * len(y), model, device)
     write_audio(a.output, x.T if x.shape[0] > 1 else x[0], rate)
     print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "sample_rate": rate,
                       "channels": int(y.shape[0]), "threshold": mu,

@@ -40,13 +40,17 @@ def _fraction_label(v: float) -> str:
     return f"v={100 * v:g}%"
 
 
-def run_declipper(method: str, y: np.ndarray, mu: np.ndarray, model=None, device=None, context=None) -> np.ndarray:
-    """x_hat for every row of ``y`` (n, T) at thresholds ``mu`` (n,) with a registered S4 declipper."""
-    spec = registry.get(STUDY, "declipper", method)
-    if spec.trained:
+def run_declipper(method: str | None, y: np.ndarray, mu: np.ndarray, model=None, device=None,
+                  context=None) -> np.ndarray:
+    """x_hat for every row of ``y`` (n, T) at thresholds ``mu`` (n,): with the trained network ``model`` when
+    one is given (a trained declipper), else with the registered untrained S4 declipper ``method``."""
+    if model is not None:
         from ..methods.declipping import declip
 
         return declip(model, y, mu, device=device)
+    spec = registry.get(STUDY, "declipper", method)
+    if spec.trained:
+        raise ValueError(f"S4 declipper {method!r} is a network: give its trained weights")
     return np.stack([spec.run(row, float(m), context or {}) for row, m in zip(y, mu)]).astype(np.float32)
 
 
