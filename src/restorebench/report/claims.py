@@ -119,11 +119,15 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    heights = [max(1.0, 0.32 * len(v.cells) + 0.7) for v in verdicts]
+    import textwrap
+
+    # the verdict first, the statement wrapped: a long statement must not push the verdict off the figure
+    titles = [textwrap.fill(f"{v.claim.id} — {v.verdict}: {v.claim.statement}", 95) for v in verdicts]
+    heights = [max(1.0, 0.32 * len(v.cells) + 0.7 + 0.16 * t.count("\n")) for v, t in zip(verdicts, titles)]
     total_height = sum(heights) + 0.4
     fig, axes = plt.subplots(len(verdicts), 1, figsize=(8.5, total_height), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    for ax, v in zip(axes[:, 0], verdicts):
+    for ax, v, title_text in zip(axes[:, 0], verdicts, titles):
         for row, c in enumerate(v.cells):
             values = [c.effect, c.ci_low, c.ci_high, c.margin]
             scale = max((abs(x) for x in values if np.isfinite(x)), default=1.0) or 1.0
@@ -141,8 +145,7 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
         ax.set_yticklabels([c.label for c in reversed(v.cells)], fontsize=6.5)
         ax.set_xlim(-1.1, 1.1)
         ax.set_ylim(-0.7, len(v.cells) - 0.3)
-        ax.set_title(f"{v.claim.id}: {v.claim.statement} — {v.verdict}", fontsize=8, loc="left",
-                     color=COLOURS.get(v.verdict, "#444444"))
+        ax.set_title(title_text, fontsize=8, loc="left", color=COLOURS.get(v.verdict, "#444444"))
         ax.tick_params(axis="x", labelsize=6)
     axes[-1, 0].set_xlabel("effect / largest |value| of its row  (right of 0 = the paper's way; | = margin)",
                            fontsize=7)
