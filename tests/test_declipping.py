@@ -210,6 +210,10 @@ def test_clip_and_declip_tools_on_a_stereo_file(tmp_path, capsys):
     # clipping an already clipped file is reported
     main(["clip", "--input", str(tmp_path / "y.wav"), "--saturated-fraction", "0.2", "--output", str(tmp_path / "z.wav")])
     assert "already clipped" in capsys.readouterr().err
+    # a fraction outside (0, 0.5] is refused before anything is written
+    assert main(["clip", "--input", str(tmp_path / "x.wav"), "--saturated-fraction", "0.7",
+                 "--output", str(tmp_path / "bad.wav")]) == 2
+    assert "--saturated-fraction" in capsys.readouterr().err and not (tmp_path / "bad.wav").exists()
 
 
 def test_declip_tool_refuses_a_rate_the_network_was_not_trained_at_and_a_silent_file(tmp_path, capsys):

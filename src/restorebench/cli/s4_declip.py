@@ -131,6 +131,8 @@ def cmd_clip(a):
     from ..audio_io import write_audio
     from ..physics.clipping import clip, detect_clipping, saturated_fraction, threshold_for_fraction
 
+    if not 0 < a.saturated_fraction <= 0.5:
+        raise ValueError(f"--saturated-fraction must be in (0, 0.5], got {a.saturated_fraction}")
     x, rate = _read_channels(a.input)
     source = detect_clipping(x)
     if source["clipped"]:
