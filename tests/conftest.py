@@ -10,3 +10,22 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def need_tools(*names):
     missing = [n for n in names if shutil.which(n) is None]
     return pytest.mark.skipif(bool(missing), reason=f"system tools missing: {missing} (run make setup)")
+
+
+def write_stem_file(path, streams, rate=44100):
+    """Write a stem file as MUSDB18 ships them: one AAC stereo stream per (2 x samples) array, the
+    mixture first, in an MP4 container (PyAV encodes it)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4") as out:
+        encoders = [out.add_stream("aac", rate=rate, layout="stereo") for _ in streams]
+        for encoder, x in zip(encoders, streams):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x, dtype=np.float32), format="fltp",
+                                               layout="stereo")
+            frame.rate = rate
+            for packet in encoder.encode(frame):
+                out.mux(packet)
+        for encoder in encoders:
+            for packet in encoder.encode(None):
+                out.mux(packet)

@@ -15,8 +15,8 @@ from restorebench.methods.declipping import DeclipConfig, declip, load_trained, 
 from restorebench.methods.training import OptimConfig
 from restorebench.metrics.audio import snr_db
 from restorebench.models.declipper import Declipper
-from restorebench.physics.clipping import (clip, clip_to_fraction, measurement_threshold, saturated_fraction,
-                                           saturation_mask, threshold_for_fraction)
+from restorebench.physics.clipping import (clip, clip_to_fraction, measurement_threshold, project_consistent,
+                                           saturated_fraction, saturation_mask, threshold_for_fraction)
 
 
 @pytest.mark.parametrize("v", [0.01, 0.05, 0.1, 0.2, 0.5])
@@ -39,6 +39,26 @@ def test_clip_is_the_same_operator_on_numpy_and_torch():
     np.testing.assert_array_equal(clip(x, 1.0), expected)
     np.testing.assert_array_equal(clip(torch.from_numpy(x), torch.ones(1, 1)).numpy(), expected)
     np.testing.assert_array_equal(saturation_mask(expected, 1.0), (np.abs(expected) == 1).astype(np.float32))
+
+
+def test_consistency_projection_is_the_nearest_consistent_signal():
+    y = np.array([0.2, 1.0, 1.0, -0.3, -1.0], dtype=np.float32)    # clipped at mu = 1
+    mask = saturation_mask(y, 1.0)
+    x = np.array([0.5, 1.4, 0.7, -0.3, -0.2], dtype=np.float32)
+    # reliable samples take y; saturated ones go to at least the clip level, with y's sign
+    np.testing.assert_array_equal(project_consistent(x, y, mask), np.float32([0.2, 1.4, 1.0, -0.3, -1.0]))
+    rng = np.random.default_rng(0)
+    clean = rng.standard_normal(500).astype(np.float32)
+    y, mask, mu = clip_to_fraction(clean, 0.2)
+    estimate = clean + 0.3 * rng.standard_normal(500)
+    projected = project_consistent(estimate, y, mask)
+    np.testing.assert_array_equal(clip(projected, mu), y)                 # consistent
+    np.testing.assert_array_equal(project_consistent(projected, y, mask), projected)   # a projection
+    np.testing.assert_array_equal(project_consistent(clean, y, mask), clean)           # the truth is kept
+    # nearer to the estimate than any other consistent signal tried
+    for _ in range(20):
+        other = project_consistent(estimate + rng.standard_normal(500), y, mask)
+        assert np.linalg.norm(projected - estimate) <= np.linalg.norm(other - estimate)
 
 
 def test_bias_free_network_is_positively_homogeneous_and_the_biased_one_is_not():

@@ -160,9 +160,13 @@ def test_declipping_study_figure5(workdir):
     music = metrics[metrics["experiment"] == "music"]
     assert set(music["method"]) == {"clipped", "aspade", "nmc-eq", "mc-eq", "supervised"}
     assert set(music["dataset"]) == {"sf-ensemble", "tts-speech"} and set(music["v"]) == {0.01, 0.05, 0.1, 0.2}
-    assert len(music) == 5 * 2 * 2 * 4 * 2                     # methods x datasets x recordings x v x metrics
+    assert len(music) == 5 * 2 * 2 * 4 * 3                     # methods x datasets x recordings x v x metrics
+    assert (music["source_clipping"] == 0).all()              # generated recordings are never clipped in the source
     clipped = music[(music["method"] == "clipped") & (music["metric"] == "delta_sdr")]
     assert (clipped["value"] == 0).all()
+    # the clipped input is consistent already, so projecting it changes nothing
+    sdr = music[music["method"] == "clipped"].pivot(index=["item", "v"], columns="metric", values="value")
+    assert (sdr["sdr_consistent"] - sdr["sdr"]).abs().max() < 1e-6
     aspade = music[(music["method"] == "aspade") & (music["metric"] == "delta_sdr")]
     assert aspade["value"].mean() > 3                          # the classical declipper really declips
     assert "| 20 % | A-SPADE" in (s4 / "tables" / "music.md").read_text()
@@ -236,14 +240,54 @@ def test_real_data_source_says_what_to_download_and_where(tmp_path):
         (tmp_path / "resources" / folder).mkdir(parents=True)
         (tmp_path / "resources" / folder / ".complete").touch()
     proc = _snakemake(tmp_path, "-n", "--config", "data_source=real")
-    assert proc.stdout.count("rule fetch_archive:") == 4
+    assert proc.stdout.count("rule fetch_archive:") == 5
     # S1's real scenes are placed by hand too: the plan includes their instructions, not a download
     assert "resources/sandia/.complete" in proc.stdout and "resources/sentinel1/.complete" in proc.stdout
     manual = _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "--",
                         "resources/sandia/.complete", check=False)
     assert manual.returncode != 0 and "Sandia-MiniSAR cannot be downloaded" in manual.stdout + manual.stderr
-    for archive in ("LJSpeech-1.1.tar.bz2", "speech_commands_v0.02.tar.gz", "DLIVING_16k.zip", "STRAFFIC_16k.zip"):
+    for archive in ("LJSpeech-1.1.tar.bz2", "speech_commands_v0.02.tar.gz", "DLIVING_16k.zip", "STRAFFIC_16k.zip",
+                    "MUSDB18-7-STEMS.zip"):
         assert f"resources/downloads/{archive}" in proc.stdout
+
+
+def test_musdb_archive_is_extracted_and_split_into_s4_training_and_test_recordings(tmp_path):
+    """S4 with data_source real: a MUSDB18-7-STEMS-shaped zip (stem files in train/ and test/) goes through
+    the workflow's extraction and ingestion; the test recordings come from test/ only, as mixtures."""
+    import zipfile
+
+    import numpy as np
+
+    from conftest import write_stem_file
+    from restorebench.audio_io import load_npz
+
+    for item in ("Snakefile", "config.yaml", "workflow"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    downloads = tmp_path / "resources" / "downloads"
+    downloads.mkdir(parents=True)
+    t = np.arange(2 * 44100) / 44100
+    with zipfile.ZipFile(downloads / "MUSDB18-7-STEMS.zip", "w") as archive:
+        for split, freqs in (("train", (300, 400, 500)), ("test", (700, 800))):
+            for freq in freqs:
+                stem = tmp_path / f"{freq}.stem.mp4"
+                mixture = np.stack([0.5 * np.sin(2 * np.pi * freq * t)] * 2)
+                write_stem_file(stem, [mixture, 0.5 * mixture])
+                archive.write(stem, f"{split}/Artist - Tone {freq}.stem.mp4")
+    targets = ["results/s4/data/musdb-train.npz", "results/s4/data/musdb-test.npz"]
+    _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "scale=tiny", "--", *targets)
+    assert (tmp_path / "resources" / "musdb18-7s" / "test").is_dir()
+    import yaml
+
+    sizes = yaml.safe_load((ROOT / "config.yaml").read_text())["scales"]["tiny"]["s4"]["music"]
+    for target, split, freqs in ((targets[0], "train", {300, 400, 500}), (targets[1], "test", {700, 800})):
+        data = load_npz(tmp_path / target)
+        assert str(data["meta_dataset"]) == "MUSDB18-7s" and str(data["meta_data_source"]) == "real"
+        assert data["clips"].shape == (sizes[f"{split}_clips"], sizes["clip_samples"])
+        assert all(str(name).startswith(f"{split}/") for name in data["descriptions"])
+        for clip in data["clips"]:
+            peak_hz = np.argmax(np.abs(np.fft.rfft(clip))) * 16000 / clip.size
+            assert min(abs(peak_hz - f) for f in freqs) < 4
 
 
 def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupted_run(tmp_path):

@@ -1,7 +1,9 @@
 """Reading and writing audio and result files safely.
 
 * :func:`read_audio` validates what it reads (readable, non-empty, finite, not silent) and names the
-  file in every error; it resamples to the requested rate with ``scipy.signal.resample_poly``.
+  file in every error; it resamples to the requested rate with ``scipy.signal.resample_poly``. Files
+  libsndfile cannot open as such -- MP4/M4A, among them MUSDB18's ``.stem.mp4`` -- are decoded with
+  PyAV (FFmpeg), which the ``music`` extra installs.
 * :func:`atomic_output` writes to a temporary name in the target folder and renames on success, so an
   interrupted or failed step never leaves a half-written file.
 """
@@ -47,15 +49,67 @@ def check_signal(x: np.ndarray, name: str, silence_threshold: float = 1e-6) -> n
     return x
 
 
-def read_audio(path: str | os.PathLike, sample_rate: int | None = 16000, mono: bool = True) -> np.ndarray:
-    """Read an audio file as float32, mixed to mono and resampled to ``sample_rate`` (with a warning)."""
-    path = Path(path)
+# containers libsndfile does not read; decoded with FFmpeg through PyAV
+FFMPEG_SUFFIXES = (".mp4", ".m4a")
+
+
+def read_ffmpeg_audio(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
+    """Decode audio stream ``stream`` of a container with PyAV: (samples x channels float64, rate).
+
+    A stem file (``.stem.mp4``, as MUSDB18 ships) holds the mixture as stream 0 and the sources
+    (drums, bass, other, vocals) as streams 1-4.
+    """
     try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, or TypeError
+        import av
+    except ImportError as err:
+        raise AudioInputError(f"{path}: reading {path.suffix} files needs PyAV (FFmpeg): "
+                              f"pip install -e '.[music]'") from err
+    try:
+        with av.open(str(path)) as container:
+            audio_streams = container.streams.audio
+            if stream >= len(audio_streams):
+                raise AudioInputError(f"{path}: has {len(audio_streams)} audio stream(s), stream {stream} "
+                                      f"was asked for")
+            chosen = audio_streams[stream]
+            # every frame converted to one planar float layout, whatever the codec's sample format
+            resampler = av.AudioResampler(format="fltp", layout=chosen.layout.name, rate=chosen.rate)
+            blocks = [converted.to_ndarray() for frame in container.decode(chosen)
+                      for converted in resampler.resample(frame)]
+            blocks += [converted.to_ndarray() for converted in resampler.resample(None)]
+            rate = chosen.rate
+    except AudioInputError:
+        raise
+    except Exception as err:  # av.error.FFmpegError and its many subclasses
         raise AudioInputError(f"{path}: cannot read audio ({err})") from err
-    x = data.mean(axis=1) if mono else data.T
-    check_signal(x, str(path))
+    if not blocks:
+        raise AudioInputError(f"{path}: audio is empty")
+    return np.concatenate(blocks, axis=1).T.astype(np.float64), rate
+
+
+def read_audio_channels(path: str | os.PathLike, stream: int = 0) -> tuple[np.ndarray, int]:
+    """(channels x samples float64, sample rate) of an audio file, checked to be usable.
+
+    ``stream`` picks the audio stream of a multi-stream container (0: a stem file's mixture).
+    """
+    path = Path(path)
+    if path.suffix.lower() in FFMPEG_SUFFIXES:
+        data, rate = read_ffmpeg_audio(path, stream)
+    else:
+        try:
+            data, rate = sf.read(str(path), dtype="float64", always_2d=True)
+        except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, or TypeError
+            raise AudioInputError(f"{path}: cannot read audio ({err})") from err
+    check_signal(data, str(path))
+    return data.T, rate
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int | None = 16000, mono: bool = True,
+               stream: int = 0) -> np.ndarray:
+    """Read an audio file as float32, mixed to mono and resampled to ``sample_rate`` (with a warning)."""
+    x, rate = read_audio_channels(path, stream)
+    if mono:
+        x = x.mean(axis=0)
+        check_signal(x, str(path))   # channels in antiphase can cancel
     if sample_rate is not None and rate != sample_rate:
         warnings.warn(f"{path}: resampling from {rate} Hz to {sample_rate} Hz", stacklevel=2)
         x = resample(x, rate, sample_rate)

@@ -357,14 +357,34 @@ def s4_synthetic_options():
 S4M = S4["music"]
 S4MCFG = S4CFG["music"]
 S4_MUSIC_METHODS = registered("S4", "declipper", "s4.music.methods", S4MCFG["methods"])
-S4_MUSIC_DATASETS = list(S4MCFG["datasets"])
+S4_REAL = config["data_source"] == "real"
+# the files' names: embedded corpus names, or real_data keys (whose entries give the dataset's name)
+S4_MUSIC_DATASETS = list(S4MCFG["real_datasets"] if S4_REAL else S4MCFG["datasets"])
+if S4_REAL:
+    for _role in S4_MUSIC_DATASETS:
+        if _role not in config["real_data"]:
+            raise ValueError(f"s4.music.real_datasets: {_role!r} is not a real_data entry "
+                             f"(entries: {', '.join(config['real_data'])})")
+        if "splits" not in config["real_data"][_role]:
+            raise ValueError(f"real_data.{_role}: the music table needs its own train/test division "
+                             f"(splits: {{train: [globs], test: [globs]}}) so that no recording is trained on and scored")
+
+
+def s4_dataset_name(dataset):
+    return config["real_data"][dataset]["name"] if S4_REAL else dataset
+
+
+def s4_split_patterns(wc):
+    return " ".join(f"--pattern {quoted(p)}" for p in config["real_data"][wc.dataset]["splits"][wc.split])
+
+
 S4_MUSIC_FRACTIONS = " ".join(f"{v:g}" for v in S4MCFG["fractions"])
 S4_MUSIC_SCORES = [f"results/s4/music/{m}.tsv" for m in S4_MUSIC_METHODS]
 # the example figure shows the paper's declipper when the table has it
 S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
 S4_MUSIC_RUN_FACTS = (
     f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
-    f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(S4_MUSIC_DATASETS)}), segments of {S4M['segment']} "
+    f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
     f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {S4M['epochs']} epochs, batch {S4M['batch_size']}."
 )
 S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED]

@@ -82,24 +82,53 @@ rule s4_toy:
         "--device {params.device} --threads {threads} 2> {log}"
 
 
-rule s4_corpus:
-    output:
-        "results/s4/data/{dataset}-{split}.npz",
-    wildcard_constraints:
-        dataset="|".join(S4_MUSIC_DATASETS),
-        split="train|test",
-    params:
-        n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
-        # a different seed per split: the test recordings are never training material
-        seed=lambda wc: config["seed"] + (0 if wc.split == "train" else 1000),
-        samples=S4M["clip_samples"],
-    log:
-        "results/logs/s4_corpus/{dataset}-{split}.log",
-    conda:
-        "../envs/restorebench.yaml"
-    shell:
-        "restorebench make-corpus --dataset {wildcards.dataset} --role {wildcards.dataset} --n-clips {params.n} "
-        "--clip-samples {params.samples} --seed {params.seed} --output {output} 2> {log}"
+if not S4_REAL:
+
+    rule s4_corpus:
+        output:
+            "results/s4/data/{dataset}-{split}.npz",
+        wildcard_constraints:
+            dataset="|".join(S4_MUSIC_DATASETS),
+            split="train|test",
+        params:
+            n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
+            # a different seed per split: the test recordings are never training material
+            seed=lambda wc: config["seed"] + (0 if wc.split == "train" else 1000),
+            samples=S4M["clip_samples"],
+        log:
+            "results/logs/s4_corpus/{dataset}-{split}.log",
+        conda:
+            "../envs/restorebench.yaml"
+        shell:
+            "restorebench make-corpus --dataset {wildcards.dataset} --role {wildcards.dataset} --n-clips {params.n} "
+            "--clip-samples {params.samples} --seed {params.seed} --output {output} 2> {log}"
+
+else:
+
+    # the dataset's own train/test division keeps every test recording out of training
+    rule s4_ingest:
+        input:
+            lambda wc: f"{real_folder(wc.dataset)}/.complete",
+        output:
+            "results/s4/data/{dataset}-{split}.npz",
+        wildcard_constraints:
+            dataset="|".join(S4_MUSIC_DATASETS),
+            split="train|test",
+        params:
+            name=lambda wc: s4_dataset_name(wc.dataset),
+            folder=lambda wc: real_folder(wc.dataset),
+            patterns=s4_split_patterns,
+            n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
+            samples=S4M["clip_samples"],
+            seed=config["seed"],
+        log:
+            "results/logs/s4_ingest/{dataset}-{split}.log",
+        conda:
+            "../envs/restorebench.yaml"
+        shell:
+            "restorebench ingest-audio --dataset {params.name} --role music --source {params.folder} "
+            "{params.patterns} --n-clips {params.n} --clip-samples {params.samples} --seed {params.seed} "
+            "--output {output} 2> {log}"
 
 
 rule s4_music_train:

@@ -22,10 +22,11 @@ def cmd_ingest_audio(a):
     from ..audio_io import save_npz
     from ..data.real import ingest_audio_folder
 
-    clips, descriptions = ingest_audio_folder(Path(a.source), a.pattern or ["**/*.wav"], a.n_clips, a.clip_samples,
-                                              a.seed, a.peak if not a.no_normalise else None)
-    save_npz(a.output, clips=clips, descriptions=descriptions, meta_dataset=a.dataset, meta_role=a.role,
-             meta_data_source="real", meta_seed=a.seed)
+    clips, descriptions, source_clipping = ingest_audio_folder(
+        Path(a.source), a.pattern or ["**/*.wav"], a.n_clips, a.clip_samples, a.seed,
+        a.peak if not a.no_normalise else None)
+    save_npz(a.output, clips=clips, descriptions=descriptions, source_clipping=source_clipping,
+             meta_dataset=a.dataset, meta_role=a.role, meta_data_source="real", meta_seed=a.seed)
 
 
 def cmd_corrupt(a):
@@ -109,12 +110,15 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "ingest-audio", "cut clips from a folder of real audio files (npz)",
                            cmd_ingest_audio,
-                           "Files are read as 16 kHz mono (resampled when needed) and drawn without replacement.")
+                           "Files are read as 16 kHz mono (resampled when needed) and drawn without replacement; "
+                           "a stem file (.stem.mp4, MUSDB18) gives its mixture stream (needs PyAV: the 'music' "
+                           "extra). A file already clipped in the source is reported on stderr and recorded "
+                           "(source_clipping).")
     p.add_argument("--dataset", required=True,
                    help="dataset name recorded in the file and in the metric rows (e.g. LJSpeech-1.1)")
     p.add_argument("--source", required=True, help="folder holding the dataset's audio files")
     p.add_argument("--pattern", action="append",
-                   help="glob under --source, repeatable (default: **/*.wav)")
+                   help="glob under --source, repeatable, e.g. '**/test/*.stem.mp4' (default: **/*.wav)")
     _add_corpus_options(p, "seed of the file order and, for noise, of the window drawn from each file")
     p.add_argument("--no-normalise", action="store_true",
                    help="noise recordings: take a random window at unit RMS instead of the loudest window "

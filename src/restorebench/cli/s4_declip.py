@@ -102,24 +102,10 @@ def add_net_options(p) -> None:
 
 def _read_channels(path: str):
     """(channels x samples float32, sample rate) of an audio file; errors name the file."""
-    import warnings
+    from ..audio_io import read_audio_channels
 
-    import numpy as np
-
-    from ..audio_io import AudioInputError, check_signal, read_audio
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x = read_audio(path, sample_rate=None, mono=False)
-    import soundfile as sf
-
-    try:
-        rate = sf.info(path).samplerate
-    except Exception as err:  # noqa: BLE001 - read_audio succeeded, so this is unlikely
-        raise AudioInputError(f"{path}: cannot read the sample rate ({err})") from err
-    x = np.atleast_2d(x)
-    check_signal(x, path)
-    return x.astype(np.float32), rate
+    x, rate = read_audio_channels(path)
+    return x.astype("float32"), rate
 
 
 def cmd_clip(a):

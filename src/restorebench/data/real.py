@@ -125,34 +125,52 @@ def safe_extract(archive: Path, dest: Path, marker: Path | None = None) -> None:
             shutil.rmtree(staging)
 
 
-def ingest_audio_folder(source: Path, patterns: list[str], n_clips: int, clip_samples: int, seed: int,
-                        peak: float | None) -> tuple[np.ndarray, list[str]]:
-    """Cut ``n_clips`` clips of ``clip_samples`` at 16 kHz from the audio files under ``source``.
-
-    Files are sorted, then drawn without replacement by a seeded generator (cycled when there are fewer
-    files than clips). Clean datasets (``peak`` given) take each file's loudest window and are peak-
-    normalised as the embedded corpus is; noise recordings (``peak=None``) take a random window at unit
-    RMS.
-    """
-    import warnings
-
-    from ..audio_io import read_audio
-    from .corpus import loudest_window, peak_normalise
-
+def audio_files(source: Path, patterns: list[str]) -> list[Path]:
+    """The sorted files under ``source`` matching any of the glob ``patterns``; errors name the folder."""
     source = Path(source)
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: dataset folder not found; see the README's 'Real data' section")
     files = sorted({p for pattern in patterns for p in source.glob(pattern) if p.is_file()})
     if not files:
         raise FileNotFoundError(f"{source}: no files match {patterns}")
+    return files
+
+
+def ingest_audio_folder(source: Path, patterns: list[str], n_clips: int, clip_samples: int, seed: int,
+                        peak: float | None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Cut ``n_clips`` clips of ``clip_samples`` at 16 kHz from the audio files under ``source``.
+
+    Files are sorted, then drawn without replacement by a seeded generator (cycled when there are fewer
+    files than clips). Multi-channel files are mixed to mono; a stem file contributes its mixture
+    (stream 0). Clean datasets (``peak`` given) take each file's loudest window and are peak-normalised
+    as the embedded corpus is; noise recordings (``peak=None``) take a random window at unit RMS.
+
+    Returns the clips, the files they came from and, per clip, the share of its file's samples that sit
+    on the file's peak when the file is already clipped in the source (0 otherwise), detected at the
+    file's own rate: resampling smooths a clipped plateau into ripples, so it must come first.
+    """
+    import warnings
+
+    from ..audio_io import read_audio_channels, resample
+    from ..physics.clipping import detect_clipping
+    from .corpus import loudest_window, peak_normalise
+
+    source = Path(source)
+    files = audio_files(source, patterns)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(files))
-    clips, descriptions = [], []
+    clips, descriptions, source_clipping = [], [], []
     for i in range(n_clips):
         path = files[order[i % len(files)]]
+        channels, rate = read_audio_channels(path)
+        found = detect_clipping(channels)
+        if found["clipped"]:
+            print(f"warning: {path} is already clipped in the source: {100 * found['saturated_fraction']:.2f} % "
+                  f"of its samples sit on its peak (longest run {found['longest_run']} samples)", file=sys.stderr)
+        source_clipping.append(found["saturated_fraction"] if found["clipped"] else 0.0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            audio = read_audio(path, 16000)
+            audio = resample(channels.mean(axis=0), rate, 16000)
         if peak is None:
             start = int(rng.integers(0, max(1, audio.size - clip_samples)))
             clip = loudest_window(audio[start:start + clip_samples], clip_samples)
@@ -161,4 +179,4 @@ def ingest_audio_folder(source: Path, patterns: list[str], n_clips: int, clip_sa
             clip = peak_normalise(loudest_window(audio, clip_samples), peak, str(path))
         clips.append(clip)
         descriptions.append(str(path.relative_to(source)))
-    return np.stack(clips), descriptions
+    return np.stack(clips), descriptions, np.asarray(source_clipping, dtype=np.float32)

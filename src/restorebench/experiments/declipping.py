@@ -141,15 +141,19 @@ class MusicSizes:
     hop: int = 8192
 
 
-def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray]]:
-    """(dataset, role, clips) of each corpus file (written by make-corpus or ingest-audio)."""
+def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(dataset, role, clips, source clipping) of each corpus file (written by make-corpus or ingest-audio);
+    the last is each clip's saturated fraction when its recording was already clipped in the source, else 0
+    (embedded clips are generated unclipped)."""
     from ..audio_io import load_npz
 
     out = []
     for path in paths:
         data = load_npz(path)
         dataset = str(data.get("meta_dataset", Path(path).stem))
-        out.append((dataset, str(data.get("meta_role", "")) or dataset, np.asarray(data["clips"], dtype=np.float32)))
+        clips = np.asarray(data["clips"], dtype=np.float32)
+        source = np.asarray(data.get("source_clipping", np.zeros(len(clips))), dtype=np.float64)
+        out.append((dataset, str(data.get("meta_role", "")) or dataset, clips, source))
     return out
 
 
@@ -160,7 +164,7 @@ def music_training_set(paths: list[Path], fractions: list[float], sizes: MusicSi
     from ..physics.clipping import clip_to_fraction
 
     ys, mus, cleans = [], [], []
-    for _, _, clips in _load_clips(paths):
+    for _, _, clips, _ in _load_clips(paths):
         for k, clip in enumerate(clips):
             y, _, mu = clip_to_fraction(clip[None], fractions[k % len(fractions)])
             pieces = cut(y, sizes.segment, sizes.hop)
@@ -189,15 +193,17 @@ def music_train_job(method: str, train_paths: list[Path], fractions: list[float]
 
 def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], output: Path, device,
                    weights: Path | None = None, example: Path | None = None, example_fraction: float = 0.1) -> None:
-    """Rows of one declipper on every test recording clipped at every fraction: SDR of the estimate and
-    Delta SDR = SDR(x_hat) - SDR(y). ``example`` keeps the first recording at ``example_fraction``."""
+    """Rows of one declipper on every test recording clipped at every fraction: SDR of the estimate,
+    Delta SDR = SDR(x_hat) - SDR(y), and the SDR of P_Gamma(x_hat), the estimate made consistent with the
+    measurement (what a declipper that kept the reliable samples would score). ``example`` keeps the first
+    recording at ``example_fraction``."""
     from ..audio_io import save_npz
     from ..methods.declipping import load_trained
-    from ..physics.clipping import clip_to_fraction
+    from ..physics.clipping import clip_to_fraction, project_consistent, saturation_mask
 
     model = load_trained(weights)[1] if weights else None
     rows, kept = [], {}
-    for dataset, role, clips in _load_clips(test_paths):
+    for dataset, role, clips, source_clipping in _load_clips(test_paths):
         for v in fractions:
             y, _, mu = clip_to_fraction(clips, v)
             start = time.perf_counter()
@@ -206,10 +212,13 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
             for i, (clean, measured, restored) in enumerate(zip(clips, y, estimate)):
                 base = {"study": STUDY, "experiment": "music", "dataset": dataset, "domain": role, "method": method,
                         "task": "declipping", "condition": _fraction_label(v), "item": f"{dataset}/clip{i}",
-                        "seed": 0, "wall_seconds": round(seconds, 3), "device": str(device), "v": v}
+                        "seed": 0, "wall_seconds": round(seconds, 3), "device": str(device), "v": v,
+                        "source_clipping": float(source_clipping[i])}
                 sdr = sdr_db(clean, restored)
+                consistent = project_consistent(restored, measured, saturation_mask(measured, mu[i]))
                 rows += [{**base, "metric": "sdr", "value": sdr},
-                         {**base, "metric": "delta_sdr", "value": sdr - sdr_db(clean, measured)}]
+                         {**base, "metric": "delta_sdr", "value": sdr - sdr_db(clean, measured)},
+                         {**base, "metric": "sdr_consistent", "value": sdr_db(clean, consistent)}]
             if example is not None and not kept and abs(v - example_fraction) < 1e-9:
                 kept = {"clean": clips[0], "clipped": y[0], "restored": estimate[0], "v": np.float32(v),
                         "dataset": np.array(dataset)}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-from ..physics.clipping import saturation_mask
+from ..physics.clipping import project_consistent, saturation_mask
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,6 @@ def _keep_largest(z: np.ndarray, k: int) -> np.ndarray:
     magnitude = np.abs(z)
     kth = np.partition(magnitude, z.shape[0] - k, axis=0)[z.shape[0] - k]
     return np.where(magnitude >= kth[None, :], z, 0)
-
-
-def project_consistent(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """P_Gamma: y on reliable samples; on saturated ones, x pushed to at least the clip level, same sign."""
-    beyond = np.where(y > 0, np.maximum(x, y), np.minimum(x, y))
-    return np.where(mask > 0, beyond, y)
 
 
 def aspade(y: np.ndarray, mu: float | None = None, cfg: ASpadeConfig = ASpadeConfig()) -> np.ndarray:

@@ -77,6 +77,17 @@ def clip_to_fraction(x: np.ndarray, v: float) -> tuple[np.ndarray, np.ndarray, n
     return y, saturation_mask(y, mu), mu
 
 
+def project_consistent(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """P_Gamma(x): the point of the consistent set Gamma = {x : clip(x, -mu, mu) = y} nearest to x.
+
+    Gamma is a box, so the projection is samplewise: y on reliable samples (mask 0); on saturated ones
+    (mask 1) x pushed to at least the clip level y = +-mu, keeping the sign of y. A-SPADE clamps every
+    iterate with it; the music table also scores each declipper's output after it.
+    """
+    beyond = np.where(y > 0, np.maximum(x, y), np.minimum(x, y))
+    return np.where(mask > 0, beyond, y)
+
+
 def longest_run(mask) -> int:
     """Length of the longest run of consecutive ones in a 1-D 0/1 array."""
     m = np.asarray(mask, dtype=np.int8).ravel()
