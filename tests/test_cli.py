@@ -78,7 +78,8 @@ def test_restore_audio_denoise_and_inpaint(tmp_path, capsys):
 # ----------------------------------------------------------------------------------------- help texts
 
 COMMANDS = {
-    "s1-split", "s1-training-images", "s1-train", "s1-evaluate", "s1-tables", "s1-figure", "s1-claims",
+    "s1-split", "s1-training-images", "s1-calibrate-notch", "s1-train", "s1-evaluate", "s1-tables", "s1-figure",
+    "s1-claims", "s1-audit",
     "sar-simulate", "sar-focus", "suppress-rfi",
     "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-figure-convergence",
     "s2-figure-example", "s2-claims",

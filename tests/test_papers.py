@@ -46,7 +46,7 @@ def test_difnet_numbers_match_tables_4_and_5(tmp_path):
             assert set(per_method) <= set(registry.names("S1", "rfi"))
     rows = [{"split": split, "method": m, "metric": metric, "item": i, "value": 0.5}
             for split in ("test-same", "test-cross") for m in ("interfered", "notch", "pisnet", "difnet")
-            for metric in ("pa", "iou", "psnr", "me", "scatterer_energy_kept") for i in range(2)]
+            for metric in ("pa", "iou", "psnr", "me", "scatterer_kept") for i in range(2)]
     pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
     s1.write_tables(tmp_path / "m.csv", tmp_path)
     t4 = pd.read_csv(tmp_path / "table4.csv")

@@ -58,15 +58,29 @@ def test_pisnet_structure_and_parameter_count():
     expected = conv(1, w, 3) + conv(w, 2 * w, 4) + conv(2 * w, 4 * w, 4)
     expected += 8 * 2 * conv(4 * w, 4 * w, 3)                              # residual blocks
     expected += 2 * conv(4 * w, 4 * w, 1)                                  # EM attention 1x1 convs
-    expected += (4 * w * 2 * w * 16 + 2 * w) + (2 * w * 1 * 16 + 1)        # transposed convs
+    expected += (4 * w * 2 * w * 16 + 2 * w) + (2 * w * w * 16 + w)        # transposed convs
+    expected += conv(w, 1, 3)                                              # output conv
     assert count_parameters(net) == expected
     assert net.attention.mu.shape == (1, 128, 256)                         # 128 bases (a buffer)
     out = PISNet(width=8, residual_blocks=2, bases=16)(torch.rand(2, 1, 32, 32))
     assert out.shape == (2, 1, 32, 32) and out.min() >= 0 and out.max() <= 1
 
 
-def test_em_bases_stay_normalised():
-    em = EMAttention(8, bases=4)
-    x = torch.randn(1, 8, 6, 6)
+def test_em_bases_learn_by_moving_average_in_training_only():
+    torch.manual_seed(0)
+    em = EMAttention(8, bases=4, iterations=16, momentum=0.9)
+    x = torch.randn(2, 8, 6, 6)
+    start = em.mu.clone()
+    em.eval()
     assert em(x).shape == x.shape
-    assert torch.allclose(em.mu.norm(dim=2), torch.ones(1, 4))
+    assert torch.equal(em.mu, start)                              # inference leaves the bases alone
+    em.train()
+    em(x)
+    assert torch.allclose(em.mu.norm(dim=2), torch.ones(1, 4))    # still unit bases
+    moved = (em.mu - start).norm()
+    assert moved > 1e-3
+    for _ in range(60):
+        em(x)
+    settled = em.mu.clone()
+    em(x)
+    assert (em.mu - settled).norm() < 0.1 * moved                 # converges on a fixed input

@@ -180,15 +180,22 @@ def test_split_from_real_images_uses_tiles_and_their_brightest_points(tmp_path):
         write_sicd(folder / f"image{k}.nitf", pixels)
     geometry = Geometry(azimuth=64, range=64, n_fft=16, hop=4)
     kinds = ("narrowband", "chirp")
-    make_split_from_images("train", "minisar-like", folder, ["*.nitf"], 3, geometry, (-10, -5), kinds, 0,
-                           tmp_path / "train.npz")
-    make_split_from_images("test-same", "minisar-like", folder, ["*.nitf"], 3, geometry, (-10, -5), kinds, 0,
-                           tmp_path / "test.npz")
+    make_split_from_images("train", "minisar-like", folder, ["*.nitf"], 7, geometry, (-10, -5), kinds, 0,
+                           tmp_path / "train.npz", other_split_scenes=5)
+    make_split_from_images("test-same", "minisar-like", folder, ["*.nitf"], 5, geometry, (-10, -5), kinds, 0,
+                           tmp_path / "test.npz", other_split_scenes=7)
+    # 12 tiles hold 7 + 5 but not 7 + 6: no tile is ever in both splits
+    with pytest.raises(ValueError, match=r"sandia: 12 tiles of 64x64 in 2 files, 13 needed"):
+        make_split_from_images("test-same", "minisar-like", folder, ["*.nitf"], 6, geometry, (-10, -5), kinds, 0,
+                               tmp_path / "bad.npz", other_split_scenes=7)
+    assert not (tmp_path / "bad.npz").exists()
     train, test = load_npz(tmp_path / "train.npz"), load_npz(tmp_path / "test.npz")
-    assert train["echoes"].shape == (3, 64, 64) and str(train["meta_source"]) == "real"
+    assert train["echoes"].shape == (7, 64, 64) and test["echoes"].shape == (5, 64, 64)
+    assert str(train["meta_source"]) == "real"
     assert np.all((train["sir_db"] >= -10) & (train["sir_db"] <= -5))
-    # 2 files x (192/64 azimuth) x (128/64 range) = 12 tiles; train and test draw disjoint tiles
-    assert not any(np.array_equal(a, b) for a in train["echoes"] for b in test["echoes"])
+    # 2 files x (192/64 azimuth) x (128/64 range) = 12 tiles, all used, none twice
+    tiles = [focus(e, MINISAR_LIKE) for e in np.concatenate([train["echoes"], test["echoes"]])]
+    assert not any(np.allclose(tiles[i], tiles[j]) for i in range(12) for j in range(i))
     # a tile holding the bright point records it as its strongest scatterer (azimuth 100, range 40 -> tile
     # (64..127, 0..63) at (36, 40))
     focused = [focus(e, MINISAR_LIKE) for e in np.concatenate([train["echoes"], test["echoes"]])]

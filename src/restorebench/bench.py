@@ -247,7 +247,7 @@ def network_rates(args) -> list[dict]:
         y = (torch.rand_like(x) > 0.8).float() if kind == "difnet" else torch.rand_like(x)
 
         def step():
-            loss = loss_fn(cfg, model(x), y)
+            loss = loss_fn(cfg, model(x), y, x)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

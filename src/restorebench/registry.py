@@ -40,7 +40,7 @@ class Method:
     run: Callable[..., Any] | None = None      # runs the method (slot "rfi")
     params: dict = field(default_factory=dict)  # parameters and their defaults
     trained: bool = False                      # needs a training job before it can run
-    paper: str = ""                            # "method" (the paper's own), "baseline", or "" (added by a user)
+    paper: str = ""                            # "method" (the paper's own), "baseline", "oracle" (reads the truth), or "" (a user's)
     input_multiple: Callable[[dict], int] | None = None   # network input sides must be multiples of this
     description: str = ""
 
@@ -150,11 +150,24 @@ def _pisnet(echoes, stft, context):
     return suppress_pisnet(echoes, stft, context["net"], context["device"])
 
 
+def _oracle_mask(echoes, stft, context):
+    from .methods.rfi_suppression import suppress_oracle_mask
+
+    return suppress_oracle_mask(echoes, stft, context["clean"], context["rfi"])
+
+
+def _oracle_magnitude(echoes, stft, context):
+    from .methods.rfi_suppression import suppress_oracle_magnitude
+
+    return suppress_oracle_magnitude(echoes, stft, context["clean"])
+
+
 register(Method("interfered", "Interfered image", "S1", "rfi", run=_interfered, paper="baseline",
                 description="no suppression: the interfered echoes as they are"))
 register(Method("notch", "Notch filtering (CFAR)", "S1", "rfi", run=_notch, paper="baseline",
-                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency"},
-                description="cell-averaging CFAR on the TF magnitude; detected bins are zeroed"))
+                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency", "calibrated": True},
+                description="cell-averaging CFAR on the TF magnitude, P_fa tuned on the training pulses; "
+                            "detected bins are zeroed"))
 register(Method("pisnet", "PISNet", "S1", "rfi", run=_pisnet, trained=True, paper="baseline",
                 params={"width": 64, "residual_blocks": 8, "bases": 128},
                 input_multiple=lambda p: 4,                                  # two stride-2 convolutions
@@ -163,6 +176,15 @@ register(Method("difnet", "DIFNet", "S1", "rfi", run=_difnet, trained=True, pape
                 params={"channels": 16, "window": 8, "levels": 4},
                 input_multiple=lambda p: p["window"] * 2 ** p["levels"],     # windows at the deepest stage
                 description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))
+register(Method("notch-untuned", "Notch filtering (CFAR, nominal P_fa)", "S1", "rfi", run=_notch, paper="",
+                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency", "calibrated": False},
+                description="the same CFAR notch at the configured P_fa, untuned (extra row)"))
+# Oracles read the clean echoes and the RFI (context["clean"], context["rfi"]): each approach's ceiling.
+register(Method("oracle-mask", "Oracle: true mask zeroed", "S1", "rfi", run=_oracle_mask, paper="oracle",
+                description="zeroes the true Eq. 13 mask: the ceiling of masking methods (notch, DIFNet)"))
+register(Method("oracle-magnitude", "Oracle: true magnitude, interfered phase", "S1", "rfi",
+                run=_oracle_magnitude, paper="oracle",
+                description="the clean TF magnitude with the interfered phase: the ceiling of PISNet's approach"))
 
 
 # S3 (MERLIN multitask). Slot "model": networks trained on the simulated urban scenes; ``params`` give the

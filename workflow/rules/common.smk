@@ -218,7 +218,9 @@ def s1_images_options(wc):
         return ""
     role = s1_real_role(wc)
     patterns = " ".join(f"--pattern {quoted(p)}" for p in config["real_data"][role]["patterns"])
-    return f"--images-folder {real_folder(role)} {patterns}"
+    # train and test-same cut their tiles from one folder: each is told how many the other takes
+    other = {"train": S1["test_scenes"], "test-same": S1["train_scenes"]}.get(wc.split, 0)
+    return f"--images-folder {real_folder(role)} {patterns} --other-split-scenes {other}"
 
 
 def s1_multiple():
@@ -245,15 +247,25 @@ def s1_evaluate_inputs(wc):
     inputs = {"split": f"results/s1/data/{wc.split}.npz"}
     if wc.method in S1_TRAINED:
         inputs["checkpoint"] = f"results/s1/models/{wc.method}.pt"
+    if registry.get("S1", "rfi", wc.method).params.get("calibrated"):
+        inputs["calibration"] = "results/s1/models/notch-cfar.json"
     return inputs
 
 
+# the tuned notch's calibration, when the run has a calibrated notch (its P_fa and false alarms go in the tables)
+S1_CALIBRATION = ["results/s1/models/notch-cfar.json"] if any(
+    registry.get("S1", "rfi", m).params.get("calibrated") for m in S1_METHODS) else []
+
+# Figures 6-9 show the methods; the oracles' ceilings are in the tables
+S1_FIGURE_METHODS = [m for m in S1_METHODS if registry.get("S1", "rfi", m).paper != "oracle"]
+
+
 def s1_examples(split):
-    return {m: f"results/s1/scores/{split}/{m}.examples.npz" for m in S1_METHODS}
+    return {m: f"results/s1/scores/{split}/{m}.examples.npz" for m in S1_FIGURE_METHODS}
 
 
 def s1_example_options(wc, input):
-    return " ".join(f"--example {m}={input[m]}" for m in S1_METHODS)
+    return " ".join(f"--example {m}={input[m]}" for m in S1_FIGURE_METHODS)
 
 
 S1_TRAIN_BENCHMARKS = [f"results/benchmarks/s1_train/{m}.tsv" for m in S1_TRAINED]

@@ -12,7 +12,8 @@ rule s1_split:
     params:
         sensor=s1_sensor,
         scenes=s1_scenes,
-        sir=f"--sir-min {S1CFG['sir_db'][0]} --sir-max {S1CFG['sir_db'][1]}",
+        sir=f"--sir-min {S1CFG['sir_db'][0]} --sir-max {S1CFG['sir_db'][1]} --snr-db {S1CFG['snr_db']} "
+        f"--rfi-span-mhz {S1CFG['rfi_span_mhz']}",
         kinds=",".join(S1CFG["rfi_kinds"]),
         geometry=f"--azimuth {S1['azimuth']} --range {S1['range']} --n-fft {S1['n_fft']} --hop {S1['hop']}",
         seed=config["seed"],
@@ -78,6 +79,25 @@ rule s1_train:
         "--device {params.device} --seed {params.seed} --threads {threads} 2> {log}"
 
 
+# The notch's P_fa is tuned on the pulses the networks train on (methods/notch.py)
+rule s1_calibrate_notch:
+    input:
+        "results/s1/data/train.npz",
+    output:
+        "results/s1/models/notch-cfar.json",
+    params:
+        lines=S1["lines_per_scene"],
+        cfar=s1_cfar_options(),
+        seed=config["seed"],
+    log:
+        "results/logs/s1_calibrate_notch.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s1-calibrate-notch --split-file {input} --lines-per-scene {params.lines} {params.cfar} "
+        "--seed {params.seed} --output {output} > {log} 2>&1"
+
+
 rule s1_evaluate:
     input:
         unpack(s1_evaluate_inputs),
@@ -89,6 +109,7 @@ rule s1_evaluate:
         method=wildcard_choice(S1_METHODS),
     params:
         checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
+        calibration=lambda wc, input: f"--cfar-calibration {input.calibration}" if "calibration" in input.keys() else "",
         cfar=s1_cfar_options(),
         device=config["device"],
     log:
@@ -97,7 +118,7 @@ rule s1_evaluate:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-evaluate --split-file {input.split} --method {wildcards.method} {params.checkpoint} "
-        "{params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
+        "{params.calibration} {params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
         "--examples {output.examples} 2> {log}"
 
 
@@ -116,7 +137,8 @@ rule s1_collect:
 
 rule s1_tables:
     input:
-        "results/s1/metrics.csv",
+        metrics="results/s1/metrics.csv",
+        calibration=S1_CALIBRATION,
     output:
         md=expand("results/s1/tables/table{n}.md", n=[4, 5]),
         csv=expand("results/s1/tables/table{n}.csv", n=[4, 5]),
@@ -132,12 +154,14 @@ rule s1_tables:
         ],
     params:
         facts=quoted(S1_RUN_FACTS),
+        calibration=lambda wc, input: f"--cfar-calibration {input.calibration}" if input.calibration else "",
     log:
         "results/logs/s1_tables.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s1-tables --metrics {input} --outdir results/s1/tables --run-facts {params.facts} 2> {log}"
+        "restorebench s1-tables --metrics {input.metrics} {params.calibration} --outdir results/s1/tables "
+        "--run-facts {params.facts} 2> {log}"
 
 
 rule s1_figure_examples:

@@ -20,9 +20,11 @@ def cmd_s1_split(a):
     kinds, sir = tuple(a.kinds.split(",")), (a.sir_min, a.sir_max)
     if a.images_folder:
         make_split_from_images(a.split, a.sensor, Path(a.images_folder), a.pattern or ["**/*"], a.scenes,
-                               geometry, sir, kinds, a.seed, Path(a.output))
+                               geometry, sir, kinds, a.seed, Path(a.output), offset_span_hz=a.rfi_span_mhz * 1e6,
+                               other_split_scenes=a.other_split_scenes)
     else:
-        make_split(a.split, a.sensor, a.scenes, geometry, sir, kinds, a.seed, Path(a.output))
+        make_split(a.split, a.sensor, a.scenes, geometry, sir, kinds, a.seed, Path(a.output), snr_db=a.snr_db,
+                   offset_span_hz=a.rfi_span_mhz * 1e6)
 
 
 def cmd_s1_training_images(a):
@@ -49,13 +51,22 @@ def cmd_s1_evaluate(a):
 
     common.threads(a.threads)
     evaluate(Path(a.split_file), a.method, Path(a.output), checkpoint=Path(a.checkpoint) if a.checkpoint else None,
-             cfar=common.cfar(a), device=a.device, examples=Path(a.examples) if a.examples else None)
+             cfar=common.cfar(a), device=a.device, examples=Path(a.examples) if a.examples else None,
+             cfar_calibration=Path(a.cfar_calibration) if a.cfar_calibration else None)
+
+
+def cmd_s1_calibrate_notch(a):
+    from ..experiments.sar_rfi import calibrate_notch
+
+    result = calibrate_notch(Path(a.split_file), a.lines_per_scene, a.seed, common.cfar(a), Path(a.output))
+    print(json.dumps({k: result[k] for k in ("cfar", "false_alarm_rate", "nominal_false_alarm_rate")}))
 
 
 def cmd_s1_tables(a):
     from ..experiments.sar_rfi_report import write_tables
 
-    write_tables(Path(a.metrics), Path(a.outdir), a.run_facts)
+    write_tables(Path(a.metrics), Path(a.outdir), a.run_facts,
+                 Path(a.cfar_calibration) if a.cfar_calibration else None)
 
 
 def cmd_s1_figure(a):
@@ -73,6 +84,13 @@ def cmd_s1_claims(a):
     from ..experiments.sar_rfi_report import write_claims
 
     write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a))
+
+
+def cmd_s1_audit(a):
+    from ..experiments.sar_rfi_audit import audit, format_audit
+
+    result = audit((a.azimuth, a.range), a.n_fft, a.hop, a.scenes, a.snr_db, a.pfa)
+    print(json.dumps(result, indent=1) if a.json else format_audit(result))
 
 
 _load_complex = common.load_complex
@@ -103,7 +121,12 @@ def cmd_suppress_rfi(a):
     cfg = STFTConfig(a.n_fft, a.hop, two_sided=True)
     method = registry.get("S1", "rfi", a.method)
     device = resolve_device(a.device)
-    context = {"cfar": common.cfar(a), "device": device, "net": None}
+    cfar = common.cfar(a)
+    if a.cfar_calibration:
+        from ..methods.notch import load_calibration
+
+        cfar = load_calibration(a.cfar_calibration)
+    context = {"cfar": cfar, "device": device, "net": None}
     if method.trained:
         if not a.checkpoint:
             raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
@@ -147,8 +170,18 @@ def register(sub) -> None:
                                      help="RFI kinds, comma-separated, cycled over the scenes; any of %(rfi_kinds)s "
                                           "(restorebench.physics.rfi.RFI_KINDS) (default: %(default)s)"),
                       rfi_kinds=common.RFI_KINDS)
+    p.add_argument("--snr-db", type=float, default=10.0,
+                   help="thermal noise: echo power over in-band noise power of simulated echoes, dB; real images "
+                        "carry their own (default: %(default)s)")
+    p.add_argument("--rfi-span-mhz", type=float, default=100.0,
+                   help="RFI emitters' carriers lie within +- half this span of the receiver's centre frequency, "
+                        "MHz; the same environment for every sensor (restorebench.physics.rfi) "
+                        "(default: %(default)s)")
     p.add_argument("--images-folder", help="tiles of real focused complex images (sarpy) instead of simulated scenes")
     p.add_argument("--pattern", action="append", help="glob under --images-folder, repeatable (default: **/*)")
+    p.add_argument("--other-split-scenes", type=int, default=0,
+                   help="with --images-folder: tiles the other split of the same folder takes (train and "
+                        "test-same share one); the two never share a tile (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the scenes (or the tile draw) and of the RFI (default: %(default)s)")
     p.add_argument("--output", required=True, help="split file to write (.npz)")
@@ -179,10 +212,11 @@ def register(sub) -> None:
     p.add_argument("--residual-blocks", type=int, default=pisnet["residual_blocks"],
                    help="PISNet residual blocks (default: %(default)s)")
     p.add_argument("--bases", type=int, default=pisnet["bases"], help="PISNet EM-attention bases (default: %(default)s)")
-    p.add_argument("--nuclear", type=float, default=1e-3,
-                   help="PISNet loss weight of the output's nuclear norm (default: %(default)s)")
-    p.add_argument("--l1", type=float, default=1e-3, help="PISNet loss weight of mean |output| "
-                                                          "(default: %(default)s)")
+    p.add_argument("--nuclear", type=float, default=1e-4,
+                   help="PISNet loss weight of the output's nuclear norm / width, relative to the MSE (the "
+                        "public code's) (default: %(default)s)")
+    p.add_argument("--l1", type=float, default=1e-5, help="PISNet loss weight of mean |input - output|, relative "
+                                                          "to the MSE (the public code's) (default: %(default)s)")
     common.add_training_options(p)
 
     p = common.add_command(sub, "s1-evaluate", "S1: metrics of one method on one split (tidy TSV)", cmd_s1_evaluate,
@@ -194,13 +228,30 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help=checkpoint_help)
     p.add_argument("--output", required=True, help="tidy metrics TSV to write")
     p.add_argument("--examples", help="also write the first scene's example arrays (npz)")
+    p.add_argument("--cfar-calibration",
+                   help="JSON written by s1-calibrate-notch: its CFAR configuration replaces the --cfar-* options")
     common.add_device_option(p)
     common.add_threads_option(p)
+    common.add_cfar_options(p)
+
+    p = common.add_command(sub, "s1-calibrate-notch", "S1: tune the CFAR notch's P_fa on the training pulses (JSON)",
+                           cmd_s1_calibrate_notch,
+                           "Tries a grid of P_fa on the affected training pulses s1-training-images draws (same "
+                           "seed), keeps the one with the highest IoU against the Eq. 13 labels in the receiver "
+                           "band, and reports the measured false-alarm rate on the same pulses without RFI. "
+                           "Prints the chosen configuration as JSON.")
+    p.add_argument("--split-file", required=True, help="training split written by s1-split (.npz)")
+    p.add_argument("--lines-per-scene", type=int, required=True,
+                   help="RFI-affected pulses drawn from each scene (as for s1-training-images)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pulse draw (default: %(default)s)")
+    p.add_argument("--output", required=True, help="calibration JSON to write")
     common.add_cfar_options(p)
 
     p = common.add_command(sub, "s1-tables", "S1: Tables 4 and 5 (md, csv, html)", cmd_s1_tables)
     p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
     p.add_argument("--outdir", required=True, help="folder table4/5 .md/.csv/.html are written into")
+    p.add_argument("--cfar-calibration", help="the tuned notch's calibration JSON (s1-calibrate-notch): its P_fa "
+                                              "and measured false-alarm rates go in the notes")
     common.add_run_facts_option(p)
 
     p = common.add_command(sub, "s1-figure", "S1: Figures 6-9 and the per-SIR figure", cmd_s1_figure)
@@ -223,6 +274,22 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     common.add_stats_options(p)
 
+    p = common.add_command(sub, "s1-audit", "S1: can the simulation show the claims' effects? (printed figures)",
+                           cmd_s1_audit,
+                           "Simulates scenes of both sensors with every RFI kind (no network) and prints: the clean "
+                           "echoes' time-frequency statistics per sensor, the RFI's pulse-to-pulse correlation, the "
+                           "notch's measured false-alarm rate, the share of scatterer-dominated cells and how many "
+                           "a notch masks, an all-zero predictor's PA, the ME of zeroing every affected pulse, the "
+                           "oracles' PSNR and the geometry (restorebench.experiments.sar_rfi_audit).")
+    p.add_argument("--azimuth", type=int, default=128, help="scene lines (default: %(default)s, quick scale)")
+    p.add_argument("--range", type=int, default=1024, help="scene range samples (default: %(default)s)")
+    p.add_argument("--n-fft", type=int, default=32, help="STFT window, range samples (default: %(default)s)")
+    p.add_argument("--hop", type=int, default=8, help="STFT hop, range samples (default: %(default)s)")
+    p.add_argument("--scenes", type=int, default=3, help="scenes per sensor and RFI kind (default: %(default)s)")
+    p.add_argument("--snr-db", type=float, default=10.0, help="thermal noise, dB (default: %(default)s)")
+    p.add_argument("--pfa", type=float, default=1e-3, help="the notch's nominal P_fa (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     p = common.add_command(sub, "sar-simulate", "raw echoes of a complex scene (.npy in, .npy out)",
                            cmd_sar_simulate,
                            "The exact inverse of sar-focus: the scene is band-limited to the sensor first.")
@@ -240,16 +307,21 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "suppress-rfi", "remove RFI from raw echoes (.npy in, .npy out)", cmd_suppress_rfi,
                            "Prints the method and the fraction of time-frequency pixels masked as JSON.")
-    p.add_argument("--method", required=True, choices=[m for m in methods if m != "interfered"],
+    # oracles need the clean echoes and the RFI, which a user's recording does not come with
+    usable = [m.name for m in registry.methods("S1", "rfi") if m.name != "interfered" and m.paper != "oracle"]
+    p.add_argument("--method", required=True, choices=usable,
                    help="RFI suppression method: one of %(choices)s (restorebench.registry, S1)")
     p.add_argument("--checkpoint", help=checkpoint_help)
     common.add_sensor_option(p, "sensor that recorded the echoes (checked only: the STFT is set by --n-fft/--hop)")
     p.add_argument("--input", required=True,
                    help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
     p.add_argument("--output", required=True, help="cleaned raw echoes to write (.npy, same shape)")
-    p.add_argument("--n-fft", type=int, default=64,
+    p.add_argument("--n-fft", type=int, default=32,
                    help="STFT size per pulse, range samples; a trained method needs the one it was trained with "
-                        "(default: %(default)s)")
-    p.add_argument("--hop", type=int, default=4, help="STFT hop, range samples (default: %(default)s)")
+                        "(default: %(default)s, the quick scale's)")
+    p.add_argument("--hop", type=int, default=8, help="STFT hop, range samples (default: %(default)s)")
+    p.add_argument("--cfar-calibration",
+                   help="notch: JSON written by s1-calibrate-notch (results/s1/models/notch-cfar.json); its CFAR "
+                        "configuration replaces the --cfar-* options")
     common.add_device_option(p, "trained methods")
     common.add_cfar_options(p)

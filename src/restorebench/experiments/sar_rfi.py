@@ -5,8 +5,10 @@ scene sets (train / test-same on the MiniSAR-like sensor, test-cross on the Sent
 -> evaluation of interfered / notch / PISNet / DIFNet per scene -> tidy rows -> tables, figures, claims.
 
 Mask metrics (PA, IoU) are computed over the spectrograms of the affected pulses only (ours: the
-unaffected pulses are trivially all-negative and would inflate PA). Image metrics compare focused
-magnitude images with the focused clean echoes.
+unaffected pulses are trivially all-negative and would inflate PA) and over the receiver's band
+(``pa``, ``iou``; outside it the label is decided by window leakage); ``pa_full_band`` and
+``iou_full_band`` count every bin. Image metrics compare focused magnitude images with the focused clean
+echoes.
 """
 from __future__ import annotations
 
@@ -19,13 +21,13 @@ import pandas as pd
 
 from ..audio_io import load_npz, save_npz
 from ..tidy import write_rows
-from ..data.scenes import SPLIT_SEEDS, make_scene
+from ..data.scenes import SPLIT_SEEDS, make_scene, scatterer_positions
 from ..dsp import STFTConfig
-from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_energy_kept
-from ..methods.notch import CFARConfig
+from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_kept, scatterer_masked
+from ..methods.notch import CFARConfig, load_calibration
 from .. import registry
 from ..methods.rfi_suppression import network_input, spectrograms
-from ..physics.rfi import RFI_KINDS, add_rfi, realised_sir_db, rfi_label
+from ..physics.rfi import RFI_KINDS, add_rfi, add_thermal_noise, in_band_bins, realised_sir_db, rfi_label
 from ..physics.sar import focus, get_sensor, simulate_echoes
 
 STUDY = "S1"
@@ -46,7 +48,8 @@ class Geometry:
 
 
 def make_split(split: str, sensor_name: str, n_scenes: int, geometry: Geometry, sir_range: tuple[float, float],
-               kinds: tuple[str, ...], seed: int, output: Path) -> None:
+               kinds: tuple[str, ...], seed: int, output: Path, snr_db: float = 10.0,
+               offset_span_hz: float = 100e6) -> None:
     """Simulated scenes, clean echoes and RFI of one split (see :func:`write_split`)."""
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEEDS)}")
@@ -54,8 +57,9 @@ def make_split(split: str, sensor_name: str, n_scenes: int, geometry: Geometry, 
     scenes = []
     for i in range(n_scenes):
         scene = make_scene((geometry.azimuth, geometry.range), sensor, seed=SPLIT_SEEDS[split] + 1000 * seed + i)
-        scenes.append((scene.reflectivity, scene.scatterers))
-    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="simulated")
+        scenes.append((scene.reflectivity, scene.scatterers, scene.points))
+    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="simulated",
+                snr_db=snr_db, offset_span_hz=offset_span_hz)
 
 
 def strongest_points(reflectivity: np.ndarray, count: int, margin: int = 8, spacing: int = 8) -> np.ndarray:
@@ -78,13 +82,16 @@ def strongest_points(reflectivity: np.ndarray, count: int, margin: int = 8, spac
 
 def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns: list[str], n_scenes: int,
                            geometry: Geometry, sir_range: tuple[float, float], kinds: tuple[str, ...], seed: int,
-                           output: Path, scatterers: int = 6) -> None:
+                           output: Path, scatterers: int = 6, offset_span_hz: float = 100e6,
+                           other_split_scenes: int = 0) -> None:
     """A split whose scenes are tiles of real focused complex images (read with sarpy).
 
     Files under ``folder`` matching ``patterns`` are read in sorted order and cut into non-overlapping
-    azimuth x range tiles; ``n_scenes`` tiles are drawn with a seeded generator (test splits draw from the
-    other end of the shuffled list than the training split, so they do not share tiles), band-limited to the
-    sensor, and their brightest isolated points are recorded as the strong scatterers.
+    azimuth x range tiles, shuffled by a seeded generator; band-limited to the sensor, their brightest
+    isolated points are recorded as the strong scatterers. ``other_split_scenes`` is the number of tiles the
+    other split of the same folder takes (train and test-same share the same-sensor folder): the training
+    split takes the first ``n_scenes`` tiles of the shuffled list and test-same the ``n_scenes`` after the
+    training split's, so the two never share a tile; a folder with too few tiles for both is an error.
     """
     from ..data.sar_real import read_complex_image
     from ..physics.sar import band_limit
@@ -101,35 +108,54 @@ def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns:
         for a in range(0, image.shape[0] - geometry.azimuth + 1, geometry.azimuth):
             for r in range(0, image.shape[1] - geometry.range + 1, geometry.range):
                 pool.append((path, a, r))
-    if len(pool) < n_scenes:
+    if len(pool) < n_scenes + other_split_scenes:
         raise ValueError(f"{folder}: {len(pool)} tiles of {geometry.azimuth}x{geometry.range} in {len(files)} "
-                         f"files, {n_scenes} needed")
+                         f"files, {n_scenes + other_split_scenes} needed ({n_scenes} for {split} and "
+                         f"{other_split_scenes} for the other split of this folder, without sharing a tile)")
     order = np.random.default_rng(seed).permutation(len(pool))
-    picked = order[:n_scenes] if split == "train" else order[::-1][:n_scenes]
+    first = other_split_scenes if split == "test-same" else 0
+    picked = order[first:first + n_scenes]
     scenes, cache = [], {}
     for index in picked:
         path, a, r = pool[index]
         image = cache.setdefault(path, read_complex_image(path))
         tile = band_limit(image[a:a + geometry.azimuth, r:r + geometry.range], sensor)
-        scenes.append((tile, strongest_points(tile, scatterers)))
-    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="real")
+        points = strongest_points(tile, scatterers)
+        # a real tile's scatterers alone: its pixels in a 3 x 3 window around each of its brightest points
+        alone = np.zeros_like(tile)
+        for pa, pr in points:
+            alone[pa - 1:pa + 2, pr - 1:pr + 2] = tile[pa - 1:pa + 2, pr - 1:pr + 2]
+        scenes.append((tile, points, alone))
+    # a real image carries its own receiver noise: none is added
+    write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="real",
+                snr_db=np.inf, offset_span_hz=offset_span_hz)
 
 
 def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_range: tuple[float, float],
-                kinds: tuple[str, ...], seed: int, output: Path, source: str) -> None:
-    """Echoes of each (reflectivity, scatterers) scene plus RFI: scene i gets kind i mod len(kinds) and an SIR
-    drawn uniformly in ``sir_range``."""
+                kinds: tuple[str, ...], seed: int, output: Path, source: str, snr_db: float = 10.0,
+                offset_span_hz: float = 100e6) -> None:
+    """Echoes of each (reflectivity, scatterers, points) scene with thermal noise at ``snr_db``, plus RFI:
+    scene i gets kind i mod len(kinds), an SIR drawn uniformly in ``sir_range`` and a drawn RFI environment.
+    ``points`` is the part of the reflectivity made of the strong scatterers; its echoes are stored too
+    (``point_echoes``), for claim C5's time-frequency measure.
+
+    Both test splits draw kind, SIR and environment from one generator: test scene i of the same sensor and
+    of the other sensor face the same emitters (physics/rfi.py), so a same- versus cross-sensor difference
+    is the sensor's, not the interference's.
+    """
     lo, hi = sir_range
     if not -40.0 <= lo <= hi <= 40.0:
         raise ValueError(f"s1.sir_db {list(sir_range)} must be an increasing range inside -40...40 dB")
     sensor = get_sensor(sensor_name)
-    rng = np.random.default_rng([seed, SPLIT_SEEDS[split]])
-    echoes, rfis, scatterers, sirs, kind_list, realised = [], [], [], [], [], []
-    for i, (reflectivity, points) in enumerate(scenes):
-        clean = simulate_echoes(reflectivity, sensor)
+    environment = np.random.default_rng([seed, 0 if split == "train" else 1])
+    noise_rng = np.random.default_rng([seed, SPLIT_SEEDS[split], 2])
+    echoes, rfis, scatterers, sirs, kind_list, realised, point_echoes = [], [], [], [], [], [], []
+    for i, (reflectivity, points, alone) in enumerate(scenes):
+        clean = add_thermal_noise(simulate_echoes(reflectivity, sensor), sensor, snr_db, noise_rng)
+        point_echoes.append(simulate_echoes(alone, sensor))
         kind = kinds[i % len(kinds)]
-        sir = float(rng.uniform(lo, hi))
-        interference = add_rfi(clean, sensor, kind, sir, rng)
+        sir = float(environment.uniform(lo, hi))
+        interference = add_rfi(clean, sensor, kind, sir, environment, offset_span_hz=offset_span_hz)
         echoes.append(clean)
         rfis.append(interference.rfi)
         scatterers.append(points)
@@ -137,9 +163,10 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
         realised.append(realised_sir_db(clean, interference))
         kind_list.append(kind)
     save_npz(output, echoes=np.stack(echoes), rfi=np.stack(rfis), scatterers=np.stack(scatterers),
+             point_echoes=np.stack(point_echoes),
              sir_db=np.asarray(sirs), realised_sir_db=np.asarray(realised), kind=np.asarray(kind_list),
              meta_split=split, meta_sensor=sensor_name, meta_n_fft=geometry.n_fft, meta_hop=geometry.hop,
-             meta_seed=seed, meta_source=source)
+             meta_seed=seed, meta_source=source, meta_snr_db=snr_db, meta_offset_span_hz=offset_span_hz)
 
 
 def _meta(data: dict) -> dict:
@@ -148,6 +175,46 @@ def _meta(data: dict) -> dict:
 
 def affected_lines(rfi: np.ndarray) -> np.ndarray:
     return np.any(rfi != 0, axis=-1)
+
+
+def training_lines(rfi: np.ndarray, lines_per_scene: int, rng: np.random.Generator) -> np.ndarray:
+    """The affected pulses of one training scene that enter training (drawn without replacement)."""
+    lines = np.where(affected_lines(rfi))[0]
+    return rng.choice(lines, size=min(lines_per_scene, lines.size), replace=False)
+
+
+def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: CFARConfig, output: Path) -> dict:
+    """Tune the CFAR notch's P_fa on the training pulses the networks train on (methods/notch.py); write the
+    chosen configuration, the IoU of every P_fa tried and the measured false-alarm rates on the same pulses
+    without interference (at the nominal and at the chosen P_fa) as JSON."""
+    import json
+    from dataclasses import asdict, replace
+
+    from ..audio_io import atomic_output
+    from ..methods.notch import calibrate_pfa, false_alarm_rate
+
+    data = load_npz(split_file)
+    meta = _meta(data)
+    sensor = get_sensor(meta["sensor"])
+    cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
+    band = in_band_bins(sensor, cfg.n_fft)
+    rng = np.random.default_rng(seed)
+    powers, labels, clean_powers = [], [], []
+    for clean, rfi in zip(data["echoes"], data["rfi"]):
+        chosen = training_lines(rfi, lines_per_scene, rng)
+        powers.append(np.abs(spectrograms(clean[chosen] + rfi[chosen], cfg)) ** 2)
+        clean_powers.append(np.abs(spectrograms(clean[chosen], cfg)) ** 2)
+        labels.append(rfi_label(clean[chosen], rfi[chosen], cfg))
+    best, scores = calibrate_pfa(powers, labels, band, nominal)
+    chosen_cfg = replace(nominal, pfa=best)
+    result = {"cfar": asdict(chosen_cfg), "nominal_pfa": nominal.pfa,
+              "iou_by_pfa": {f"{k:g}": round(v, 5) for k, v in scores.items()},
+              "false_alarm_rate": false_alarm_rate(clean_powers, band, chosen_cfg),
+              "nominal_false_alarm_rate": false_alarm_rate(clean_powers, band, nominal),
+              "pulses": int(sum(len(p) for p in powers)), "split": meta["split"], "sensor": meta["sensor"]}
+    with atomic_output(output, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed: int, output: Path) -> None:
@@ -162,8 +229,7 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
     rng = np.random.default_rng(seed)
     features, labels, clean_features = [], [], []
     for clean, rfi in zip(data["echoes"], data["rfi"]):
-        lines = np.where(affected_lines(rfi))[0]
-        chosen = rng.choice(lines, size=min(lines_per_scene, lines.size), replace=False)
+        chosen = training_lines(rfi, lines_per_scene, rng)
         interfered_spec = spectrograms(clean[chosen] + rfi[chosen], cfg)
         clean_spec = spectrograms(clean[chosen], cfg)
         x = network_input(interfered_spec)
@@ -183,8 +249,11 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
 
 
 def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | None = None,
-             cfar: CFARConfig = CFARConfig(), device: str = "auto", examples: Path | None = None) -> None:
-    """Tidy metric rows of one method on every scene of a split (and, optionally, example arrays)."""
+             cfar: CFARConfig = CFARConfig(), device: str = "auto", examples: Path | None = None,
+             cfar_calibration: Path | None = None) -> None:
+    """Tidy metric rows of one method on every scene of a split (and, optionally, example arrays).
+    ``cfar_calibration``: the JSON of :func:`calibrate_notch`, whose CFAR configuration replaces ``cfar``."""
+
     from ..methods.dip import resolve_device
     from ..methods.train_rfi import load_trained
 
@@ -194,6 +263,8 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     sensor = get_sensor(meta["sensor"])
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     dev = resolve_device(device)
+    if cfar_calibration is not None:
+        cfar = load_calibration(cfar_calibration)
     context = {"cfar": cfar, "device": dev, "net": None}
     if declared.trained:
         if checkpoint is None:
@@ -204,7 +275,8 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         interfered = clean + rfi
         start = time.perf_counter()
-        result = declared.run(interfered, cfg, context)
+        # only oracle rows read the truth (registry: paper="oracle")
+        result = declared.run(interfered, cfg, {**context, "clean": clean, "rfi": rfi})
         restored, mask = result.echoes, result.mask
         seconds = time.perf_counter() - start
         clean_image = focus(clean, sensor)
@@ -216,13 +288,23 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
                 "seed": int(meta["seed"]), "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
                 "sir_db": sir, "wall_seconds": seconds, "device": str(dev)}
         values = {"psnr": psnr_db(clean_image, image), "me": me(image, clean_image),
-                  "scatterer_energy_kept": float(np.mean(scatterer_energy_kept(clean_image, image,
-                                                                               data["scatterers"][i])))}
+                  # ME falls when energy is thrown away: this ratio shows whether a lower ME was bought so
+                  "energy_ratio": float(np.sum(np.abs(image) ** 2) / np.sum(np.abs(clean_image) ** 2)),
+                  "scatterer_kept": float(np.mean(scatterer_kept(
+                      clean_image, image, scatterer_positions(data["scatterers"][i]))))}
         if mask is not None:
             lines = affected_lines(rfi)
             label = rfi_label(clean[lines], rfi[lines], cfg)
-            values["pa"] = pixel_accuracy(mask[lines], label)
-            values["iou"] = iou(mask[lines], label)
+            band = in_band_bins(sensor, cfg.n_fft)
+            values["pa"] = pixel_accuracy(mask[lines][:, band], label[:, band])
+            values["iou"] = iou(mask[lines][:, band], label[:, band])
+            values["pa_full_band"] = pixel_accuracy(mask[lines], label)
+            values["iou_full_band"] = iou(mask[lines], label)
+            points = data["point_echoes"][i][lines]
+            masked = scatterer_masked(mask[lines][:, band], spectrograms(points, cfg)[:, band],
+                                      spectrograms(clean[lines] - points, cfg)[:, band], label[:, band])
+            if np.isfinite(masked):      # undefined where no cell is scatterer-dominated: no row, for any method
+                values["scatterer_masked"] = masked
         rows += [{**base, "metric": k, "value": float(v)} for k, v in values.items()]
         if examples is not None and i == 0:
             affected = np.where(affected_lines(rfi))[0]
@@ -236,4 +318,4 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
         save_npz(examples, **example)
 
 
-__all__ = ["Geometry", "make_split", "training_images", "evaluate", "RFI_KINDS"]
+__all__ = ["Geometry", "make_split", "training_images", "calibrate_notch", "evaluate", "RFI_KINDS"]

@@ -107,3 +107,17 @@ def suppress_pisnet(echoes: np.ndarray, cfg: STFTConfig, net, device: torch.devi
     magnitude = invert_features(predict_magnitude(net, network_input(spec), device), spec)
     cleaned = magnitude * np.exp(1j * np.angle(spec))
     return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), None, cleaned)
+
+
+def suppress_oracle_mask(echoes: np.ndarray, cfg: STFTConfig, clean: np.ndarray, rfi: np.ndarray) -> Suppression:
+    """Ceiling of masking methods: zero the true Eq. 13 mask (needs the clean echoes and the RFI)."""
+    from ..physics.rfi import rfi_label
+
+    return suppress_with_mask(echoes, cfg, rfi_label(clean, rfi, cfg).astype(bool))
+
+
+def suppress_oracle_magnitude(echoes: np.ndarray, cfg: STFTConfig, clean: np.ndarray) -> Suppression:
+    """Ceiling of magnitude inpainting (PISNet's approach): the true clean magnitude with the interfered phase."""
+    spec = spectrograms(echoes, cfg)
+    cleaned = np.abs(spectrograms(clean, cfg)) * np.exp(1j * np.angle(spec))
+    return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), None, cleaned)

@@ -1,10 +1,12 @@
 """PISNet-style inpainting network, the learned RFI baseline of the DIFNet study (Shen et al., TGRS 2022).
 
-Structure (SPEC S1): encoder conv 1->w 3x3, w->2w 4x4 stride 2, 2w->4w 4x4 stride 2 (ReLU after each);
-8 residual blocks at 4w channels; an expectation-maximisation attention unit (Li et al., "Expectation-
-Maximization Attention Networks", ICCV 2019) with 128 bases; two transposed convolutions back to full size;
-a sigmoid. Paper widths: w = 64 (256 channels in the middle). It is trained to output the clean TF magnitude
-(normalised to [0, 1]); the loss (MSE + small nuclear-norm and L1 terms) lives with the training code.
+Structure (SPEC S1, as in the public code JyuanShen/PISNet): encoder conv 1->w 3x3, w->2w 4x4 stride 2,
+2w->4w 4x4 stride 2 (ReLU after each); 8 residual blocks at 4w channels; an expectation-maximisation
+attention unit (Li et al., "Expectation-Maximization Attention Networks", ICCV 2019) with 128 bases and 16
+EM iterations, whose bases are updated during training by a moving average (momentum 0.9); two transposed
+convolutions back to full size (4w->2w->w); a 3x3 conv w->1; a sigmoid. Convolution weights start from
+N(0, 0.02), as in the public code. Paper widths: w = 64 (256 channels in the middle). It is trained to output
+the clean TF magnitude (normalised to [0, 1]); the loss lives with the training code.
 """
 from __future__ import annotations
 
@@ -26,12 +28,16 @@ class ResidualBlock(nn.Module):
 class EMAttention(nn.Module):
     """EM attention unit: K bases refined by ``iterations`` EM steps, reconstruction + 1x1 conv + residual.
 
-    E-step: z = softmax(X mu^T) over the bases; M-step: mu = z^T X / sum(z), L2-normalised per basis.
+    E-step: z = softmax(X mu^T) over the bases; M-step: mu = z^T X / sum(z), L2-normalised per basis. In
+    training mode the stored bases follow the batch's refined bases by a moving average
+    (mu <- momentum mu + (1 - momentum) mean_batch(mu_refined), renormalised), as EMANet and PISNet's code do:
+    they are a buffer, not a parameter, so without it they would stay at their random start.
     """
 
-    def __init__(self, channels: int, bases: int = 128, iterations: int = 3):
+    def __init__(self, channels: int, bases: int = 128, iterations: int = 16, momentum: float = 0.9):
         super().__init__()
         self.iterations = iterations
+        self.momentum = momentum
         mu = torch.randn(1, bases, channels)
         self.register_buffer("mu", F.normalize(mu, dim=2))
         self.conv_in = nn.Conv2d(channels, channels, 1)
@@ -41,9 +47,16 @@ class EMAttention(nn.Module):
         b, c, h, w = x.shape
         feats = self.conv_in(x).flatten(2).transpose(1, 2)               # (B, N, C)
         mu = self.mu.expand(b, -1, -1)
-        for _ in range(self.iterations):
-            z = torch.softmax(feats @ mu.transpose(1, 2), dim=2)           # (B, N, K)
-            mu = F.normalize((z.transpose(1, 2) @ feats) / (z.sum(dim=1)[:, :, None] + 1e-6), dim=2)
+        with torch.no_grad():                                            # EMANet: the EM steps are not backpropagated
+            for _ in range(self.iterations - 1):
+                z = torch.softmax(feats @ mu.transpose(1, 2), dim=2)           # (B, N, K)
+                mu = F.normalize((z.transpose(1, 2) @ feats) / (z.sum(dim=1)[:, :, None] + 1e-6), dim=2)
+        z = torch.softmax(feats @ mu.transpose(1, 2), dim=2)
+        mu = F.normalize((z.transpose(1, 2) @ feats) / (z.sum(dim=1)[:, :, None] + 1e-6), dim=2)
+        if self.training:
+            with torch.no_grad():
+                self.mu.mul_(self.momentum).add_((1 - self.momentum) * mu.mean(dim=0, keepdim=True))
+                self.mu.copy_(F.normalize(self.mu, dim=2))
         recon = (z @ mu).transpose(1, 2).reshape(b, c, h, w)
         return F.relu(x + self.conv_out(F.relu(recon)))
 
@@ -60,7 +73,11 @@ class PISNet(nn.Module):
         self.blocks = nn.Sequential(*[ResidualBlock(4 * w) for _ in range(residual_blocks)])
         self.attention = EMAttention(4 * w, bases)
         self.decoder = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),
-                                     nn.ConvTranspose2d(2 * w, 1, 4, stride=2, padding=1))
+                                     nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.Conv2d(w, 1, 3, padding=1))
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(module.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % 4 or x.shape[-2] % 4:

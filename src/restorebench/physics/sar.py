@@ -71,18 +71,51 @@ class Sensor:
     def range_pixel_m(self) -> float:
         return C / (2.0 * self.sampling_hz)
 
+    @property
+    def azimuth_pixel_m(self) -> float:
+        """Along-track spacing of the azimuth lines, V / PRF."""
+        return self.velocity_m_s / self.prf_hz
 
-#: Airborne X-band sensor with the paper's MiniSAR bandwidth (1.5 GHz, HH). The other values are ours,
-#: chosen so that a 512 x 512 scene holds a whole range chirp (180 samples) and azimuth chirp (150 lines).
-MINISAR_LIKE = Sensor("minisar-like", carrier_hz=9.6e9, bandwidth_hz=1.5e9, pulse_s=0.1e-6,
-                      sampling_hz=1.8e9, prf_hz=200.0, velocity_m_s=100.0, slant_range_m=3_000.0,
-                      look_angle_deg=35.0, polarisation="HH")
-#: Spaceborne C-band sensor with Sentinel-1's 5.405 GHz carrier, 7.6 km/s and 850 km slant range, and a
-#: 100 MHz bandwidth (VV). Pulse, sampling and PRF are ours so the chirps fit a 512 x 512 scene (180 range
-#: samples, 327 azimuth lines).
-SENTINEL1_LIKE = Sensor("sentinel1-like", carrier_hz=5.405e9, bandwidth_hz=100e6, pulse_s=1.5e-6,
-                        sampling_hz=120e6, prf_hz=1000.0, velocity_m_s=7_600.0, slant_range_m=850_000.0,
-                        look_angle_deg=33.0, polarisation="VV")
+    @property
+    def doppler_bandwidth_hz(self) -> float:
+        """Processed Doppler bandwidth: ``doppler_fraction`` of the PRF."""
+        return self.doppler_fraction * self.prf_hz
+
+    @property
+    def azimuth_resolution_m(self) -> float:
+        """3-dB azimuth resolution of the unweighted processed aperture, 0.886 V / B_doppler."""
+        return 0.886 * self.velocity_m_s / self.doppler_bandwidth_hz
+
+    @property
+    def pulse_samples(self) -> float:
+        """Length of the range chirp in range samples, T_p f_s."""
+        return self.pulse_s * self.sampling_hz
+
+    @property
+    def aperture_lines(self) -> float:
+        """Length of the azimuth chirp of the processed Doppler band in azimuth lines, B_doppler PRF / K_a."""
+        return self.doppler_bandwidth_hz * self.prf_hz / self.azimuth_fm_rate
+
+
+# The two sensors differ as an airborne MiniSAR-class and a spaceborne Sentinel-1-class sensor do: sampling
+# ratio f_s / B (1.2 vs 1.5), pulse length in samples (270 vs 450) and chirp slope in a pulse's
+# time-frequency picture (B / f_s over the pulse: 1 / 324 vs 1 / 675 of the band per sample, 2.1x), PRF /
+# Doppler bandwidth (2.0 vs 1.18) and resolution (0.09 x 0.74 m vs 1.3 x 23 m, range x azimuth). Carrier,
+# bandwidth, platform speed and slant range are the real ones (the paper's Table 2 for bandwidths and bands).
+# Scaled down so that a range chirp and an azimuth chirp fit a 128 x 1024 scene: the pulse duration (0.15 and
+# 3 us instead of several and ~50 us), hence time-bandwidth products of 225 and 300 where real ones reach
+# thousands, and the PRF (hence the synthetic aperture: 27 and 40 lines). A scene stands for a crop of a real
+# sensor's echoes. With a 32-sample STFT window a strong scatterer's chirp is a sloping line a few bins wide.
+
+#: Airborne X-band sensor with the paper's MiniSAR bandwidth (1.5 GHz, HH), 50 m/s at 600 m slant range.
+MINISAR_LIKE = Sensor("minisar-like", carrier_hz=9.6e9, bandwidth_hz=1.5e9, pulse_s=0.15e-6,
+                      sampling_hz=1.8e9, prf_hz=120.0, velocity_m_s=50.0, slant_range_m=600.0,
+                      look_angle_deg=35.0, polarisation="HH", doppler_fraction=0.5)
+#: Spaceborne C-band sensor with Sentinel-1's 5.405 GHz carrier, 7.6 km/s and 850 km slant range, and the
+#: paper's 100 MHz bandwidth (VV).
+SENTINEL1_LIKE = Sensor("sentinel1-like", carrier_hz=5.405e9, bandwidth_hz=100e6, pulse_s=3e-6,
+                        sampling_hz=150e6, prf_hz=340.0, velocity_m_s=7_600.0, slant_range_m=850_000.0,
+                        look_angle_deg=33.0, polarisation="VV", doppler_fraction=0.85)
 SENSORS = {s.name: s for s in (MINISAR_LIKE, SENTINEL1_LIKE)}
 
 

@@ -46,7 +46,7 @@ VERDICTS = (HELD, CONTRADICTED, INCONCLUSIVE)
 
 #: metrics where a smaller value is better; every other metric is higher-is-better
 LOWER_IS_BETTER = frozenset({"envelope_distance", "me", "rmse", "log_rmse", "rel", "rel_log",
-                             "iterations_to_converge"})
+                             "iterations_to_converge", "scatterer_masked"})
 
 
 def higher_is_better(metric: str) -> bool:
