@@ -196,3 +196,28 @@ def test_audit_reports_what_the_claims_depend_on():
         assert oracles["true mask zeroed"] > oracles["interfered"] + 5
     assert 0 < result["scatterer_cells"]["minisar-like"]["dominated_share"] < 1
     assert "# rfi_pulse_correlation" in format_audit(result)
+
+
+def test_both_test_sets_face_the_same_interference_and_sirs_cover_the_range(tmp_path):
+    """Scene i of the same-sensor and of the cross-sensor test set gets the same RFI kind, SIR and emitters;
+    SIRs are stratified, one per 1/n-th of the range."""
+    from restorebench.audio_io import load_npz
+    from restorebench.experiments.sar_rfi import Geometry, make_split
+
+    geometry = Geometry(64, 1024, 32, 8)
+    kinds = ("narrowband", "chirp", "sinusoidal")
+    make_split("test-same", "minisar-like", 4, geometry, (-15.0, 0.0), kinds, 0, tmp_path / "same.npz")
+    make_split("test-cross", "sentinel1-like", 4, geometry, (-15.0, 0.0), kinds, 0, tmp_path / "cross.npz")
+    make_split("train", "minisar-like", 4, geometry, (-15.0, 0.0), kinds, 0, tmp_path / "train.npz")
+    same, cross, train = (load_npz(tmp_path / f"{n}.npz") for n in ("same", "cross", "train"))
+    assert np.array_equal(same["sir_db"], cross["sir_db"]) and np.array_equal(same["kind"], cross["kind"])
+    assert not np.array_equal(same["sir_db"], train["sir_db"])            # training draws its own
+    for data in (same, train):
+        strata = np.floor((data["sir_db"] + 15.0) / 15.0 * 4).astype(int)
+        assert sorted(strata.tolist()) == [0, 1, 2, 3]
+        np.testing.assert_allclose(data["realised_sir_db"], data["sir_db"], atol=1e-3)
+    # the same emitters: on the affected lines of scene 0, the RFI of both sensors is on the same pulses
+    same_lines = np.any(same["rfi"][0] != 0, axis=1)
+    cross_lines = np.any(cross["rfi"][0] != 0, axis=1)
+    assert np.array_equal(same_lines, cross_lines) and same_lines.any()
+    assert same["point_echoes"].shape == same["echoes"].shape

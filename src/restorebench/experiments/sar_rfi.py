@@ -135,7 +135,8 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
                 kinds: tuple[str, ...], seed: int, output: Path, source: str, snr_db: float = 10.0,
                 offset_span_hz: float = 100e6) -> None:
     """Echoes of each (reflectivity, scatterers, points) scene with thermal noise at ``snr_db``, plus RFI:
-    scene i gets kind i mod len(kinds), an SIR drawn uniformly in ``sir_range`` and a drawn RFI environment.
+    scene i gets kind i mod len(kinds), an SIR in ``sir_range`` (uniform, stratified over the scenes) and a
+    drawn RFI environment.
     ``points`` is the part of the reflectivity made of the strong scatterers; its echoes are stored too
     (``point_echoes``), for claim C5's time-frequency measure.
 
@@ -149,12 +150,15 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
     sensor = get_sensor(sensor_name)
     environment = np.random.default_rng([seed, 0 if split == "train" else 1])
     noise_rng = np.random.default_rng([seed, SPLIT_SEEDS[split], 2])
+    # stratified SIRs: scene i draws inside its own 1/n-th of the range (in a shuffled order, so kind and SIR
+    # are not tied), so a few scenes still cover the whole range -- the per-SIR figure has no empty bin
+    strata = environment.permutation(len(scenes))
     echoes, rfis, scatterers, sirs, kind_list, realised, point_echoes = [], [], [], [], [], [], []
     for i, (reflectivity, points, alone) in enumerate(scenes):
         clean = add_thermal_noise(simulate_echoes(reflectivity, sensor), sensor, snr_db, noise_rng)
         point_echoes.append(simulate_echoes(alone, sensor))
         kind = kinds[i % len(kinds)]
-        sir = float(environment.uniform(lo, hi))
+        sir = float(lo + (hi - lo) * (strata[i] + environment.random()) / len(scenes))
         interference = add_rfi(clean, sensor, kind, sir, environment, offset_span_hz=offset_span_hz)
         echoes.append(clean)
         rfis.append(interference.rfi)
