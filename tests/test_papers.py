@@ -60,3 +60,16 @@ def test_difnet_numbers_match_tables_4_and_5(tmp_path):
 def test_unknown_paper_is_named():
     with pytest.raises(ValueError, match="no reference numbers for paper 'merlin'"):
         reference("merlin")
+
+
+def test_me_energy_check_says_whether_a_lower_me_comes_with_discarded_energy():
+    rows = pd.DataFrame([
+        {"split": "test-cross", "method": m, "metric": k, "item": i, "value": v}
+        for i in range(2) for m, k, v in (("difnet", "me", 0.1), ("notch", "me", 0.2),
+                                          ("difnet", "energy_ratio", 0.5), ("notch", "energy_ratio", 0.9))])
+    assert "may come from removing more signal" in s1.me_energy_check(rows)
+    rows.loc[(rows["method"] == "difnet") & (rows["metric"] == "energy_ratio"), "value"] = 1.0
+    assert "not bought by removing more signal" in s1.me_energy_check(rows)
+    rows.loc[(rows["method"] == "difnet") & (rows["metric"] == "me"), "value"] = 0.3
+    assert "no gain to explain" in s1.me_energy_check(rows)
+    assert "0.84" not in s1.me_energy_check(None) and "ME rewards discarding energy" in s1.me_energy_check(None)

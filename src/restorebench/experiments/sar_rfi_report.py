@@ -180,13 +180,18 @@ def me_energy_check(rows: pd.DataFrame | None, split: str = "test-cross", better
             "to the clean image's is reported beside it.")
     if rows is None or "energy_ratio" not in set(rows["metric"]):
         return text
-    ratio = rows[(rows["metric"] == "energy_ratio") & (rows["split"] == split)].groupby("method")["value"].mean()
-    if better not in ratio or worse not in ratio:
+    chosen = rows[rows["split"] == split]
+    ratio = chosen[chosen["metric"] == "energy_ratio"].groupby("method")["value"].mean()
+    entropy = chosen[chosen["metric"] == "me"].groupby("method")["value"].mean()
+    if better not in ratio or worse not in ratio or better not in entropy or worse not in entropy:
         return text
-    verdict = ("so its ME gain is not bought by removing more signal" if ratio[better] >= ratio[worse]
-               else "so part of its ME gain may come from removing more signal")
-    return (f"{text} On this run (mean over the {split} scenes) {method_label(better)} keeps {ratio[better]:.3f} "
-            f"of the clean energy and {method_label(worse)} {ratio[worse]:.3f}, {verdict}.")
+    numbers = (f"On this run (mean over the {split} scenes) the image energy relative to the clean image's is "
+               f"{ratio[better]:.2f} for {method_label(better)} and {ratio[worse]:.2f} for {method_label(worse)}")
+    if entropy[better] >= entropy[worse]:
+        return f"{text} {numbers}; {method_label(better)}'s ME is not lower here, so there is no gain to explain."
+    verdict = ("so its lower ME is not bought by removing more signal" if ratio[better] >= ratio[worse]
+               else "so part of its lower ME may come from removing more signal")
+    return f"{text} {numbers}, {verdict}."
 
 
 def s1_claims(c4_margin_db: float = 1.0, rows: pd.DataFrame | None = None) -> list[Claim]:
