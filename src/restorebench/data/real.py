@@ -125,14 +125,16 @@ def safe_extract(archive: Path, dest: Path, marker: Path | None = None) -> None:
             shutil.rmtree(staging)
 
 
-def audio_files(source: Path, patterns: list[str]) -> list[Path]:
-    """The sorted files under ``source`` matching any of the glob ``patterns``; errors name the folder."""
+def matching_files(source: Path, patterns: list[str], what: str = "files") -> list[Path]:
+    """The sorted files under ``source`` matching any of the glob ``patterns``; errors name the folder and
+    point to the README's real-data section."""
     source = Path(source)
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: dataset folder not found; see the README's 'Real data' section")
     files = sorted({p for pattern in patterns for p in source.glob(pattern) if p.is_file()})
     if not files:
-        raise FileNotFoundError(f"{source}: no files match {patterns}")
+        raise FileNotFoundError(f"{source}: no {what} match {patterns}; see the README's real-data section for "
+                                f"what to place there")
     return files
 
 
@@ -156,7 +158,7 @@ def ingest_audio_folder(source: Path, patterns: list[str], n_clips: int, clip_sa
     from .corpus import loudest_window, peak_normalise
 
     source = Path(source)
-    files = audio_files(source, patterns)
+    files = matching_files(source, patterns)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(files))
     clips, descriptions, source_clipping = [], [], []

@@ -96,11 +96,10 @@ def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns:
     from ..data.sar_real import read_complex_image
     from ..physics.sar import band_limit
 
+    from ..data.real import matching_files
+
     folder = Path(folder)
-    files = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
-    if not files:
-        raise FileNotFoundError(f"{folder}: no complex SAR images match {patterns}; see the README's real-data "
-                                f"section for what to place there")
+    files = matching_files(folder, patterns, "complex SAR images")
     sensor = get_sensor(sensor_name)
     pool = []
     for path in files:
