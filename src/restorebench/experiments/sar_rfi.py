@@ -274,6 +274,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
             raise ValueError(f"method {method} is trained: give its weights (--checkpoint)")
         net, _ = load_trained(checkpoint)
         context["net"] = net.to(dev)
+    band = in_band_bins(sensor, cfg.n_fft)      # the receiver's bins: the mask metrics count these
     rows, example = [], {}
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         interfered = clean + rfi
@@ -298,7 +299,6 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
         if mask is not None:
             lines = affected_lines(rfi)
             label = rfi_label(clean[lines], rfi[lines], cfg)
-            band = in_band_bins(sensor, cfg.n_fft)
             values["pa"] = pixel_accuracy(mask[lines][:, band], label[:, band])
             values["iou"] = iou(mask[lines][:, band], label[:, band])
             values["pa_full_band"] = pixel_accuracy(mask[lines], label)
