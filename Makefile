@@ -1,5 +1,6 @@
 # Quick start:  make results   (set-up + the whole workflow + HTML report)
 #               make test      (set-up + the test suite)
+# Cluster:      make test-cluster  (a single-node SLURM on this machine runs the tiny workflow; needs root)
 # Each target does its own set-up: a virtual environment in .venv, the CPU build of torch (installed
 # first, so the package's torch range never pulls a CUDA build), the package, and the system tools.
 
@@ -10,7 +11,7 @@ CORES ?= all
 BIN := $(VENV)/bin
 RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: setup system-tools results report test lint bench clean
+.PHONY: setup system-tools cluster-tools results report test test-cluster lint bench clean
 
 setup: $(VENV)/.installed system-tools
 
@@ -26,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 system-tools:
 	@scripts/ensure-system-tools.sh
 
+cluster-tools:
+	@scripts/ensure-system-tools.sh --cluster
+
 results: setup
 	$(RUN) snakemake --cores $(CORES)
 	$(RUN) snakemake --report results/report.html
@@ -35,6 +39,11 @@ report: setup
 
 test: setup
 	$(RUN) python -m pytest -q
+
+# the tiny workflow through workflow/profiles/slurm on scripts/local-slurm.sh, against the local executor;
+# prints both wall times. RESTOREBENCH_REQUIRE_CLUSTER=1 turns "cannot start a cluster here" into a failure.
+test-cluster: setup cluster-tools
+	$(RUN) python -m pytest -q -rP -m cluster tests/test_cluster_run.py
 
 lint: setup
 	$(RUN) snakemake --lint

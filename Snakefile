@@ -26,6 +26,10 @@ include: "workflow/rules/declip.smk"
 include: "workflow/rules/report.smk"
 
 
+# Rules marked `localrule: True` (tables, figures, claims pages, downloads) run on the submitting host when
+# the rest goes to a cluster: they take seconds, or need the internet, which compute nodes often lack.
+
+
 rule all:
     default_target: True
     input:

@@ -11,6 +11,10 @@
 set -euo pipefail
 STATE=${RESTOREBENCH_SLURM_STATE:-/tmp/restorebench-slurm}
 CONF=$STATE/etc/slurm.conf
+# SLURM's clients inside a job find the configuration only at its default path: the SLURM executor plugin's
+# job step removes SLURM_CONF from the environment of the srun it starts. So /etc/slurm/slurm.conf links to
+# $CONF while the cluster runs (only if no other SLURM is configured there).
+SYSTEM_CONF=/etc/slurm/slurm.conf
 PORTS=(6817 6818 6819)
 
 log() { echo "local-slurm: $*" >&2; }
@@ -25,6 +29,7 @@ stop() {
   fi
   [ -e "$STATE/munge-key/munged.pid" ] && kill "$(cat "$STATE/munge-key/munged.pid")" 2>/dev/null || true
   sleep 1
+  if [ -L "$SYSTEM_CONF" ] && [ "$(readlink "$SYSTEM_CONF")" = "$CONF" ]; then rm -f "$SYSTEM_CONF"; fi
   rm -rf "$STATE"
   log "stopped; $STATE removed"
 }
@@ -34,6 +39,11 @@ start() {
     command -v "$tool" >/dev/null || { log "$tool not found: apt-get install slurm-wlm slurmdbd munge mariadb-server"; exit 3; }
   done
   [ "$(id -u)" = 0 ] || { log "needs root (daemons and the munge key)"; exit 3; }
+  if [ -e "$SYSTEM_CONF" ] && ! { [ -L "$SYSTEM_CONF" ] && [ "$(readlink "$SYSTEM_CONF")" = "$CONF" ]; }; then
+    log "$SYSTEM_CONF exists: a SLURM is already configured on this machine; not touching it"; exit 3
+  fi
+  # a cluster left over from an interrupted run: stop it first
+  [ -e "$STATE" ] && stop
   mkdir -p "$STATE"/{etc,run,log,spool/ctld,spool/d,munge-key,mysql}
   chmod 755 "$STATE"
   # munge: its own key (a private folder under $STATE) on the default socket, which SLURM's clients expect
@@ -84,6 +94,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=6819
+# keep sbatch --comment (the plugin writes rule_<rule>_wildcards_<values>) in the accounting database
+AccountingStoreFlags=job_comment
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MinJobAge=300
@@ -92,6 +104,8 @@ NodeName=localhost CPUs=$(nproc) RealMemory=$(( $(awk '/MemTotal/ {print $2}' /p
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF=$CONF
+  mkdir -p "$(dirname "$SYSTEM_CONF")"
+  ln -sfn "$CONF" "$SYSTEM_CONF"
   slurmdbd
   for _ in $(seq 30); do sacctmgr -n show cluster >/dev/null 2>&1 && break; sleep 1; done
   sacctmgr -i add cluster restorebench >/dev/null

@@ -29,3 +29,21 @@ def write_stem_file(path, streams, rate=44100):
         for encoder in encoders:
             for packet in encoder.encode(None):
                 out.mux(packet)
+
+
+def workflow_rules():
+    """{rule name: its body text} of every rule in workflow/rules/*.smk (a rule ends where the next begins)."""
+    import re
+    from pathlib import Path
+
+    blocks, name = {}, None
+    for path in sorted((Path(__file__).resolve().parents[1] / "workflow" / "rules").glob("*.smk")):
+        for line in path.read_text().splitlines():
+            head = re.match(r"\s*rule (\w+):\s*$", line)
+            if head:
+                name = head.group(1)
+                blocks[name] = ""
+            elif name is not None:
+                blocks[name] += line + "\n"
+        name = None
+    return blocks

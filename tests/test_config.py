@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import workflow_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,33 +73,100 @@ def test_paper_scale_matches_the_paper():
     assert paper["widths"] == [35, 70, 140]
 
 
-def _pyproject_deps():
+def _requirement(text, conda=False):
+    """(normalised name, SpecifierSet) of a pip requirement or a conda match spec ("python=3.11")."""
+    from packaging.specifiers import SpecifierSet
+
+    text = text.split("#")[0].strip()
+    name, spec = re.match(r"([A-Za-z0-9_.\-]+)\s*(.*)", text).groups()
+    spec = spec.replace(" ", "")
+    if conda and re.fullmatch(r"=[^=<>!].*", spec):          # conda's "=1.2" means 1.2.*
+        spec = "=" + spec + ("" if spec.endswith("*") else ".*")
+    aliases = {"pysoundfile": "soundfile", "matplotlib-base": "matplotlib", "snakemake-minimal": "snakemake"}
+    name = name.lower().replace("_", "-")
+    return aliases.get(name, name), SpecifierSet(spec)
+
+
+def _pyproject_deps(*extras):
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    # the workflow reads real SAR scenes (sar) and MUSDB18 stems (music) too
-    deps = project["dependencies"] + project["optional-dependencies"]["sar"] + project["optional-dependencies"]["music"]
-    return {re.split(r"[<>=!~ \[]", d)[0].lower().replace("_", "-") for d in deps}
+    deps = project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]
+    return dict(_requirement(d) for d in deps)
 
 
-@pytest.mark.parametrize("env_file", [ROOT / "environment.yml", *sorted((ROOT / "workflow" / "envs").glob("*.yaml"))])
-def test_conda_env_files_cover_the_package(env_file):
-    env = yaml.safe_load(env_file.read_text())
-    assert "conda-forge" in env["channels"]
-    names = set()
-    pip_lines = []
+def _env_deps(env):
+    deps, pip_lines = {}, []
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
             pip_lines += dep["pip"]
         else:
-            names.add(re.split(r"[<>=!~ ]", dep)[0].lower())
-    names |= {re.split(r"[<>=!~ ]", p)[0].lower().replace("_", "-") for p in pip_lines if not p.startswith("-")}
-    aliases = {"pysoundfile": "soundfile", "matplotlib-base": "matplotlib"}
-    names = {aliases.get(n, n) for n in names}
-    missing = _pyproject_deps() - names
-    assert not missing, f"{env_file.name} lacks {missing}"
-    # the package itself is installed from the checkout, so `restorebench` exists inside the env
-    editable = [p for p in pip_lines if p.startswith("-e ")]
-    assert editable, f"{env_file.name} does not install the package"
-    target = (env_file.parent / editable[0][3:]).resolve()
-    assert (target / "pyproject.toml").exists()
+            name, spec = _requirement(dep, conda=True)
+            deps[name] = spec
+    for line in pip_lines:
+        if not line.startswith("-"):
+            name, spec = _requirement(line)
+            deps[name] = spec
+    return deps, pip_lines
+
+
+def _lowest(spec):
+    """The lowest version a specifier set names (its >=, == or ~= bound)."""
+    from packaging.version import Version
+
+    bounds = [Version(s.version.rstrip(".*")) for s in spec if s.operator in (">=", "==", "~=")]
+    return max(bounds) if bounds else None
+
+
+def _compatible(env_spec, package_spec):
+    """The env's version range lies inside the package's: its lowest version is allowed by the package,
+    and an upper bound of the package's is matched by one of the env's (or an exact pin)."""
+    low = _lowest(env_spec)
+    if low is None:
+        return not str(package_spec)
+    if not package_spec.contains(low, prereleases=True):
+        return False
+    package_upper = [s for s in package_spec if s.operator == "<"]
+    env_exact = any(s.operator == "==" for s in env_spec)
+    return env_exact or all(any(e.operator == "<" and e.version <= p.version for e in env_spec) for p in package_upper)
+
+
+# the workflow reads real SAR scenes (sar) and MUSDB18 stems (music) too
+ENV_EXTRAS = ("sar", "music")
+
+
+@pytest.mark.parametrize("env_file", [ROOT / "environment.yml", *sorted((ROOT / "workflow" / "envs").glob("*.yaml"))])
+def test_conda_env_files_name_every_package_dependency_with_a_compatible_version(env_file):
+    env = yaml.safe_load(env_file.read_text())
+    assert "conda-forge" in env["channels"]
+    deps, pip_lines = _env_deps(env)
+    for name, spec in _pyproject_deps(*ENV_EXTRAS).items():
+        assert name in deps, f"{env_file.name} lacks {name}"
+        assert _compatible(deps[name], spec), f"{env_file.name}: {name}{deps[name]} does not fit the package's {name}{spec}"
+    if env_file.name == "environment.yml":
+        # for people: the package from this checkout (conda runs pip from the env file's folder) and Snakemake
+        assert "-e ." in pip_lines
+        assert {"snakemake", "snakemake-executor-plugin-slurm"} <= set(deps)
+    else:
+        # for Snakemake's --use-conda: no relative path (the file is copied before use); the post-deploy
+        # script next to it installs the checkout
+        assert not [p for p in pip_lines if p.startswith("-e")], env_file.name
+        deploy = env_file.with_suffix(".post-deploy.sh").read_text()
+        assert "pip install --no-deps -e ." in deploy
+
+
+def test_the_compatibility_check_rejects_a_wrong_range():
+    package = _pyproject_deps()
+    assert _compatible(_requirement("numpy>=1.26")[1], package["numpy"])
+    assert not _compatible(_requirement("numpy>=1.20")[1], package["numpy"])
+    assert not _compatible(_requirement("torch>=2.3")[1], package["torch"])          # no <3 bound
+    assert _compatible(_requirement("torch>=2.4,<3")[1], package["torch"])
+    assert not _compatible(_requirement("pesq=0.0.3", conda=True)[1], package["pesq"])
+
+
+def test_every_rule_that_runs_package_code_has_the_conda_env():
+    """Snakemake clears PYTHONPATH for conda jobs: a rule calling `restorebench` needs the env that has it."""
+    calling = [(name, body) for name, body in workflow_rules().items() if re.search(r"[\"']restorebench ", body)]
+    assert len(calling) >= 30
+    for name, body in calling:
+        assert 'conda:\n' in body and '"../envs/restorebench.yaml"' in body, name

@@ -2,6 +2,7 @@
 
 
 rule s2_observations:
+    group: study_group("s2")
     input:
         unpack(s2_observation_inputs),
     output:
@@ -25,6 +26,7 @@ rule s2_observations:
 
 
 rule s2_fit:
+    group: study_group("s2")
     input:
         "results/s2/observations/{task}/{role}.npz",
     output:
@@ -33,7 +35,7 @@ rule s2_fit:
         prior=wildcard_choice(S2_PRIORS + S2_TABLE2_PRIORS),
     threads: config["fit_threads"]
     resources:
-        gpu=1 if SCALE == "paper" and config["device"] != "cpu" else 0,
+        **training_resources("s2"),
     params:
         iterations=S2["iterations"],
         lr=S2CFG["learning_rate"],
@@ -57,6 +59,7 @@ rule s2_fit:
 
 
 rule s2_score:
+    group: study_group("s2")
     input:
         observations="results/s2/observations/{task}/{role}.npz",
         fits=s2_fit_files,
@@ -75,6 +78,7 @@ rule s2_score:
 
 
 rule s2_collect:
+    localrule: True
     input:
         metrics=S2_METRIC_FILES,
         trajectories=S2_TRAJECTORY_FILES,
@@ -91,6 +95,7 @@ rule s2_collect:
 
 
 rule s2_tables:
+    localrule: True
     input:
         "results/s2/metrics.csv",
     output:
@@ -117,6 +122,7 @@ rule s2_tables:
 
 
 rule s2_figure_convergence:
+    localrule: True
     input:
         trajectories="results/s2/trajectories.csv",
         metrics="results/s2/metrics.csv",
@@ -138,6 +144,7 @@ rule s2_figure_convergence:
 
 
 rule s2_figure_example:
+    localrule: True
     input:
         unpack(s2_example_inputs),
     output:
@@ -160,6 +167,7 @@ rule s2_figure_example:
 
 
 rule s2_claims:
+    localrule: True
     input:
         metrics="results/s2/metrics.csv",
         trajectories="results/s2/trajectories.csv",

@@ -61,6 +61,13 @@ def training_resources(study):
     return res
 
 
+def study_group(study):
+    """The cluster job group of a study's jobs: at scales whose jobs take seconds (`group_studies`), each
+    connected part of a study goes to the cluster as one job, run there with --cores; otherwise none, and
+    every job is its own submission. The local executor ignores groups."""
+    return study if config["scales"][SCALE].get("group_studies", False) else None
+
+
 CLAIM_STATS = (
     f"--alpha {config['claims']['alpha']} --resamples {config['claims']['resamples']} "
     f"--stats-seed {config['claims']['seed']} --scale {SCALE}"

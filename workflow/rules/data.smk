@@ -3,6 +3,7 @@
 if config["data_source"] == "embedded":
 
     rule s2_corpus:
+        group: study_group("s2")
         output:
             "results/s2/corpus/{role}.npz",
         wildcard_constraints:
@@ -25,6 +26,7 @@ if config["data_source"] == "embedded":
 else:
 
     rule s2_ingest:
+        group: study_group("s2")
         input:
             real_marker,
         output:
@@ -51,6 +53,7 @@ else:
             "{params.normalise} --output {output} 2> {log}"
 
     rule fetch_archive:
+        localrule: True
         output:
             "resources/downloads/{archive}",
         params:
@@ -64,6 +67,7 @@ else:
             "restorebench fetch {params.options} --output {output} 2> {log}"
 
     rule extract_archive:
+        localrule: True
         input:
             archive_for,
         output:
@@ -80,6 +84,7 @@ else:
     # Datasets without a verified download: placed by hand. Runs (and fails, saying what to do) only
     # when the folder's .complete marker is missing.
     rule manual_dataset:
+        localrule: True
         output:
             "resources/{folder}/.complete",
         wildcard_constraints:

@@ -3,6 +3,7 @@
 
 
 rule s4_figure5_trained:
+    group: study_group("s4")
     output:
         scores="results/s4/figure5/{method}/d{d}/v{v}.tsv",
         weights="results/s4/models/figure5/{method}/d{d}/v{v}.pt",
@@ -12,9 +13,7 @@ rule s4_figure5_trained:
         v=r"[0-9.]+",
     threads: 1
     resources:
-        gpu=lambda wc: training_resources("s4")["gpu"],
-        runtime=lambda wc: training_resources("s4")["runtime"],
-        mem_mb=lambda wc: training_resources("s4")["mem_mb"],
+        **training_resources("s4"),
     params:
         data=s4_synthetic_options(),
         net=s4_net_options(),
@@ -35,6 +34,7 @@ rule s4_figure5_trained:
 
 
 rule s4_figure5_run:
+    group: study_group("s4")
     output:
         scores="results/s4/figure5/{method}/d{d}/v{v}.tsv",
     wildcard_constraints:
@@ -55,14 +55,13 @@ rule s4_figure5_run:
 
 
 rule s4_toy:
+    group: study_group("s4")
     output:
         scores="results/s4/toy/scores.tsv",
         examples="results/s4/toy/examples.npz",
     threads: 1
     resources:
-        gpu=lambda wc: training_resources("s4")["gpu"],
-        runtime=lambda wc: training_resources("s4")["runtime"],
-        mem_mb=lambda wc: training_resources("s4")["mem_mb"],
+        **training_resources("s4"),
     params:
         data=s4_synthetic_options(),
         net=s4_net_options(),
@@ -85,6 +84,7 @@ rule s4_toy:
 if not S4_REAL:
 
     rule s4_corpus:
+        group: study_group("s4")
         output:
             "results/s4/data/{dataset}-{split}.npz",
         wildcard_constraints:
@@ -107,6 +107,7 @@ else:
 
     # the dataset's own train/test division keeps every test recording out of training
     rule s4_ingest:
+        group: study_group("s4")
         input:
             lambda wc: f"{real_folder(wc.dataset)}/.complete",
         output:
@@ -132,6 +133,7 @@ else:
 
 
 rule s4_music_train:
+    group: study_group("s4")
     input:
         expand("results/s4/data/{dataset}-train.npz", dataset=S4_MUSIC_DATASETS),
     output:
@@ -140,9 +142,7 @@ rule s4_music_train:
         method=wildcard_choice(S4_TRAINED),
     threads: 1
     resources:
-        gpu=lambda wc: training_resources("s4")["gpu"],
-        runtime=lambda wc: training_resources("s4")["runtime"],
-        mem_mb=lambda wc: training_resources("s4")["mem_mb"],
+        **training_resources("s4"),
     params:
         net=s4_net_options(S4M),
         segments=f"--segment {S4M['segment']} --hop {S4M['hop']} --fractions {S4_MUSIC_FRACTIONS}",
@@ -163,6 +163,7 @@ rule s4_music_train:
 
 
 rule s4_music_eval:
+    group: study_group("s4")
     input:
         unpack(
             lambda wc: {"test": expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS)}
@@ -190,6 +191,7 @@ rule s4_music_eval:
 
 
 rule s4_collect:
+    localrule: True
     input:
         S4_FIGURE5_SCORES + ["results/s4/toy/scores.tsv"] + S4_MUSIC_SCORES,
     output:
@@ -203,6 +205,7 @@ rule s4_collect:
 
 
 rule s4_report:
+    localrule: True
     input:
         metrics="results/s4/metrics.csv",
         toy="results/s4/toy/examples.npz",
@@ -251,6 +254,7 @@ rule s4_report:
 
 
 rule s4_claims:
+    localrule: True
     input:
         "results/s4/metrics.csv",
     output:

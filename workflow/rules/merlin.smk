@@ -4,6 +4,7 @@
 if S3_REAL:
 
     rule s3_scene_real:
+        group: study_group("s3")
         input:
             f"{real_folder('s3_urban')}/.complete",
         output:
@@ -20,6 +21,7 @@ if S3_REAL:
 
 
 rule s3_scene:
+    group: study_group("s3")
     output:
         "results/s3/data/scene.npz" if not S3_REAL else "results/s3/data/scene-simulated.npz",
     params:
@@ -37,6 +39,7 @@ rule s3_scene:
 
 
 rule s3_train:
+    group: study_group("s3")
     input:
         "results/s3/data/scene.npz",
     output:
@@ -47,9 +50,7 @@ rule s3_train:
         seed=r"\d+",
     threads: 1
     resources:
-        gpu=lambda wc: training_resources("s3")["gpu"],
-        runtime=lambda wc: training_resources("s3")["runtime"],
-        mem_mb=lambda wc: training_resources("s3")["mem_mb"],
+        **training_resources("s3"),
     params:
         sizes=s3_size_options(),
         share=S3CFG["labelled_share"],
@@ -69,6 +70,7 @@ rule s3_train:
 
 
 rule s3_evaluate:
+    group: study_group("s3")
     input:
         scene="results/s3/data/scene.npz",
         checkpoint="results/s3/models/{model}/{pct}pct/seed{seed}.pt",
@@ -93,6 +95,7 @@ rule s3_evaluate:
 
 
 rule s3_despeckle:
+    group: study_group("s3")
     input:
         unpack(
             lambda wc: {"scene": "results/s3/data/scene.npz"}
@@ -118,6 +121,7 @@ rule s3_despeckle:
 
 
 rule s3_collect:
+    localrule: True
     input:
         S3_SCORES + expand("results/s3/despeckling/{method}.tsv", method=S3_DESPECKLERS),
     output:
@@ -131,6 +135,7 @@ rule s3_collect:
 
 
 rule s3_report:
+    localrule: True
     input:
         "results/s3/metrics.csv",
     output:
@@ -170,6 +175,7 @@ rule s3_report:
 
 
 rule s3_figure2:
+    localrule: True
     input:
         unpack(lambda wc: {"scene": "results/s3/data/scene.npz"} | s3_figure2_examples()),
     output:
@@ -192,6 +198,7 @@ rule s3_figure2:
 
 
 rule s3_claims:
+    localrule: True
     input:
         "results/s3/metrics.csv",
     output:

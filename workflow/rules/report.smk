@@ -1,6 +1,7 @@
 # The run's summary page, results/README.md, linking every table, figure and claims page.
 
 rule results_readme:
+    localrule: True
     input:
         metrics="results/s2/metrics.csv",
         claims=["results/s1/claims.md", "results/s2/claims.md", "results/s3/claims.md", "results/s4/claims.md"],

@@ -3,6 +3,7 @@
 
 
 rule s1_split:
+    group: study_group("s1")
     input:
         s1_split_inputs,
     output:
@@ -29,6 +30,7 @@ rule s1_split:
 
 
 rule s1_training_images:
+    group: study_group("s1")
     input:
         "results/s1/data/train.npz",
     output:
@@ -47,6 +49,7 @@ rule s1_training_images:
 
 
 rule s1_train:
+    group: study_group("s1")
     input:
         "results/s1/data/train_images.npz",
     output:
@@ -55,9 +58,7 @@ rule s1_train:
         model=wildcard_choice(S1_TRAINED),
     threads: 2
     resources:
-        gpu=lambda wc: training_resources("s1")["gpu"],
-        runtime=lambda wc: training_resources("s1")["runtime"],
-        mem_mb=lambda wc: training_resources("s1")["mem_mb"],
+        **training_resources("s1"),
     params:
         model=s1_model_options,
         # the per-epoch checkpoint is not an output: Snakemake deletes outputs of failed jobs, and a rerun
@@ -81,6 +82,7 @@ rule s1_train:
 
 # The notch's P_fa is tuned on the pulses the networks train on (methods/notch.py)
 rule s1_calibrate_notch:
+    group: study_group("s1")
     input:
         "results/s1/data/train.npz",
     output:
@@ -99,6 +101,7 @@ rule s1_calibrate_notch:
 
 
 rule s1_evaluate:
+    group: study_group("s1")
     input:
         unpack(s1_evaluate_inputs),
     output:
@@ -123,6 +126,7 @@ rule s1_evaluate:
 
 
 rule s1_collect:
+    localrule: True
     input:
         expand("results/s1/scores/{split}/{method}.tsv", split=S1_TEST_SPLITS, method=S1_METHODS),
     output:
@@ -136,6 +140,7 @@ rule s1_collect:
 
 
 rule s1_tables:
+    localrule: True
     input:
         metrics="results/s1/metrics.csv",
         calibration=S1_CALIBRATION,
@@ -165,6 +170,7 @@ rule s1_tables:
 
 
 rule s1_figure_examples:
+    localrule: True
     input:
         unpack(lambda wc: s1_examples("test-same" if wc.which == "same" else "test-cross")),
     output:
@@ -191,6 +197,7 @@ rule s1_figure_examples:
 
 
 rule s1_figure_sir:
+    localrule: True
     input:
         "results/s1/metrics.csv",
     output:
@@ -210,6 +217,7 @@ rule s1_figure_sir:
 
 
 rule s1_claims:
+    localrule: True
     input:
         "results/s1/metrics.csv",
     output:
