@@ -100,7 +100,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MinJobAge=300
 ReturnToService=2
-NodeName=localhost CPUs=$(nproc) RealMemory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 )) State=UNKNOWN
+NodeName=localhost CPUs=$(getconf _NPROCESSORS_ONLN) RealMemory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 )) State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF=$CONF
