@@ -64,6 +64,8 @@ start() {
 AuthType=auth/munge
 DbdHost=localhost
 DbdPort=6819
+# listen on localhost's address only, not on every interface
+CommunicationParameters=NoInAddrAny
 SlurmUser=root
 StorageType=accounting_storage/mysql
 StorageHost=127.0.0.1
@@ -80,6 +82,8 @@ ClusterName=restorebench
 SlurmctldHost=localhost
 SlurmctldPort=6817
 SlurmdPort=6818
+# daemons listen on localhost's address only, not on every interface
+CommunicationParameters=NoInAddrAny
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation=$STATE/spool/ctld
