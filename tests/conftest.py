@@ -47,3 +47,20 @@ def workflow_rules():
                 blocks[name] += line + "\n"
         name = None
     return blocks
+
+
+def copy_workflow(dest):
+    """A runnable copy of the workflow (Snakefile, config.yaml, workflow/) in `dest`, which may exist."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in ("Snakefile", "config.yaml", "workflow"):
+        src = root / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
+    return dest
+
+
+# bookkeeping rules, which run on the submitting host on a cluster (`localrule: True`)
+LOCAL_RULE_PATTERN = r"s\d_(collect|tables|claims|report|figure_\w+|figure\d)|results_readme"

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import workflow_rules
+from conftest import LOCAL_RULE_PATTERN, workflow_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = "workflow/profiles/slurm"
@@ -99,7 +99,7 @@ def test_bookkeeping_rules_run_on_the_submitting_host():
     blocks = workflow_rules()
     local = {name for name, body in blocks.items() if "localrule: True" in body}
     for name in blocks:
-        bookkeeping = re.fullmatch(r"s\d_(collect|tables|claims|report|figure_\w+|figure\d)", name) or name in (
-            "results_readme", "fetch_archive", "extract_archive", "manual_dataset")
+        bookkeeping = re.fullmatch(LOCAL_RULE_PATTERN, name) or name in (
+            "fetch_archive", "extract_archive", "manual_dataset")
         assert (name in local) == bool(bookkeeping), name
     assert not local & TRAINING_RULES

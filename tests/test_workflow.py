@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -26,9 +27,7 @@ def workdir(tmp_path_factory):
     if not all(shutil.which(t) for t in ("espeak-ng", "text2wave", "fluidsynth")):
         pytest.skip("system tools missing (make setup)")
     work = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "config.yaml", "workflow"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    copy_workflow(work)
     _snakemake(work, "--cores", "2", "--config", "scale=tiny", "-q")
     return work
 
@@ -236,9 +235,7 @@ def test_lint_reports_nothing_serious(workdir):
 
 
 def test_real_data_source_says_what_to_download_and_where(tmp_path):
-    for item in ("Snakefile", "config.yaml", "workflow"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    copy_workflow(tmp_path)
     proc = _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "--",
                       "resources/wavegan/piano/.complete", check=False)
     text = proc.stdout + proc.stderr
@@ -270,9 +267,7 @@ def test_musdb_archive_is_extracted_and_split_into_s4_training_and_test_recordin
     from conftest import write_stem_file
     from restorebench.audio_io import load_npz
 
-    for item in ("Snakefile", "config.yaml", "workflow"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    copy_workflow(tmp_path)
     downloads = tmp_path / "resources" / "downloads"
     downloads.mkdir(parents=True)
     t = np.arange(2 * 44100) / 44100
@@ -308,9 +303,7 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     import torch
     import yaml
 
-    for item in ("Snakefile", "config.yaml", "workflow"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    copy_workflow(tmp_path)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     tiny = config["scales"]["tiny"]["s1"]
     tiny.update(epochs=60, train_scenes=4, lines_per_scene=16)          # long enough to be caught mid-way
