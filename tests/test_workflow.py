@@ -38,7 +38,7 @@ def test_every_table_figure_and_page_exists_with_numbers(workdir):
     # 9 (task, dataset) pairs: input rows + 33 fits x 3 stopping rules
     assert set(metrics["task"]) == {"gaussian", "environmental", "inpainting", "separation"}
     assert set(metrics["dataset"]) >= {"tts-speech", "tts-digits", "sf-piano"}
-    assert set(metrics["stopping"]) == {"none", "final", "es", "oracle"}
+    assert set(metrics["stopping"]) == {"none", "final", "es", "dp-known", "dp-blind", "oracle"}
     assert metrics["value"].notna().all()
     fits = metrics[metrics["method"] != "input"].drop_duplicates(["task", "dataset", "method", "item"])
     assert len(fits) == 33   # Tables 1-4: 12 + 9 + 8 + 4 fits

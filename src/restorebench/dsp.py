@@ -76,3 +76,43 @@ def stft_np(x: np.ndarray, cfg: STFTConfig) -> np.ndarray:
 def istft_np(spec: np.ndarray, cfg: STFTConfig, length: int) -> np.ndarray:
     """numpy wrapper of :func:`istft`."""
     return istft(torch.from_numpy(np.asarray(spec, dtype=np.complex128)), cfg, length).numpy()
+
+
+def segment_bounds(n_samples: int, segment: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) of overlapping segments of ``segment`` samples covering ``n_samples``.
+
+    Consecutive segments share ``overlap`` samples; the last one ends at ``n_samples`` (it is shifted left
+    so that it keeps the full length, which makes its overlap with the previous one longer). A signal no
+    longer than one segment is one segment.
+    """
+    if not 0 <= overlap < segment:
+        raise ValueError(f"overlap must be in [0, segment), got {overlap} for a segment of {segment}")
+    if n_samples <= segment:
+        return [(0, n_samples)]
+    step = segment - overlap
+    starts = list(range(0, n_samples - segment, step)) + [n_samples - segment]
+    return [(s, s + segment) for s in starts]
+
+
+def crossfade_join(segments: list[np.ndarray], bounds: list[tuple[int, int]], n_samples: int) -> np.ndarray:
+    """Join overlapping segments with a raised-cosine crossfade over each overlap.
+
+    In each overlap the earlier segment fades out with cos^2 and the later one fades in with sin^2, so the
+    two weights sum to 1 at every sample: where the segments agree the join returns them unchanged, and
+    where they differ the output moves from one to the other smoothly over the whole overlap (no seam).
+    """
+    out = np.zeros(n_samples, dtype=np.float64)
+    weight_sum = np.zeros(n_samples, dtype=np.float64)
+    for k, ((start, end), seg) in enumerate(zip(bounds, segments)):
+        w = np.ones(end - start)
+        if k > 0:                                    # fade in over the overlap with the previous segment
+            overlap = bounds[k - 1][1] - start
+            if overlap > 0:
+                w[:overlap] = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
+        if k + 1 < len(bounds):                      # fade out over the overlap with the next segment
+            overlap = end - bounds[k + 1][0]
+            if overlap > 0:
+                w[end - start - overlap:] *= np.cos(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
+        out[start:end] += w * np.asarray(seg[: end - start], dtype=np.float64)
+        weight_sum[start:end] += w
+    return (out / np.maximum(weight_sum, 1e-12)).astype(np.float32)

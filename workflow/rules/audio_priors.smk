@@ -42,6 +42,9 @@ rule s2_fit:
         lr_decay=S2CFG["lr_decay_every"],
         widths=",".join(str(w) for w in S2["widths"]),
         es=f"--es-window {S2['es_window']} --es-patience {S2['es_patience']}",
+        dp=f"--discrepancy-tau {S2CFG['stopping']['discrepancy_tau']} "
+        f"--noise-estimator {S2CFG['stopping']['noise_estimator']} "
+        f"--noise-quantile {S2CFG['stopping']['noise_quantile']}",
         sep=f"--exclusion-weight {S2CFG['separation']['exclusion_weight']} --mask-weight {S2CFG['separation']['mask_weight']}",
         device=config["device"],
         seed=config["seed"],
@@ -54,7 +57,7 @@ rule s2_fit:
     shell:
         "restorebench fit-prior --observations {input} --prior {wildcards.prior} --output {output} "
         "--iterations {params.iterations} --lr {params.lr} --lr-decay-every {params.lr_decay} "
-        "--widths {params.widths} {params.es} {params.sep} --device {params.device} --seed {params.seed} "
+        "--widths {params.widths} {params.es} {params.dp} {params.sep} --device {params.device} --seed {params.seed} "
         "--threads {threads} 2> {log}"
 
 
@@ -192,7 +195,8 @@ rule s2_claims:
         facts=quoted(RUN_FACTS),
         stats=CLAIM_STATS,
         a4=f"--a4-margin-iterations {S2CFG['claims']['a4_margin_iterations']} "
-        f"--a4-tolerance-db {S2CFG['claims']['a4_tolerance_db']}",
+        f"--a4-tolerance-db {S2CFG['claims']['a4_tolerance_db']} "
+        f"--unsupervised-rule {S2CFG['claims']['unsupervised_rule']}",
     log:
         "results/logs/s2_claims.log",
     conda:

@@ -55,9 +55,12 @@ def register(sub) -> None:
     common.add_device_option(p, "fits (dip) and networks (sar)")
     p.add_argument("--metrics", help="dip: metrics.csv of a run: print its time-to-quality figures instead")
     p.add_argument("--time-to-quality", action="store_true",
-                   help="dip: fit held-out embedded clips (sigma 0.1 noise) and compare the oracle, ES-WMV and "
-                        "final iterates")
-    p.add_argument("--ttq-iterations", type=int, default=900,
+                   help="dip: fit embedded clips the workflow does not use, tune the discrepancy rule on one split and "
+                        "report every stopping rule's gap to the oracle and iterations used on another")
+    p.add_argument("--ttq-noise", default="gaussian,environmental",
+                   help="--time-to-quality: noise kinds, comma-separated: gaussian (sigma 0.1), environmental "
+                        "(living/traffic at 5-9 dB) (default: %(default)s)")
+    p.add_argument("--ttq-iterations", type=int, default=300,
                    help="--time-to-quality: iterations per fit (default: %(default)s)")
     p.add_argument("--ttq-clips", type=int, default=2,
                    help="--time-to-quality: clips per embedded dataset (default: %(default)s)")

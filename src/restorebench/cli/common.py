@@ -152,8 +152,19 @@ def add_fit_options(p, iterations: int = 2000) -> None:
                         "(clip i of a file uses seed + 1000 i) (default: %(default)s)")
     add_device_option(p)
     add_threads_option(p)
-    p.add_argument("--no-channels-last", action="store_true",
-                   help="keep torch's default (NCHW) memory format instead of channels-last (slower on CPU)")
+    p.add_argument("--discrepancy-tau", type=float, default=0.7,
+                   help="discrepancy stopping rule: stop at the first iterate whose data-fit residual is at most "
+                        "this times the noise level (default: %(default)s, tuned by bench dip --time-to-quality)")
+    p.add_argument("--noise-estimator", choices=("mad", "quantile"), default="mad",
+                   help="blind noise estimate of the discrepancy rule: mad = median absolute deviation of the finest "
+                        "Haar coefficients (Donoho & Johnstone 1994; white noise), quantile = per-bin noise floor "
+                        "(Stahl et al. 2000; coloured noise) (default: %(default)s)")
+    p.add_argument("--noise-quantile", type=float, default=0.1,
+                   help="--noise-estimator quantile: the quantile of each bin's STFT power over frames "
+                        "(default: %(default)s)")
+    p.add_argument("--memory-format", choices=("auto", "channels-last", "contiguous"), default="auto",
+                   help="memory layout of the fit; auto: the faster of the two, measured once per prior, shape and "
+                        "machine (cached in $RESTOREBENCH_CACHE or ~/.cache/restorebench) (default: %(default)s)")
 
 
 def fit_config(a):
@@ -161,8 +172,10 @@ def fit_config(a):
 
     return FitConfig(iterations=a.iterations, learning_rate=a.lr, lr_decay_every=a.lr_decay_every,
                      record_every=a.record_every, es_window=a.es_window, es_patience=a.es_patience,
+                     discrepancy_tau=a.discrepancy_tau, noise_estimator=a.noise_estimator,
+                     noise_quantile=a.noise_quantile,
                      widths=tuple(int(w) for w in a.widths.split(",")), seed=a.seed, device=a.device,
-                     channels_last=not a.no_channels_last)
+                     memory_format=a.memory_format)
 
 
 def add_stats_options(p) -> None:

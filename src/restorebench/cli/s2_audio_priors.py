@@ -77,7 +77,8 @@ def cmd_s2_claims(a):
     from ..experiments.audio_priors_report import write_claims
 
     write_claims(Path(a.metrics), Path(a.trajectories), Path(a.outdir), common.run_facts(a), a.scale,
-                 a.a4_margin_iterations, a.a4_tolerance_db, common.stats(a))
+                 a.a4_margin_iterations, a.a4_tolerance_db, common.stats(a),
+                 a.unsupervised_rule)
 
 
 def _add_corpus_options(p, seed_help: str) -> None:
@@ -201,6 +202,9 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     p.add_argument("--a4-tolerance-db", type=float, default=1.0,
                    help="A4: a fit has converged when within this many dB of its best SNR (default: %(default)s)")
+    p.add_argument("--unsupervised-rule", choices=("es", "dp-blind"), default="dp-blind",
+                   help="A1u-A3u: the stopping rule needing neither the clean reference nor the noise level "
+                        "(default: %(default)s)")
     common.add_stats_options(p)
 
     p = common.add_command(sub, "s2-figure-convergence", "Figure 2: SNR vs iteration", cmd_s2_convergence,

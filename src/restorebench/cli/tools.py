@@ -40,11 +40,10 @@ def cmd_score_audio(a):
 
 
 def cmd_restore_audio(a):
-    import numpy as np
-
     from ..audio_io import AudioInputError, read_audio, write_audio
     from ..dsp import STFTConfig
-    from ..methods.dip import estimate_to_waves, fit_inpaint
+    from ..methods.dip import restore_recording
+    from ..methods.stopping import DEFAULT_UNSUPERVISED_RULE
 
     common.threads(a.threads)
     with warnings.catch_warnings(record=True) as caught:
@@ -53,31 +52,38 @@ def cmd_restore_audio(a):
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     cfg = STFTConfig(a.n_fft, a.hop)
-    # pad to a frame count divisible by 4 (two pooling levels); the padding is cut off again
-    frames = cfg.frames(observed.size)
-    frames = int(np.ceil(frames / 4) * 4)
-    length = cfg.samples_for_frames(frames)
-    padded = np.zeros(length, dtype=np.float32)
-    padded[: observed.size] = observed[:length]
+    if a.noise_std is not None and a.noise_std <= 0:
+        raise AudioInputError(f"--noise-std must be positive, got {a.noise_std}")
+    rule = a.select
+    if rule == "auto":
+        rule = "dp-known" if a.noise_std is not None else DEFAULT_UNSUPERVISED_RULE
+    if rule == "dp-known" and a.noise_std is None:
+        raise AudioInputError("--select dp-known needs --noise-std (the noise's standard deviation per sample)")
     mask = None
     if a.task == "inpaint":
         if not a.mask:
             raise AudioInputError("--task inpaint needs --mask (a .npy of 0/1 per sample or per STFT frame)")
-        mask = _load_frame_mask(Path(a.mask), observed.size, frames, cfg)
+        mask = _load_sample_mask(Path(a.mask), observed.size, cfg)
+    segment = int(round(a.segment_seconds * 16000))
+    overlap = int(round(a.overlap_seconds * 16000))
+    if not 0 <= overlap < segment:
+        raise AudioInputError(f"--overlap-seconds must be at least 0 and below --segment-seconds "
+                              f"({a.overlap_seconds} vs {a.segment_seconds})")
     fit_cfg = common.fit_config(a)
-    # the clean reference is unknown here: the trajectory is scored against the observation itself
-    result = fit_inpaint(padded, padded, mask, a.prior, cfg, fit_cfg, progress=f"{a.task} {a.input}")
-    chosen = {"final": result.final, "es": result.es}[a.select]
-    restored = estimate_to_waves(chosen, cfg, length)[0][: observed.size]
-    write_audio(a.output, restored)
+    result = restore_recording(observed, a.prior, cfg, fit_cfg, rule=rule, noise_std=a.noise_std,
+                               sample_mask=mask, segment_samples=segment, overlap_samples=overlap,
+                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    write_audio(a.output, result.restored)
     print(json.dumps({"input": a.input, "output": a.output, "task": a.task, "prior": a.prior,
-                      "iterations": fit_cfg.iterations, "selected": a.select,
-                      "es_stop_iteration": result.es_stop_iteration,
-                      "es_selected_iteration": result.es_selected_iteration,
+                      "iterations": fit_cfg.iterations, "stopping_rule": rule,
+                      "noise_std": a.noise_std, "segments": result.segments,
+                      "estimated_seconds": round(result.estimated_seconds, 1),
                       "wall_seconds": round(result.wall_seconds, 2), "device": result.device}, indent=2))
 
 
-def _load_frame_mask(path: Path, n_samples: int, frames: int, cfg):
+def _load_sample_mask(path: Path, n_samples: int, cfg):
+    """A 0/1 mask per sample from a .npy of one entry per sample or per STFT frame of the whole file (a
+    sample takes the value of the frame whose centre is nearest)."""
     import numpy as np
 
     from ..audio_io import AudioInputError
@@ -89,11 +95,11 @@ def _load_frame_mask(path: Path, n_samples: int, frames: int, cfg):
     mask = np.asarray(mask, dtype=np.float32).ravel()
     if not np.all(np.isin(mask, (0.0, 1.0))):
         raise AudioInputError(f"{path}: mask must contain only 0 (missing) and 1 (observed)")
-    if mask.size == n_samples:  # per-sample mask: a frame is observed when its centre sample is
-        centres = np.minimum(np.arange(frames) * cfg.hop, n_samples - 1)
-        return mask[centres]
+    if mask.size == n_samples:
+        return mask
     if mask.size == cfg.frames(n_samples):
-        return np.concatenate([mask, np.ones(frames - mask.size, dtype=np.float32)])
+        nearest = np.minimum(np.rint(np.arange(n_samples) / cfg.hop).astype(int), mask.size - 1)
+        return mask[nearest]
     raise AudioInputError(f"{path}: mask has {mask.size} entries; expected {n_samples} (samples) or "
                           f"{cfg.frames(n_samples)} (STFT frames)")
 
@@ -139,8 +145,10 @@ def register(sub) -> None:
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ (non-speech audio)")
 
     p = common.add_command(sub, "restore-audio", "fit a deep audio prior to your own file", cmd_restore_audio,
-                           "The fit is scored against the observation itself (no clean reference); the chosen "
-                           "estimate is written as a 16 kHz float WAV and a JSON summary is printed.")
+                           "The recording is fitted in overlapping segments (--segment-seconds, each fitted on its own "
+                           "and stopped by the chosen rule, joined with a raised-cosine crossfade) and written as a "
+                           "16 kHz float WAV; the JSON summary says where the rule stopped in each segment. Before "
+                           "fitting, a short timed warm-up prints the estimated time on stderr.")
     p.add_argument("--task", required=True, choices=("denoise", "inpaint"),
                    help="denoise: fit the whole observation; inpaint: fit the observed STFT frames only "
                         "(needs --mask)")
@@ -152,8 +160,19 @@ def register(sub) -> None:
     p.add_argument("--n-fft", type=int, default=1022,
                    help="STFT size, samples at 16 kHz (1022: the paper's 512 bins) (default: %(default)s)")
     p.add_argument("--hop", type=int, default=64, help="STFT hop, samples at 16 kHz (default: %(default)s)")
-    p.add_argument("--select", choices=("es", "final"), default="es",
-                   help="which estimate to write: the ES-WMV stop or the final iterate (default: %(default)s)")
+    p.add_argument("--select", choices=("auto", "dp-blind", "dp-known", "es", "final"), default="auto",
+                   help="stopping rule whose estimate is written: dp-blind = discrepancy principle with a blind noise "
+                        "estimate, dp-known = with --noise-std, es = ES-WMV, final = the last iterate; auto = "
+                        "dp-known when --noise-std is given, else the best rule that needs no noise level "
+                        "(dp-blind; README 'Benchmarks') (default: %(default)s)")
+    p.add_argument("--noise-std", type=float,
+                   help="the noise's standard deviation per sample, full scale = 1, if you know it (e.g. 0.1); "
+                        "enables the dp-known rule")
+    p.add_argument("--segment-seconds", type=float, default=2.048,
+                   help="length of the segments fitted one by one (2.048 s = 512 frames at hop 64, the paper's "
+                        "speech geometry) (default: %(default)s)")
+    p.add_argument("--overlap-seconds", type=float, default=0.256,
+                   help="overlap of consecutive segments, crossfaded (default: %(default)s)")
     common.add_fit_options(p)
 
     p = common.add_command(sub, "collect", "check tidy TSVs against the result schema and concatenate them into "

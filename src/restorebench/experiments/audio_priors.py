@@ -35,6 +35,8 @@ EMBEDDED_NAME = {"speech": "tts-speech", "digits": "tts-digits", "piano": "sf-pi
 REAL_NAME = {"speech": "LJSpeech-1.1", "digits": "SC09", "piano": "WaveGAN-piano", "drums": "WaveGAN-drums",
              "living": "DEMAND-DLIVING", "traffic": "DEMAND-STRAFFIC"}
 STOPPING_LABEL = {"final": "final iterate", "es": "ES-WMV (unsupervised stop)",
+                  "dp-known": "discrepancy, known noise level",
+                  "dp-blind": "discrepancy, blind noise estimate (unsupervised)",
                   "oracle": "oracle-stopped (uses clean reference)"}
 
 
@@ -88,6 +90,7 @@ def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int
     conditions = []
     if task == "gaussian":
         out["observed"] = np.stack([add_gaussian_noise(x, sigma, rng) for x in clean])
+        out["noise_std"] = np.full(n, sigma, dtype=np.float64)
         conditions = [f"sigma={sigma:g}"] * n
     elif task == "environmental":
         if not noise_paths:
@@ -101,12 +104,15 @@ def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int
             observed.append(add_noise_at_snr(x, noise, snr))
             conditions.append(f"{name} snr={snr:.2f}dB")
         out["observed"] = np.stack(observed)
+        # the level the SNR implies (what a user told the SNR knows), not the noise realisation
+        out["noise_std"] = np.sqrt(np.mean(np.square(out["observed"] - clean, dtype=np.float64), axis=-1))
     elif task == "inpainting":
         g = geometry.stft
         masks = np.stack([gap_frame_mask(geometry.frames, g.hop, SAMPLE_RATE, n_gaps, *gap_seconds, rng)
                           for _ in range(n)])
         out["frame_mask"] = masks
         out["observed"] = np.stack([apply_frame_mask(x, m, g) for x, m in zip(clean, masks)])
+        out["noise_std"] = np.zeros(n)           # the observed frames carry no added noise
         conditions = [f"gaps={n_gaps} missing={(1 - m.mean()) * geometry.frames * g.hop / SAMPLE_RATE:.3f}s"
                       for m in masks]
     elif task == "separation":
@@ -140,7 +146,12 @@ def apply_frame_mask(x: np.ndarray, frame_mask: np.ndarray, cfg: STFTConfig) -> 
 
 def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
                      separation_weights=None, progress: bool = True) -> None:
-    """Fit one prior to every observation in the file; write estimates and trajectories."""
+    """Fit one prior to every observation in the file; write estimates and trajectories.
+
+    Every stopping rule that applies to the task is written (``final``, ``oracle``, ``es`` and, except
+    for separation, ``dp-known`` with the task's noise level and ``dp-blind``), each with its stop
+    iteration (``<rule>_stop_iteration``).
+    """
     from ..methods.dip import SeparationWeights, estimate_to_waves, fit_inpaint, fit_separation
 
     data = load_npz(observations)
@@ -148,12 +159,13 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]))
     task = meta["task"]
     n = data["observed"].shape[0]
-    keys = ("final", "oracle", "es")
-    waves = {k: [] for k in keys}
-    rows = {k: [] for k in ("oracle_iteration", "es_selected_iteration", "es_stop_iteration",
-                            "wall_seconds")}
+    rules = fit_rules(task)
+    waves = {k: [] for k in rules}
+    stops = {k: [] for k in rules}
+    rows = {k: [] for k in ("es_selected_iteration", "wall_seconds")}
+    levels = {k: [] for k in rules if k.startswith("dp-")}
     traj_snr, traj_wmv, traj_loss = [], [], []
-    record_iterations, device = None, ""
+    record_iterations, device, layout = None, "", ""
     for i in range(n):
         observed, clean = data["observed"][i], data["clean"][i]
         desc = f"{task}/{meta['dataset']}/{prior} clip {i + 1}/{n}" if progress else False
@@ -163,24 +175,40 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
                                     separation_weights or SeparationWeights(), progress=desc)
         else:
             mask = data["frame_mask"][i] if task == "inpainting" else None
-            result = fit_inpaint(observed, clean, mask, prior, cfg, item_cfg, progress=desc)
+            noise_std = float(data["noise_std"][i]) if "noise_std" in data else None
+            result = fit_inpaint(observed, clean, mask, prior, cfg, item_cfg, progress=desc,
+                                 noise_std=noise_std)
         length = observed.shape[-1]
-        for k in keys:
-            waves[k].append(estimate_to_waves(getattr(result, k), cfg, length))
-        rows["oracle_iteration"].append(result.oracle_iteration)
+        for k in rules:
+            waves[k].append(estimate_to_waves(result.estimates[k], cfg, length))
+            stops[k].append(result.stop_iterations[k])
+        for k in levels:
+            levels[k].append(result.noise_levels[k])
         rows["es_selected_iteration"].append(result.es_selected_iteration)
-        rows["es_stop_iteration"].append(result.es_stop_iteration)
         rows["wall_seconds"].append(result.wall_seconds)
         traj_snr.append(result.snr_trajectory)
         traj_wmv.append(result.wmv_trajectory)
         traj_loss.append(result.loss_trajectory)
         record_iterations, device = result.record_iterations, result.device
+        layout = result.extras["memory_format"]
     save_npz(output, **{k: np.stack(v) for k, v in waves.items()},
+             **{f"{k}_stop_iteration": np.asarray(v) for k, v in stops.items()},
+             **{f"{k}_noise_level": np.asarray(v) for k, v in levels.items()},
              **{k: np.asarray(v) for k, v in rows.items()},
              record_iterations=record_iterations, snr_trajectory=np.stack(traj_snr),
              wmv_trajectory=np.stack(traj_wmv), loss_trajectory=np.stack(traj_loss),
-             **_meta(prior=prior, iterations=fit_cfg.iterations, device=device,
-                     learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths))))
+             **_meta(prior=prior, iterations=fit_cfg.iterations, device=device, memory_format=layout,
+                     learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths)),
+                     discrepancy_tau=fit_cfg.discrepancy_tau, noise_quantile=fit_cfg.noise_quantile,
+                     rules=",".join(rules)))
+
+
+def fit_rules(task: str) -> tuple[str, ...]:
+    """The stopping rules reported for a task: the discrepancy rule needs a noise level to reach, which a
+    separation does not have (methods/stopping.py)."""
+    from ..methods.stopping import STOPPING_RULES
+
+    return tuple(r for r in STOPPING_RULES if task != "separation" or not r.startswith("dp-"))
 
 
 def _with_seed(cfg, seed):
@@ -243,19 +271,18 @@ def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, 
 
 
 def fit_rows(observations: Path, fit: Path) -> tuple[list[dict], list[dict]]:
-    """Tidy metric rows for the final, ES and oracle estimates of one fit file, and its trajectory rows."""
+    """Tidy metric rows for every stopping rule's estimate of one fit file, and its trajectory rows."""
     data, fitted = load_npz(observations), load_npz(fit)
     meta, fmeta = read_meta(data), read_meta(fitted)
     prior = fmeta["prior"]
     rows, traj = [], []
+    rules = str(fmeta["rules"]).split(",")
     for i in range(data["observed"].shape[0]):
-        stop_at = {"final": int(fmeta["iterations"]), "oracle": int(fitted["oracle_iteration"][i]),
-                   "es": int(fitted["es_stop_iteration"][i])}
-        for stopping in ("final", "es", "oracle"):
+        for stopping in rules:
             base = {**_base_row(meta, i, str(data["conditions"][i])), "method": prior,
                     "stopping": stopping, "iterations": int(fmeta["iterations"]),
-                    "stop_iteration": stop_at[stopping], "wall_seconds": float(fitted["wall_seconds"][i]),
-                    "device": fmeta["device"]}
+                    "stop_iteration": int(fitted[f"{stopping}_stop_iteration"][i]),
+                    "wall_seconds": float(fitted["wall_seconds"][i]), "device": fmeta["device"]}
             estimate = fitted[stopping][i]
             where = f"{fit} clip {i} ({stopping})"
             if meta["task"] == "separation":
@@ -263,11 +290,11 @@ def fit_rows(observations: Path, fit: Path) -> tuple[list[dict], list[dict]]:
             else:
                 rows += _quality_rows(base, data["clean"][i], estimate[0], meta["role"] in SPEECH_ROLES,
                                       where)
-        for it, snr, wmv in zip(fitted["record_iterations"], fitted["snr_trajectory"][i],
-                                fitted["wmv_trajectory"][i]):
+        for it, snr, wmv, loss in zip(fitted["record_iterations"], fitted["snr_trajectory"][i],
+                                      fitted["wmv_trajectory"][i], fitted["loss_trajectory"][i]):
             traj.append({"task": meta["task"], "dataset": meta["dataset"], "role": meta["role"],
                          "method": prior, "item": i, "iteration": int(it), "snr": float(snr),
-                         "wmv": float(wmv)})
+                         "wmv": float(wmv), "loss": float(loss)})
     return rows, traj
 
 

@@ -7,18 +7,18 @@ task set-ups built on it: :func:`fit_denoise`, :func:`fit_inpaint` and :func:`fi
 What the loop records, per fit, without leaving the device between checkpoints:
 
 * the SNR of the current estimate against the clean reference at every ``record_every`` iterations
-  (Figure 2 and the oracle come from this one trajectory);
+  (Figure 2 and the oracle come from this one trajectory), and the loss (the data-fit residual);
 * the oracle-stopped estimate: the recorded iterate with the best SNR against the CLEAN reference. This
   is what the authors' public code reports; an unsupervised user cannot compute it, so it is a separate,
   labelled result;
-* the ES-WMV estimate (Wang et al., "Early Stopping for Deep Image Prior", arXiv 2112.06074): the
-  windowed moving variance VAR_t = 1/W sum_{w<W} ||x_{t-w} - mean||^2 of the last W recorded estimates,
-  divided here by their mean energy 1/W sum_w ||x_{t-w}||^2 (ours: priors start from a near-zero output);
-  the rule keeps the estimate with the lowest VAR so far and stops once VAR has not improved for P
-  records. It starts watching once the training loss has fallen to ``es_start_loss_fraction`` of its first
-  value (ours: before that the estimate is still growing from zero and its variance means nothing). It
-  needs no clean reference. We keep fitting after it fires (to record the full trajectory)
-  but report the iteration at which it fired as the iterations it needs.
+* the estimates of the unsupervised stopping rules of :mod:`restorebench.methods.stopping`: ES-WMV
+  (it starts watching once the loss has fallen to ``es_start_loss_fraction`` of its first value: before
+  that the estimate is still growing from zero and its variance means nothing) and the discrepancy
+  principle for each noise level it is given (known, estimated blindly).
+
+We keep fitting after the rules fire (to record the full trajectory and the final iterate) unless
+``stop_rule`` names a rule to stop at, and report the iteration at which each fired as the iterations it
+needs.
 """
 from __future__ import annotations
 
@@ -33,11 +33,20 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..dsp import STFTConfig, from_channels, istft, stft, to_channels
+from .stopping import DiscrepancyStop, WindowedVariance, blind_noise_residual, stft_noise_residual
+
+#: ``FitConfig.memory_format`` values: measured per shape, or forced
+MEMORY_FORMATS = ("auto", "channels-last", "contiguous")
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Optimisation settings of one fit (defaults: the paper's Adam, lr 1e-3, 2000 iterations)."""
+    """Optimisation settings of one fit (defaults: the paper's Adam, lr 1e-3, 2000 iterations).
+
+    ``discrepancy_tau`` is the discrepancy rule's threshold factor, ``noise_estimator`` and
+    ``noise_quantile`` choose the blind noise estimate (methods/stopping.py); the defaults were tuned on
+    clips the workflow does not use (``restorebench bench dip --time-to-quality``, README "Benchmarks").
+    """
 
     iterations: int = 2000
     learning_rate: float = 1e-3
@@ -46,29 +55,58 @@ class FitConfig:
     es_window: int = 100
     es_patience: int = 200
     es_start_loss_fraction: float = 0.5  # ES-WMV watches only once loss <= this x the first loss
+    discrepancy_tau: float = 0.7    # tuned: bench dip --time-to-quality (known-level variant: 0.75)
+    noise_estimator: str = "mad"     # dp-blind's noise level: "mad" (white noise) or "quantile" (coloured)
+    noise_quantile: float = 0.1
     widths: tuple[int, int, int] = (35, 70, 140)
-    channels_last: bool = True
+    memory_format: str = "auto"
     seed: int = 0
     device: str = "auto"
+    stop_rule: str | None = None     # stop fitting once this rule has fired (checked every 16 iterations)
 
 
 @dataclass
 class FitResult:
-    """Estimates and trajectories of one fit. Estimates are (n_sources, 2, F, T) float32 numpy."""
+    """Estimates and trajectories of one fit. Estimates are (n_sources, 2, F, T) float32 numpy.
 
-    final: np.ndarray
-    oracle: np.ndarray
-    es: np.ndarray
-    oracle_iteration: int
+    ``estimates`` and ``stop_iterations`` have one entry per stopping rule that applies (``final``,
+    ``oracle``, ``es`` and, given a noise level, ``dp-known`` / ``dp-blind``); a rule that never fired
+    keeps the last iterate and reports the iterations run. ``noise_levels`` are the discrepancy rule's
+    expected noise residuals (loss units) by rule.
+    """
+
+    estimates: dict[str, np.ndarray]
+    stop_iterations: dict[str, int]
     es_selected_iteration: int
-    es_stop_iteration: int           # iteration at which ES-WMV fired (= iterations if it never did)
     record_iterations: np.ndarray
     snr_trajectory: np.ndarray       # dB against the clean reference, per record
     loss_trajectory: np.ndarray
     wmv_trajectory: np.ndarray       # NaN until the window is full
     wall_seconds: float
     device: str
+    iterations_run: int = 0
+    noise_levels: dict[str, float] = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.estimates["final"]
+
+    @property
+    def oracle(self) -> np.ndarray:
+        return self.estimates["oracle"]
+
+    @property
+    def es(self) -> np.ndarray:
+        return self.estimates["es"]
+
+    @property
+    def oracle_iteration(self) -> int:
+        return self.stop_iterations["oracle"]
+
+    @property
+    def es_stop_iteration(self) -> int:
+        return self.stop_iterations["es"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -83,53 +121,6 @@ def snr_torch(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(reference.square().sum() / (reference - estimate).square().sum())
 
 
-class WindowedVariance:
-    """ES-WMV state on device: ring buffer of the last W estimates and the stopping bookkeeping.
-
-    All updates are tensor operations (no host synchronisation) so the fitting loop stays on device.
-    """
-
-    def __init__(self, window: int, patience: int, like: torch.Tensor):
-        self.window, self.patience = window, patience
-        self.buffer = torch.zeros((window, *like.shape), dtype=like.dtype, device=like.device)
-        self.count = 0
-        dev = like.device
-        self.best_var = torch.tensor(math.inf, device=dev)
-        self.best = like.detach().clone()
-        self.best_record = torch.tensor(-1, device=dev)
-        self.since_best = torch.tensor(0, device=dev)
-        self.stop_record = torch.tensor(-1, device=dev)
-        self.active_records = torch.tensor(0, device=dev)
-
-    def update(self, estimate: torch.Tensor, record: int, started: torch.Tensor) -> torch.Tensor:
-        """Push one estimate; returns VAR_t, NaN until W estimates were seen since the rule started.
-
-        ``started`` (device bool) says whether the fit has passed the rule's start condition.
-        """
-        self.buffer[self.count % self.window].copy_(estimate)
-        self.count += 1
-        self.active_records = self.active_records + started.long()
-        if self.count < self.window:
-            return torch.tensor(math.nan, device=estimate.device)
-        flat = self.buffer.reshape(self.window, -1)
-        # relative to the window's mean energy: the first estimates are near zero, so an absolute
-        # variance would be smallest at the very start, before the prior has fitted anything
-        var = ((flat - flat.mean(dim=0, keepdim=True)).square().sum(dim=1).mean()
-               / flat.square().sum(dim=1).mean().clamp_min(1e-30))
-        valid = self.active_records >= self.window
-        improved = valid & (var < self.best_var)
-        not_stopped = self.stop_record < 0
-        take = improved & not_stopped
-        self.best_var = torch.where(take, var, self.best_var)
-        self.best = torch.where(take, estimate, self.best)
-        self.best_record = torch.where(take, torch.tensor(record, device=var.device), self.best_record)
-        self.since_best = torch.where(improved, torch.zeros_like(self.since_best),
-                                      self.since_best + valid.long())
-        fire = not_stopped & valid & (self.since_best >= self.patience)
-        self.stop_record = torch.where(fire, torch.tensor(record, device=var.device), self.stop_record)
-        return torch.where(valid, var, torch.full_like(var, math.nan))
-
-
 def make_code(shape: Sequence[int], seed: int, device: torch.device) -> torch.Tensor:
     """The fixed input z ~ N(0, 1), drawn from its own generator so it does not depend on init order."""
     gen = torch.Generator().manual_seed(seed + 7919)
@@ -137,7 +128,8 @@ def make_code(shape: Sequence[int], seed: int, device: torch.device) -> torch.Te
 
 
 def build_prior(prior: str, cfg: FitConfig, device: torch.device, seed_offset: int = 0,
-                out_channels: int = 2, out_activation: str = "linear") -> nn.Module:
+                out_channels: int = 2, out_activation: str = "linear",
+                memory_format: torch.memory_format = torch.contiguous_format) -> nn.Module:
     """The registered prior ``prior`` (restorebench.registry, study S2, slot "prior"), seeded and on ``device``."""
     from .. import registry
 
@@ -145,29 +137,50 @@ def build_prior(prior: str, cfg: FitConfig, device: torch.device, seed_offset: i
     torch.manual_seed(cfg.seed + seed_offset)
     net = builder(in_channels=2, out_channels=out_channels, widths=cfg.widths,
                   out_activation=out_activation).to(device)
-    if cfg.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    return net
+    return net.to(memory_format=memory_format)
+
+
+def resolve_memory_format(cfg: FitConfig, prior: str, shape: Sequence[int], device: torch.device,
+                          networks: int = 1) -> torch.memory_format:
+    """The memory layout a fit of ``prior`` at ``shape`` runs in: forced by ``cfg.memory_format``, or
+    (``auto``) the faster of the two as measured on this machine for this prior, shape and thread count
+    (:func:`restorebench.methods.layout.measured_memory_format`; the measurement is cached on disk)."""
+    if cfg.memory_format == "channels-last":
+        return torch.channels_last
+    if cfg.memory_format == "contiguous":
+        return torch.contiguous_format
+    if cfg.memory_format != "auto":
+        raise ValueError(f"memory_format must be one of {', '.join(MEMORY_FORMATS)}, got {cfg.memory_format!r}")
+    from .layout import measured_memory_format
+
+    return measured_memory_format(prior, tuple(shape), cfg.widths, device, networks)
 
 
 def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
             render: Callable[[list[torch.Tensor]], torch.Tensor],
             loss_fn: Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor],
             score_fn: Callable[[torch.Tensor], torch.Tensor],
-            cfg: FitConfig, device: torch.device, progress: bool | str = False) -> FitResult:
+            cfg: FitConfig, device: torch.device, progress: bool | str = False,
+            noise_levels: dict[str, float] | None = None,
+            memory_format: torch.memory_format = torch.contiguous_format) -> FitResult:
     """Fit ``nets`` (jointly, one Adam) so that ``loss_fn(render(outputs), outputs)`` decreases.
 
     ``render`` maps the networks' outputs to the estimate (n_sources, 2, F, T); ``score_fn`` maps an
-    estimate to its SNR against the clean reference (a device scalar). See the module docstring for
-    what is recorded.
+    estimate to its SNR against the clean reference (a device scalar). ``noise_levels`` maps a discrepancy
+    rule (``dp-known``, ``dp-blind``) to the loss the noise alone is expected to leave; the rule fires at
+    the first record whose loss is <= ``cfg.discrepancy_tau`` times it (the loss must then be the data-fit
+    residual). See the module docstring for what is recorded.
     """
+    noise_levels = dict(noise_levels or {})
+    if cfg.stop_rule is not None and cfg.stop_rule not in ("es", *noise_levels):
+        raise ValueError(f"stop rule {cfg.stop_rule!r} does not apply to this fit; "
+                         f"available: {', '.join(('es', *noise_levels))}")
     params = [p for net in nets for p in net.parameters()]
     # fused Adam runs one kernel over all parameters instead of several per tensor
     optimizer = torch.optim.Adam(params, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_decay_every, 0.1)
                  if cfg.lr_decay_every else None)
-    if cfg.channels_last:
-        codes = [c.contiguous(memory_format=torch.channels_last) for c in codes]
+    codes = [c.contiguous(memory_format=memory_format) for c in codes]
 
     n_records = cfg.iterations // cfg.record_every
     snr_traj = torch.full((n_records,), math.nan, device=device)
@@ -177,6 +190,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
     best = None
     best_record = torch.tensor(-1, device=device)
     wmv = None
+    discrepancy: dict[str, DiscrepancyStop] = {}
     first_loss = None
     started = torch.tensor(False, device=device)
 
@@ -191,6 +205,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
     record = 0
     estimate = None
     warmup_seconds = 0.0
+    iterations_run = 0
     for it in range(1, cfg.iterations + 1):
         if it == 3:  # the first two iterations pay for allocation and kernel selection
             if device.type == "cuda":
@@ -204,29 +219,40 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        iterations_run = it
         if it % cfg.record_every == 0 and record < n_records:
             with torch.no_grad():
                 current = estimate.detach()
+                residual = loss.detach()
                 snr = score_fn(current)
                 snr_traj[record] = snr
-                loss_traj[record] = loss.detach()
+                loss_traj[record] = residual
                 if first_loss is None:
-                    first_loss = loss.detach().clone()
-                started = started | (loss.detach() <= cfg.es_start_loss_fraction * first_loss)
+                    first_loss = residual.clone()
+                started = started | (residual <= cfg.es_start_loss_fraction * first_loss)
                 if best is None:
                     best = current.clone()
                     wmv = WindowedVariance(cfg.es_window // cfg.record_every or 1,
                                            max(1, cfg.es_patience // cfg.record_every), current)
+                    discrepancy = {rule: DiscrepancyStop(cfg.discrepancy_tau * level, current)
+                                   for rule, level in noise_levels.items()}
                 better = snr > best_snr
                 best_snr = torch.where(better, snr, best_snr)
                 best = torch.where(better, current, best)
                 best_record = torch.where(better, torch.tensor(record, device=device), best_record)
                 wmv_traj[record] = wmv.update(current, record, started)
+                for rule in discrepancy.values():
+                    rule.update(current, residual, record)
             record += 1
         if bar is not None:
             bar.update(1)
             if it % max(1, cfg.iterations // 10) == 0:
                 bar.set_postfix(loss=f"{loss.item():.3e}")   # one host sync per tenth of the fit
+        # one host sync per 16 iterations, not per iteration
+        if cfg.stop_rule is not None and wmv is not None and it % 16 == 0:
+            watched = wmv if cfg.stop_rule == "es" else discrepancy[cfg.stop_rule]
+            if bool(watched.fired()):
+                break
     if bar is not None:
         bar.close()
     if device.type == "cuda":
@@ -235,23 +261,34 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
 
     record_iterations = (np.arange(n_records) + 1) * cfg.record_every
     final = estimate.detach()
-    if best is None:  # fewer iterations than one record: everything is the final iterate
-        best, es_best = final, final
-        oracle_it = es_sel = es_stop = cfg.iterations
-    else:
-        oracle_it = int(record_iterations[int(best_record)])
-        stop_record = int(wmv.stop_record)
-        es_stop = int(record_iterations[stop_record]) if stop_record >= 0 else cfg.iterations
-        if int(wmv.best_record) >= 0 and stop_record >= 0:
-            es_best, es_sel = wmv.best, int(record_iterations[int(wmv.best_record)])
-        else:  # the rule never fired: an unsupervised user keeps the last iterate
-            es_best, es_sel = final, cfg.iterations
     to_np = lambda t: t.float().cpu().numpy().astype(np.float32)
-    return FitResult(final=to_np(final), oracle=to_np(best), es=to_np(es_best),
-                     oracle_iteration=oracle_it, es_selected_iteration=es_sel, es_stop_iteration=es_stop,
+    estimates, stops = {"final": to_np(final)}, {"final": iterations_run}
+    if best is None:  # fewer iterations than one record: everything is the final iterate
+        for rule in ("oracle", "es", *noise_levels):
+            estimates[rule], stops[rule] = estimates["final"], iterations_run
+        es_sel = iterations_run
+    else:
+        estimates["oracle"], stops["oracle"] = to_np(best), int(record_iterations[int(best_record)])
+        stop_record = int(wmv.stop_record)
+        if int(wmv.best_record) >= 0 and stop_record >= 0:
+            estimates["es"], stops["es"] = to_np(wmv.best), int(record_iterations[stop_record])
+            es_sel = int(record_iterations[int(wmv.best_record)])
+        else:  # the rule never fired: an unsupervised user keeps the last iterate
+            estimates["es"], stops["es"], es_sel = estimates["final"], iterations_run, iterations_run
+        for name, rule in discrepancy.items():
+            fired_at = int(rule.stop_record)
+            if fired_at >= 0:
+                estimates[name], stops[name] = to_np(rule.estimate), int(record_iterations[fired_at])
+            else:
+                estimates[name], stops[name] = estimates["final"], iterations_run
+    return FitResult(estimates=estimates, stop_iterations=stops, es_selected_iteration=es_sel,
                      record_iterations=record_iterations, snr_trajectory=to_np(snr_traj),
                      loss_trajectory=to_np(loss_traj), wmv_trajectory=to_np(wmv_traj),
-                     wall_seconds=wall, device=str(device), extras={"warmup_seconds": warmup_seconds})
+                     wall_seconds=wall, device=str(device), iterations_run=iterations_run,
+                     noise_levels=noise_levels,
+                     extras={"warmup_seconds": warmup_seconds,
+                             "memory_format": "channels-last" if memory_format == torch.channels_last
+                             else "contiguous"})
 
 
 def _observation(observed_wave: np.ndarray, stft_cfg: STFTConfig, device) -> torch.Tensor:
@@ -269,30 +306,38 @@ def _snr_scorer(clean_wave: np.ndarray, stft_cfg: STFTConfig, device):
 
 
 def fit_denoise(observed_wave: np.ndarray, clean_wave: np.ndarray, prior: str, stft_cfg: STFTConfig,
-                cfg: FitConfig, progress: bool | str = False) -> FitResult:
+                cfg: FitConfig, progress: bool | str = False, noise_std: float | None = None) -> FitResult:
     """min_theta ||f_theta(z) - STFT(y)||^2 (paper Sec. 4.1). The clean wave only feeds the trajectory."""
-    return fit_inpaint(observed_wave, clean_wave, None, prior, stft_cfg, cfg, progress)
+    return fit_inpaint(observed_wave, clean_wave, None, prior, stft_cfg, cfg, progress, noise_std)
 
 
 def fit_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: np.ndarray | None,
                 prior: str, stft_cfg: STFTConfig, cfg: FitConfig,
-                progress: bool | str = False) -> FitResult:
+                progress: bool | str = False, noise_std: float | None = None) -> FitResult:
     """min_theta ||m * f_theta(z) - m * Y||^2 with m the known frame mask (paper Sec. 4.2).
 
     ``observed_wave`` is the gapped clip; with ``frame_mask=None`` this is plain denoising. The mean is
-    taken over observed bins only, so the loss scale does not depend on the gap size.
+    taken over observed bins only, so the loss scale does not depend on the gap size. The discrepancy rule
+    runs blind (noise level estimated from the observed frames) and, when ``noise_std`` (per sample) is
+    given, with the known level too.
     """
     device = resolve_device(cfg.device)
-    target = _observation(observed_wave, stft_cfg, device)
+    spec = stft(torch.from_numpy(np.asarray(observed_wave, dtype=np.float32)).to(device), stft_cfg)
+    target = to_channels(spec)[None]                     # (1, 2, F, T)
     if frame_mask is None:
-        weight = None
+        weight, observed_frames = None, None
     else:
         if frame_mask.shape[-1] != target.shape[-1]:
             raise ValueError(f"frame mask has {frame_mask.shape[-1]} frames, spectrogram {target.shape[-1]}")
-        weight = torch.from_numpy(np.asarray(frame_mask, dtype=np.float32)).to(device)
-        weight = weight.expand(target.shape[-2], -1)[None, None]       # (1, 1, F, T)
+        observed_frames = torch.from_numpy(np.asarray(frame_mask, dtype=np.float32)).to(device)
+        weight = observed_frames.expand(target.shape[-2], -1)[None, None]       # (1, 1, F, T)
         observed_fraction = weight.mean()
-    net = build_prior(prior, cfg, device)
+    noise_levels = {"dp-blind": blind_noise_residual(observed_wave, spec, stft_cfg, cfg.noise_estimator,
+                                                     cfg.noise_quantile, observed_frames)}
+    if noise_std is not None:
+        noise_levels["dp-known"] = stft_noise_residual(noise_std, stft_cfg)
+    memory_format = resolve_memory_format(cfg, prior, target.shape, device)
+    net = build_prior(prior, cfg, device, memory_format=memory_format)
     code = make_code(target.shape, cfg.seed, device)
 
     def loss_fn(estimate, outputs):
@@ -300,10 +345,9 @@ def fit_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: n
             return F.mse_loss(estimate, target)
         return ((estimate - target) * weight).square().mean() / observed_fraction
 
-    result = run_fit([net], [code], render=lambda outs: outs[0], loss_fn=loss_fn,
-                     score_fn=_snr_scorer(clean_wave, stft_cfg, device), cfg=cfg, device=device,
-                     progress=progress)
-    return result
+    return run_fit([net], [code], render=lambda outs: outs[0], loss_fn=loss_fn,
+                   score_fn=_snr_scorer(clean_wave, stft_cfg, device), cfg=cfg, device=device,
+                   progress=progress, noise_levels=noise_levels, memory_format=memory_format)
 
 
 @dataclass(frozen=True)
@@ -352,8 +396,10 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
     target = _observation(mixture_wave, stft_cfg, device)
     power = target.square().mean()
     shape = target.shape
-    nets = [build_prior(prior, cfg, device, seed_offset=k) for k in range(2)]
-    nets.append(build_prior(prior, cfg, device, seed_offset=2, out_channels=1, out_activation="sigmoid"))
+    memory_format = resolve_memory_format(cfg, prior, shape, device, networks=3)
+    nets = [build_prior(prior, cfg, device, seed_offset=k, memory_format=memory_format) for k in range(2)]
+    nets.append(build_prior(prior, cfg, device, seed_offset=2, out_channels=1, out_activation="sigmoid",
+                            memory_format=memory_format))
     codes = [make_code(shape, cfg.seed + 1000 * k, device) for k in range(3)]
 
     def render(outputs):
@@ -378,10 +424,108 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
         swapped = (snr_torch(refs[0], est[1]) + snr_torch(refs[1], est[0])) / 2
         return torch.maximum(direct, swapped)
 
-    return run_fit(nets, codes, render, loss_fn, score, cfg, device, progress)
+    # no discrepancy rule: a separation has no noise level to reach (methods/stopping.py)
+    return run_fit(nets, codes, render, loss_fn, score, cfg, device, progress,
+                   memory_format=memory_format)
 
 
 def estimate_to_waves(estimate: np.ndarray, stft_cfg: STFTConfig, length: int) -> np.ndarray:
     """(n_sources, 2, F, T) estimate -> (n_sources, length) waveforms."""
     est = from_channels(torch.from_numpy(np.asarray(estimate, dtype=np.float32)))
     return istft(est, stft_cfg, length).numpy()
+
+
+@dataclass
+class Restoration:
+    """A recording restored segment by segment (:func:`restore_recording`)."""
+
+    restored: np.ndarray
+    rule: str
+    segments: list[dict]
+    estimated_seconds: float
+    wall_seconds: float
+    device: str
+
+
+def _frames_for(cfg: STFTConfig, n_samples: int) -> int:
+    """Centred frames for ``n_samples``, rounded up to a multiple of 4 (the priors' two pooling levels)."""
+    return int(math.ceil(cfg.frames(n_samples) / 4) * 4)
+
+
+def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cfg: FitConfig, *,
+                      rule: str, noise_std: float | None = None, sample_mask: np.ndarray | None = None,
+                      segment_samples: int = 32768, overlap_samples: int = 4096,
+                      log: Callable[[str], None] = print, progress: bool = True) -> Restoration:
+    """Denoise (or, with ``sample_mask``, inpaint) a recording of any length with a deep prior.
+
+    The recording is cut into overlapping segments of ``segment_samples`` (the length a prior is fitted
+    at: 32768 samples = 512 frames at the paper's hop of 64), each fitted independently (its own seed, so
+    the segments could be fitted in parallel), stopped by ``rule`` (fitting ends once the rule fires; a
+    rule that never fires keeps the last iterate) and joined with the raised-cosine crossfade of
+    :func:`restorebench.dsp.crossfade_join`. Before fitting, a short timed warm-up on the first segment
+    gives the estimated total time, which ``log`` reports (with a warning on a CPU above 10 minutes).
+    """
+    from ..dsp import crossfade_join, segment_bounds
+
+    observed = np.asarray(observed, dtype=np.float32)
+    bounds = segment_bounds(observed.size, segment_samples, overlap_samples)
+    device = resolve_device(cfg.device)
+    run_cfg = replace_cfg(cfg, stop_rule=None if rule in ("final", "oracle") else rule)
+
+    def segment_input(start, end):
+        frames = _frames_for(stft_cfg, end - start)
+        padded = np.zeros(stft_cfg.samples_for_frames(frames), dtype=np.float32)
+        padded[: end - start] = observed[start:end]
+        mask = None
+        if sample_mask is not None:
+            centres = np.minimum(np.arange(frames) * stft_cfg.hop, end - start - 1)
+            mask = np.asarray(sample_mask[start:end], dtype=np.float32)[centres]
+        return padded, mask
+
+    # warm-up: a few timed iterations of the first segment (layout probe and allocation excluded)
+    padded, mask = segment_input(*bounds[0])
+    warm = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace_cfg(run_cfg, iterations=4, stop_rule=None),
+                       noise_std=noise_std)
+    per_iteration = max(warm.wall_seconds - warm.extras["warmup_seconds"], 1e-6) / 2
+    estimated = per_iteration * cfg.iterations * len(bounds)
+    log(f"estimated fitting time: {_duration(estimated)} ({len(bounds)} segment(s) x {cfg.iterations} iterations "
+        f"x {per_iteration:.2f} s on {device}; an early stop by {rule} cuts it)")
+    if device.type == "cpu" and estimated > 600:
+        log("warning: more than 10 minutes on the CPU. To cut it: --device cuda (a GPU), fewer --iterations, "
+            "or a lighter prior (--prior exp or conv: about half the time of exp-dense per iteration), or "
+            "smaller --widths")
+
+    start_time = time.perf_counter()
+    pieces, segments = [], []
+    for k, (start, end) in enumerate(bounds):
+        padded, mask = segment_input(start, end)
+        desc = f"segment {k + 1}/{len(bounds)}" if progress else False
+        result = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace_cfg(run_cfg, seed=cfg.seed + 1000 * k),
+                             progress=desc, noise_std=noise_std)
+        if rule not in result.estimates:
+            raise ValueError(f"stopping rule {rule!r} does not apply here; available: {', '.join(result.estimates)}")
+        wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded.size)[0][: end - start]
+        pieces.append(wave)
+        segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000,
+                         "stop_iteration": result.stop_iterations[rule],
+                         "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
+                         or result.iterations_run < cfg.iterations,
+                         "iterations_run": result.iterations_run,
+                         "noise_level": {k2: round(v, 6) for k2, v in result.noise_levels.items()},
+                         "memory_format": result.extras["memory_format"]})
+    restored = crossfade_join(pieces, bounds, observed.size)
+    return Restoration(restored, rule, segments, estimated, time.perf_counter() - start_time, str(device))
+
+
+def replace_cfg(cfg: FitConfig, **changes) -> FitConfig:
+    from dataclasses import replace
+
+    return replace(cfg, **changes)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,158 @@
+"""Stopping rules of the deep-prior fits (S2): noise levels, the discrepancy rule, segments, layout."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from restorebench.dsp import STFTConfig, crossfade_join, segment_bounds, stft, to_channels
+from restorebench.methods.dip import FitConfig, fit_denoise, fit_inpaint, restore_recording
+from restorebench.methods.stopping import (first_crossing, mad_noise_std, quantile_noise_residual,
+                                           stft_noise_residual)
+from restorebench.metrics.audio import snr_db
+
+CFG = STFTConfig(62, 16)
+SMALL = dict(widths=(4, 8, 16), es_window=3, es_patience=3, device="cpu", memory_format="contiguous")
+
+
+def _voiced(n, seed=0):
+    t = np.arange(n) / 16000
+    x = sum(np.sin(2 * np.pi * 180 * k * t) / k for k in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    return (0.8 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_expected_stft_noise_residual_matches_monte_carlo():
+    cfg = STFTConfig(254, 128)
+    noise = 0.1 * torch.randn(64, cfg.samples_for_frames(64), generator=torch.Generator().manual_seed(0))
+    measured = float(to_channels(stft(noise.double(), cfg)).square().mean())
+    assert measured == pytest.approx(stft_noise_residual(0.1, cfg), rel=0.02)
+    # sigma^2 * sum(hann^2) / 2 with sum(hann^2) = 3/8 n_fft for the periodic Hann window
+    assert stft_noise_residual(0.1, cfg) == pytest.approx(0.01 * 3 / 8 * 254 / 2, rel=1e-9)
+
+
+def test_blind_noise_estimates_recover_white_noise_level_under_a_low_frequency_signal():
+    rng = np.random.default_rng(3)
+    n = 32000
+    clean = _voiced(n)
+    noisy = clean + 0.05 * rng.standard_normal(n)
+    assert mad_noise_std(noisy) == pytest.approx(0.05, rel=0.12)   # the harmonics leak a little
+    assert mad_noise_std(clean) < 0.3 * 0.05      # the harmonics barely reach the finest scale
+    cfg = STFTConfig(254, 128)
+    noise_only = stft(torch.from_numpy(0.05 * rng.standard_normal(n)), cfg)
+    assert quantile_noise_residual(noise_only, 0.3) == pytest.approx(stft_noise_residual(0.05, cfg), rel=0.1)
+    with pytest.raises(ValueError, match="quantile"):
+        quantile_noise_residual(noise_only, 1.5)
+
+
+def test_discrepancy_rule_fires_where_its_replay_on_the_loss_trajectory_says():
+    clean = _voiced(CFG.samples_for_frames(32))
+    noisy = clean + 0.1 * np.random.default_rng(1).standard_normal(clean.size).astype(np.float32)
+    cfg = FitConfig(iterations=120, discrepancy_tau=4.0, learning_rate=1e-2, **SMALL)
+    result = fit_denoise(noisy, clean, "conv", CFG, cfg, noise_std=0.1)
+    level = result.noise_levels["dp-known"]
+    assert level == pytest.approx(stft_noise_residual(0.1, CFG))
+    hit = first_crossing(result.loss_trajectory, cfg.discrepancy_tau * level)
+    assert hit >= 0, "the small prior fits below 4x the noise level within 120 iterations"
+    assert result.stop_iterations["dp-known"] == hit + 1
+    from restorebench.methods.dip import estimate_to_waves
+    stopped = estimate_to_waves(result.estimates["dp-known"], CFG, clean.size)[0]
+    assert snr_db(clean, stopped) == pytest.approx(result.snr_trajectory[hit], abs=1e-3)
+    # the residual was above the threshold at every earlier record
+    assert np.all(result.loss_trajectory[:hit] > cfg.discrepancy_tau * level)
+    assert set(result.estimates) == {"final", "oracle", "es", "dp-known", "dp-blind"}
+
+
+def test_stop_rule_ends_the_fit_early_with_the_same_estimate():
+    clean = _voiced(CFG.samples_for_frames(32))
+    noisy = clean + 0.1 * np.random.default_rng(1).standard_normal(clean.size).astype(np.float32)
+    full = fit_denoise(noisy, clean, "conv", CFG, FitConfig(iterations=200, discrepancy_tau=4.0, learning_rate=1e-2, **SMALL),
+                       noise_std=0.1)
+    early = fit_denoise(noisy, clean, "conv", CFG, FitConfig(iterations=200, discrepancy_tau=4.0, learning_rate=1e-2,
+                                                            stop_rule="dp-known", **SMALL), noise_std=0.1)
+    stop = full.stop_iterations["dp-known"]
+    assert stop < 200
+    assert early.iterations_run == int(np.ceil(stop / 16) * 16)     # checked every 16 iterations
+    assert early.stop_iterations["dp-known"] == stop
+    assert np.array_equal(early.estimates["dp-known"], full.estimates["dp-known"])
+    with pytest.raises(ValueError, match="does not apply"):
+        fit_denoise(noisy, clean, "conv", CFG, FitConfig(iterations=5, stop_rule="dp-known", **SMALL))
+
+
+def test_inpainting_discrepancy_uses_observed_frames_only():
+    clean = _voiced(CFG.samples_for_frames(32))
+    mask = np.ones(32, dtype=np.float32)
+    mask[10:20] = 0
+    rng = np.random.default_rng(2)
+    noisy = clean + 0.05 * rng.standard_normal(clean.size).astype(np.float32)
+    garbage = noisy.copy()
+    garbage[176:289] = 5 * rng.standard_normal(113)   # samples that only the gap frames (10-19) see
+    a = fit_inpaint(noisy, clean, mask, "conv", CFG, FitConfig(iterations=3, noise_estimator="quantile", **SMALL))
+    b = fit_inpaint(garbage, clean, mask, "conv", CFG, FitConfig(iterations=3, noise_estimator="quantile", **SMALL))
+    assert a.noise_levels["dp-blind"] == pytest.approx(b.noise_levels["dp-blind"], rel=0.05)
+
+
+def test_segments_cover_the_signal_and_the_crossfade_leaves_no_seam():
+    bounds = segment_bounds(10000, 3000, 500)
+    assert bounds[0] == (0, 3000) and bounds[-1] == (7000, 10000)
+    assert all(b[0] < a[1] for a, b in zip(bounds, bounds[1:]))           # consecutive segments overlap
+    assert segment_bounds(2000, 3000, 500) == [(0, 2000)]
+    x = np.random.default_rng(0).standard_normal(10000).astype(np.float32)
+    joined = crossfade_join([x[s:e] for s, e in bounds], bounds, x.size)
+    np.testing.assert_allclose(joined, x, atol=1e-6)                         # agreeing segments: unchanged
+    # segments that disagree (a constant offset of 1 each): the join moves between them with no step
+    # larger than the crossfade's slope, where a hard cut would jump by the whole offset
+    offsets = [np.full(e - s, float(k)) for k, (s, e) in enumerate(bounds)]
+    smooth = crossfade_join(offsets, bounds, 10000)
+    assert np.max(np.abs(np.diff(smooth))) < np.pi / 500
+    assert smooth[0] == pytest.approx(0) and smooth[-1] == pytest.approx(len(bounds) - 1)
+    with pytest.raises(ValueError, match="overlap"):
+        segment_bounds(100, 10, 10)
+
+
+def test_restore_recording_fits_each_segment_and_reports_where_the_rule_stopped():
+    n = 3000
+    clean = _voiced(n)
+    noisy = clean + 0.1 * np.random.default_rng(4).standard_normal(n).astype(np.float32)
+    messages = []
+    out = restore_recording(noisy, "conv", CFG, FitConfig(iterations=40, **SMALL), rule="dp-known",
+                            noise_std=0.1, segment_samples=1024, overlap_samples=128, log=messages.append,
+                            progress=False)
+    assert out.restored.shape == (n,) and np.all(np.isfinite(out.restored))
+    assert len(out.segments) == len(segment_bounds(n, 1024, 128)) == 4
+    assert all(1 <= s["stop_iteration"] <= 40 for s in out.segments)
+    assert any("estimated fitting time" in m for m in messages)
+    assert out.estimated_seconds > 0
+
+
+def test_memory_format_is_measured_once_per_shape_and_cached(tmp_path, monkeypatch):
+    from restorebench.methods import layout
+
+    monkeypatch.setenv("RESTOREBENCH_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(layout, "time_step", lambda prior, shape, widths, device, fmt, repeats=1:
+                        calls.append(fmt) or (1.0 if fmt == torch.channels_last else 2.0))
+    device = torch.device("cpu")
+    assert layout.measured_memory_format("conv", (1, 2, 32, 16), (4, 8, 16), device) == torch.channels_last
+    assert len(calls) == 2
+    assert layout.measured_memory_format("conv", (1, 2, 32, 16), (4, 8, 16), device) == torch.channels_last
+    assert len(calls) == 2                                                      # cached, not remeasured
+    cache = json.loads((tmp_path / "memory_format.json").read_text())
+    (entry,) = cache.values()
+    assert entry["choice"] == "channels-last" and entry["seconds"] == {"contiguous": 2.0, "channels-last": 1.0}
+    monkeypatch.setattr(layout, "time_step", lambda prior, shape, widths, device, fmt, repeats=1:
+                        2.0 if fmt == torch.channels_last else 1.0)
+    assert layout.measured_memory_format("conv", (1, 2, 64, 16), (4, 8, 16), device) == torch.contiguous_format
+    # a real measurement returns a positive time
+    assert layout.__dict__["time_step"] is not None
+
+
+def test_claims_repeat_a1_a3_with_the_unsupervised_rule_and_es_where_it_does_not_apply():
+    from restorebench.experiments.audio_priors_report import s2_claims
+
+    claims = {c.id: c for c in s2_claims(unsupervised_rule="dp-blind")}
+    assert {"A1", "A1ᵘ", "A1†", "A2ᵘ", "A3ᵘ", "A4"} <= set(claims)
+    stopping = {cell.where["task"]: cell.where["stopping"] for cell in claims["A1ᵘ"].cells}
+    assert stopping == {"gaussian": "dp-blind", "environmental": "dp-blind", "inpainting": "dp-blind",
+                        "separation": "es"}
+    assert {cell.where["stopping"] for cell in claims["A1"].cells} == {"final"}
+    assert len(claims["A1ᵘ"].cells) == len(claims["A1"].cells) == len(claims["A1†"].cells)
