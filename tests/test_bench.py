@@ -7,7 +7,7 @@ from restorebench.cli import main
 def test_bench_dip_reports_both_loops(tmp_path, capsys):
     out = tmp_path / "dip.json"
     assert main(["bench", "dip", "--iterations", "1", "--priors", "conv,exp-dense", "--bins", "64",
-                 "--frames", "32", "--output", str(out), "--markdown", str(tmp_path / "dip.md")]) == 0
+                 "--frames", "32", "--layout-priors", "", "--output", str(out), "--markdown", str(tmp_path / "dip.md")]) == 0
     rows = json.loads(out.read_text())["speed"]
     assert [r["prior"] for r in rows] == ["conv", "exp-dense"]
     assert all(r["suite_it_per_s"] > 0 and r["reference_it_per_s"] > 0 for r in rows)
@@ -50,3 +50,20 @@ def test_bench_declip_reports_training_inference_and_aspade(tmp_path, capsys):
     assert [r["what"] for r in rows] == ["training, mc-eq", "training, supervised", "inference"] * 2 + ["A-SPADE"]
     assert all(r.get("samples_per_s", 1) > 0 and r.get("seconds_per_minute_of_audio", 1) > 0 for r in rows)
     assert "A-SPADE" in capsys.readouterr().out
+
+
+def test_layout_sweep_times_default_and_plain_paths_per_geometry(monkeypatch, tmp_path):
+    import types
+
+    import restorebench.bench as bench
+
+    monkeypatch.setenv("RESTOREBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(bench, "LAYOUT_GEOMETRIES", (("small", 62, 16, 32, (4, 8, 16)),
+                                                     ("smaller", 62, 16, 16, (4, 8, 16))))
+    args = types.SimpleNamespace(layout_priors="conv", layout_iterations=1)
+    rows = bench.layout_sweep(args, bench.resolve_device("cpu"))
+    assert [r["geometry"] for r in rows] == ["small", "smaller"]
+    for r in rows:
+        assert r["default_s_per_it"] > 0 and r["plain_s_per_it"] > 0
+        assert r["plain_over_default"] == r["plain_s_per_it"] / r["default_s_per_it"]
+        assert r["layout"] in ("channels-last", "contiguous")

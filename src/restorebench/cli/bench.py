@@ -42,6 +42,11 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     p.add_argument("--iterations", type=int, default=4,
                    help="dip: timed iterations per loop, after two warm-up iterations (default: %(default)s)")
+    p.add_argument("--layout-priors", default="exp-dense,conv",
+                   help="dip: priors of the default-vs-plain sweep over geometries (quick; paper STFT at 1, 4, 10 s) "
+                        "(default: %(default)s)")
+    p.add_argument("--layout-iterations", type=int, default=1,
+                   help="dip: timed iterations per path and geometry of that sweep (default: %(default)s)")
     p.add_argument("--priors", default="conv,dilated,exp,exp-dense",
                    help=f"dip: priors to time or fit, comma-separated; registered: "
                         f"{common.listed(registry.names('S2', 'prior'))} (default: %(default)s)")
