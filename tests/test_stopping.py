@@ -130,7 +130,9 @@ def test_memory_format_is_measured_once_per_shape_and_cached(tmp_path, monkeypat
     monkeypatch.setenv("RESTOREBENCH_CACHE", str(tmp_path))
     calls = []
     monkeypatch.setattr(layout, "time_step", lambda prior, shape, widths, device, fmt, repeats=1:
-                        calls.append(fmt) or (1.0 if fmt == torch.channels_last else 2.0))
+                        calls.append(fmt) or 2.0)
+    monkeypatch.setattr(layout, "time_step_bounded", lambda prior, shape, widths, device, fmt, limit:
+                        calls.append(fmt) or (1.0 if limit == 4.0 else float("inf")))
     device = torch.device("cpu")
     assert layout.measured_memory_format("conv", (1, 2, 32, 16), (4, 8, 16), device) == torch.channels_last
     assert len(calls) == 2
@@ -139,11 +141,19 @@ def test_memory_format_is_measured_once_per_shape_and_cached(tmp_path, monkeypat
     cache = json.loads((tmp_path / "memory_format.json").read_text())
     (entry,) = cache.values()
     assert entry["choice"] == "channels-last" and entry["seconds"] == {"contiguous": 2.0, "channels-last": 1.0}
-    monkeypatch.setattr(layout, "time_step", lambda prior, shape, widths, device, fmt, repeats=1:
-                        2.0 if fmt == torch.channels_last else 1.0)
+    # channels-last killed for taking too long (a stall): the default layout
+    monkeypatch.setattr(layout, "time_step", lambda prior, shape, widths, device, fmt, repeats=1: 3.0)
     assert layout.measured_memory_format("conv", (1, 2, 64, 16), (4, 8, 16), device) == torch.contiguous_format
-    # a real measurement returns a positive time
-    assert layout.__dict__["time_step"] is not None
+    assert json.loads((tmp_path / "memory_format.json").read_text())[
+        layout.cache_key("conv", (1, 2, 64, 16), (4, 8, 16), device)]["seconds"]["channels-last"] == float("inf")
+
+
+def test_bounded_layout_measurement_runs_in_a_child_process():
+    from restorebench.methods import layout
+
+    seconds = layout.time_step_bounded("conv", (1, 2, 32, 16), (4, 8, 16), torch.device("cpu"), "channels-last",
+                                       limit=5.0)
+    assert 0 < seconds < 5.0
 
 
 def test_claims_repeat_a1_a3_with_the_unsupervised_rule_and_es_where_it_does_not_apply():

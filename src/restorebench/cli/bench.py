@@ -42,7 +42,7 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     p.add_argument("--iterations", type=int, default=4,
                    help="dip: timed iterations per loop, after two warm-up iterations (default: %(default)s)")
-    p.add_argument("--layout-priors", default="exp-dense,conv",
+    p.add_argument("--layout-priors", default="exp-dense",
                    help="dip: priors of the default-vs-plain sweep over geometries (quick; paper STFT at 1, 4, 10 s) "
                         "(default: %(default)s)")
     p.add_argument("--layout-iterations", type=int, default=1,
