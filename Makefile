@@ -48,7 +48,8 @@ test-cluster: setup cluster-tools
 lint: setup
 	$(RUN) snakemake --lint
 
-# speed figures quoted by the README: regenerated into docs/bench/*.md (about 25 minutes on 2 cores)
+# speed figures quoted by the README: regenerated into docs/bench/*.md (about 75 minutes on 2 cores;
+# the time-to-quality run alone about 32)
 bench: setup
 	mkdir -p docs/bench
 	$(RUN) restorebench bench dip --markdown docs/bench/dip_speed.md
