@@ -210,7 +210,7 @@ def register(sub) -> None:
     p = common.add_command(sub, "s2-figure-convergence", "Figure 2: SNR vs iteration", cmd_s2_convergence,
                            "Gaussian denoising, mean over clips, one panel per dataset.")
     p.add_argument("--trajectories", required=True, help="collected S2 trajectories.csv")
-    p.add_argument("--metrics", required=True, help="collected S2 metrics.csv (marks the mean ES-WMV stop)")
+    p.add_argument("--metrics", required=True, help="collected S2 metrics.csv (marks the mean ES-WMV and blind-discrepancy stops)")
     p.add_argument("--output", required=True, help="figure file; the format follows its suffix (e.g. .png)")
 
     p = common.add_command(sub, "s2-figure-example", "example spectrograms of one task", cmd_s2_example,
