@@ -607,6 +607,10 @@ def markdown_report(out: dict, args) -> str:
             lines += ["## Tuned on the tuning split", "",
                       pd.DataFrame(tuned).drop(columns=["rule", "prior"]).to_markdown(index=False), ""]
             rows = [r for r in rows if r.get("prior") != "-"]
-        frame = pd.DataFrame(rows)
-        lines += [f"## {SECTION_TITLES.get(key, key)}", "", frame.to_markdown(index=False, floatfmt=".3f"), ""]
+        lines += [f"## {SECTION_TITLES.get(key, key)}", ""]
+        groups: dict[tuple, list[dict]] = {}
+        for row in rows:   # rows of different kinds (e.g. the layout sweep) get a table each
+            groups.setdefault(tuple(row), []).append(row)
+        for group in groups.values():
+            lines += [pd.DataFrame(group).to_markdown(index=False, floatfmt=".3f"), ""]
     return "\n".join(lines)
