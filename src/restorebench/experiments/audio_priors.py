@@ -11,7 +11,7 @@ DLIVING/STRAFFIC; synthetic noise).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +169,7 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
     for i in range(n):
         observed, clean = data["observed"][i], data["clean"][i]
         desc = f"{task}/{meta['dataset']}/{prior} clip {i + 1}/{n}" if progress else False
-        item_cfg = _with_seed(fit_cfg, fit_cfg.seed + 1000 * i)
+        item_cfg = replace(fit_cfg, seed=fit_cfg.seed + 1000 * i)
         if task == "separation":
             result = fit_separation(observed, clean, prior, cfg, item_cfg,
                                     separation_weights or SeparationWeights(), progress=desc)
@@ -209,12 +209,6 @@ def fit_rules(task: str) -> tuple[str, ...]:
     from ..methods.stopping import STOPPING_RULES
 
     return tuple(r for r in STOPPING_RULES if task != "separation" or not r.startswith("dp-"))
-
-
-def _with_seed(cfg, seed):
-    from dataclasses import replace
-
-    return replace(cfg, seed=seed)
 
 
 # ------------------------------------------------------------------------------------------------ score

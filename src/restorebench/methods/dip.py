@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -470,7 +470,7 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     observed = np.asarray(observed, dtype=np.float32)
     bounds = segment_bounds(observed.size, segment_samples, overlap_samples)
     device = resolve_device(cfg.device)
-    run_cfg = replace_cfg(cfg, stop_rule=None if rule in ("final", "oracle") else rule)
+    run_cfg = replace(cfg, stop_rule=None if rule in ("final", "oracle") else rule)
 
     def segment_input(start, end):
         frames = _frames_for(stft_cfg, end - start)
@@ -484,7 +484,7 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
 
     # warm-up: a few timed iterations of the first segment (layout probe and allocation excluded)
     padded, mask = segment_input(*bounds[0])
-    warm = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace_cfg(run_cfg, iterations=4, stop_rule=None),
+    warm = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, iterations=4, stop_rule=None),
                        noise_std=noise_std)
     per_iteration = max(warm.wall_seconds - warm.extras["warmup_seconds"], 1e-6) / 2
     estimated = per_iteration * cfg.iterations * len(bounds)
@@ -500,7 +500,7 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     for k, (start, end) in enumerate(bounds):
         padded, mask = segment_input(start, end)
         desc = f"segment {k + 1}/{len(bounds)}" if progress else False
-        result = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace_cfg(run_cfg, seed=cfg.seed + 1000 * k),
+        result = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, seed=cfg.seed + 1000 * k),
                              progress=desc, noise_std=noise_std)
         if rule not in result.estimates:
             raise ValueError(f"stopping rule {rule!r} does not apply here; available: {', '.join(result.estimates)}")
@@ -515,12 +515,6 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
                          "memory_format": result.extras["memory_format"]})
     restored = crossfade_join(pieces, bounds, observed.size)
     return Restoration(restored, rule, segments, estimated, time.perf_counter() - start_time, str(device))
-
-
-def replace_cfg(cfg: FitConfig, **changes) -> FitConfig:
-    from dataclasses import replace
-
-    return replace(cfg, **changes)
 
 
 def _duration(seconds: float) -> str:
