@@ -70,7 +70,9 @@ def study_group(study):
 
 CLAIM_STATS = (
     f"--alpha {config['claims']['alpha']} --resamples {config['claims']['resamples']} "
-    f"--stats-seed {config['claims']['seed']} --scale {SCALE}"
+    f"--exact-max-units {config['claims']['exact_max_units']} --power {config['claims']['power']} "
+    f"--stats-seed {config['claims']['seed']} --scale {SCALE} --smallest-difference "
+    + (",".join(f"{k}={v}" for k, v in config["claims"]["smallest_meaningful_difference"].items()) or "''")
 )
 
 

@@ -181,21 +181,49 @@ def fit_config(a):
 def add_stats_options(p) -> None:
     """Options of the paired statistics behind the claims' verdicts (restorebench.report.verdicts)."""
     p.add_argument("--alpha", type=float, default=0.05,
-                   help="significance level of a cell after Holm correction (default: %(default)s)")
+                   help="level of each one-sided test: a cell goes the paper's way at p <= alpha (no correction: "
+                        "held is an intersection-union test); the other way at Holm p <= alpha "
+                        "(default: %(default)s)")
     p.add_argument("--resamples", type=int, default=10000,
-                   help="permutation / bootstrap resamples; the sign-flip test is exact when 2^items is at most "
-                        "this (default: %(default)s)")
-    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap and Monte-Carlo permutations "
+                   help="Monte-Carlo sign patterns / partitions above --exact-max-units (default: %(default)s)")
+    p.add_argument("--exact-max-units", type=int, default=20,
+                   help="enumerate all 2^n sign patterns up to this many units (default: %(default)s)")
+    p.add_argument("--power", type=float, default=0.8,
+                   help="the power 'units needed' is computed for (default: %(default)s)")
+    p.add_argument("--smallest-difference", default="", metavar="METRIC=DELTA,...",
+                   help="smallest meaningful difference per metric, overriding the defaults of "
+                        "restorebench.report.verdicts.DEFAULT_SMALLEST_DIFFERENCE (default: none)")
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the Monte-Carlo permutations "
                                                              "(default: %(default)s)")
     p.add_argument("--scale", default="", help="scale preset the scores were obtained at (tiny, quick, paper), "
                                                "printed with each verdict (default: %(default)r)")
     add_run_facts_option(p)
 
 
+def parse_smallest_difference(text: str) -> dict[str, float]:
+    """'snr=0.1,pesq_wb=0.05' -> {'snr': 0.1, 'pesq_wb': 0.05} (a clear error naming the bad entry)."""
+    out = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        metric, sep, value = entry.partition("=")
+        try:
+            if not sep or not metric:
+                raise ValueError
+            out[metric.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--smallest-difference: {entry!r} is not METRIC=NUMBER") from None
+        if not out[metric.strip()] >= 0:
+            raise ValueError(f"--smallest-difference: {entry!r} must be >= 0")
+    return out
+
+
 def stats(a):
     from ..report.verdicts import StatsConfig
 
-    return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed)
+    from ..report.verdicts import DEFAULT_SMALLEST_DIFFERENCE
+
+    deltas = {**DEFAULT_SMALLEST_DIFFERENCE, **parse_smallest_difference(a.smallest_difference)}
+    return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed, exact_max_units=a.exact_max_units,
+                       power=a.power, smallest_difference=deltas)
 
 
 def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02,

@@ -356,4 +356,4 @@ def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_fa
     claims = s2_claims(a4_margin_iterations, a4_tolerance_db, unsupervised_rule)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
     write_claims_folder(verdicts, outdir, study="S2", scale=scale, run_facts=run_facts, title=S2_CLAIMS_TITLE,
-                        preamble=S2_CLAIMS_PREAMBLE, cfg=stats)
+                        preamble=S2_CLAIMS_PREAMBLE, cfg=stats, item_noun="clips")

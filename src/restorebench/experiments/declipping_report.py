@@ -231,7 +231,8 @@ def s4_claims(rows: pd.DataFrame, margin_db: float = 1.0) -> list:
                   {"experiment": "toy", "condition": "scale=0.1"},
                   versus={"experiment": "toy", "condition": "scale=1"})),
             note="Both networks trained alike on signals of peak 1; the second cell compares the bias-free "
-                 "network's advantage on the ÷ 10 signals with its advantage on the × 1 signals."))
+                 "network's advantage on the ÷ 10 signals with its advantage on the × 1 signals, on the same "
+                 "signals (per-signal, or per-seed, differences-in-differences)."))
     return claims
 
 
@@ -244,4 +245,4 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     rows = pd.read_csv(metrics_csv)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s4_claims(rows, margin_db)]
     write_claims_folder(verdicts, outdir, study="S4", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats)
+                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test signals")

@@ -191,8 +191,8 @@ def evaluate_job(scene_path: Path, checkpoint: Path, model: str, pct: float, see
                    ("despeckling", "ssim", ssim(truth, out["reflectivity"])),
                    ("despeckling", "enl", enl(flat[8:-8, 8:-8]))]
     base = {"study": STUDY, "experiment": "labels", "dataset": str(scene.get("dataset", DATASET_NAME)),
-            "domain": "test-area", "method": model, "condition": f"{pct:g}%", "item": f"seed{seed}",
-            "seed": seed, "wall_seconds": round(seconds, 3), "device": str(dev), "labelled_pct": pct}
+            "domain": "test-area", "method": model, "condition": f"{pct:g}%", "item": "test-area",
+            "seed": seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": str(dev), "labelled_pct": pct}
     write_rows([{**base, "task": task, "metric": metric, "value": value} for task, metric, value in scores], output)
     if examples is not None:
         window = _example_window(scene)

@@ -195,7 +195,8 @@ def me_energy_check(rows: pd.DataFrame | None, split: str = "test-cross", better
 
 
 def s1_claims(c4_margin_db: float = 1.0, rows: pd.DataFrame | None = None) -> list[Claim]:
-    """C1-C5 of SPEC S1 as paired comparison cells (items = test scenes, paired by scene index)."""
+    """C1-C5 of SPEC S1 as paired comparison cells (items = test scenes, paired by scene index; units = training
+    seeds when the networks were trained with several)."""
     same, cross = {"split": "test-same"}, {"split": "test-cross"}
     return [
         Claim("C1", "DIFNet beats notch filtering on PA and IoU (same sensor)",
@@ -214,9 +215,11 @@ def s1_claims(c4_margin_db: float = 1.0, rows: pd.DataFrame | None = None) -> li
                     margin=c4_margin_db, versus=cross),),
               note=f'The paper: PISNet "degrades far more" across sensors. Effect = (PISNet − DIFNet PSNR on '
                    f'same-sensor scenes) − (the same on cross-sensor scenes) = PISNet\'s PSNR drop minus DIFNet\'s; '
-                   f'"far more" is read as a margin of {c4_margin_db:g} dB (config s1.claims.c4_margin_db). The '
-                   f'two scene sets are different scenes, so the test permutes the set labels of the per-scene '
-                   f'differences.'),
+                   f'"far more" is read as a margin of {c4_margin_db:g} dB (config s1.claims.c4_margin_db). '
+                   f'Scene i of both test sets faces the same RFI environment, kind and SIR, so the groups share '
+                   f'their units: the test sign-flips the per-scene (or per-seed) differences-in-differences; '
+                   f'"other way" means short of the margin. Exact when each difference-in-differences is '
+                   f'symmetric about the margin.'),
         Claim("C5", "notch filtering removes strong point scatterers that DIFNet preserves",
               (Cell("same-sensor scatterer cells masked", "scatterer_masked", "difnet", "notch", same),
                Cell("same-sensor scatterer kept in the image", "scatterer_kept", "difnet", "notch", same)),
@@ -234,4 +237,4 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
     rows = pd.read_csv(metrics_csv)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s1_claims(c4_margin_db, rows)]
     write_claims_folder(verdicts, outdir, study="S1", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats)
+                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test scenes")

@@ -13,24 +13,41 @@ from pathlib import Path
 import numpy as np
 
 from ..audio_io import atomic_output, write_text
-from .verdicts import CONTRADICTED, HELD, ClaimVerdict, StatsConfig, verdict_rows
+from .verdicts import (CONTRADICTED, HELD, INCONCLUSIVE, NO_DIFFERENCE, NOT_SIGNIFICANT, OTHER_WAY, PAPERS_WAY,
+                       ClaimVerdict, StatsConfig, floor_units, verdict_rows)
 
 COLOURS = {HELD: "#1a7f37", CONTRADICTED: "#b42318"}
-OUTCOME_COLOURS = {"paper's way": "#1a7f37", "other way": "#b42318", "not significant": "#6e7781"}
+OUTCOME_COLOURS = {PAPERS_WAY: "#1a7f37", OTHER_WAY: "#b42318", NO_DIFFERENCE: "#9a6700",
+                   NOT_SIGNIFICANT: "#6e7781"}
 
 
 def method_text(note: str, cfg: StatsConfig) -> str:
-    return (f"Each comparison is paired: the same items (clips, scenes) scored under both methods. Effect = mean "
-            f"advantage of the method the paper favours (positive = the paper's way, in the metric's units; "
-            f"lower-is-better metrics are flipped). p: exact two-sided sign-flip permutation test (Monte-Carlo "
-            f"with {cfg.resamples} resamples when the items allow more sign patterns), Holm-corrected across a "
-            f"claim's cells; interval: 95 % percentile bootstrap over items ({cfg.resamples} resamples, seed "
-            f"{cfg.seed}), descriptive only. **held** = every cell significantly (Holm p < {cfg.alpha:g}) the "
-            f"paper's way; **contradicted** = some cell significantly the other way; **inconclusive** = "
-            f"otherwise. {note}").strip()
+    level = 100 * (1 - 2 * cfg.alpha)
+    return (f"Each comparison is paired: the same units (clips, scenes, signals, or training seeds when a method "
+            f"was trained with several) scored under both methods. Effect = mean advantage of the method the "
+            f"paper favours (positive = the paper's way, in the metric's units; lower-is-better metrics are "
+            f"flipped). Each cell has a threshold: the paper's worded margin where the claim has one, else the "
+            f"metric's smallest meaningful difference δ (config claims.smallest_meaningful_difference). "
+            f"p: exact one-sided sign-flip test of effect > threshold (all 2^n sign patterns up to "
+            f"{cfg.exact_max_units} units, else {cfg.resamples} seeded Monte-Carlo patterns), exact when each "
+            f"difference is symmetric about the null value; **held** = every cell's p ≤ α = {cfg.alpha:g} "
+            f"(an intersection-union test: no multiplicity correction is needed). **contradicted** = some cell "
+            f"significantly the other way (below −δ, or short of the margin), Holm-corrected across the claim's "
+            f"cells, or — labelled apart — every cell shown within ±δ by two one-sided tests (TOST p ≤ α): "
+            f"*no meaningful difference*. **inconclusive** = otherwise. Interaction cells whose groups share "
+            f"their units test the per-unit difference-in-differences. Interval: the {level:g} % interval "
+            f"obtained by inverting the same test (its lower end clears the threshold exactly when p ≤ α); "
+            f"unbounded when the units are too few for the test to reject anything. Units needed: how many "
+            f"units would give {100 * cfg.power:g} % power to decide the cell (or claim) the way this run's "
+            f"effect points, from its spread (one-sided t-test power, never below the exact test's floor of "
+            f"{floor_units(cfg.alpha)} units). {note}").strip()
 
 
 def _fmt(x: float) -> str:
+    if x == np.inf:
+        return "∞"
+    if x == -np.inf:
+        return "−∞"
     if not np.isfinite(x):
         return "–"
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
@@ -40,38 +57,98 @@ def _p(x: float) -> str:
     return "–" if not np.isfinite(x) else (f"{x:.4f}" if x >= 1e-4 else f"{x:.1e}")
 
 
+def _count(x: float) -> str:
+    if x == np.inf:
+        return "∞ (effect at the threshold)"
+    return "–" if not np.isfinite(x) else f"{int(x)}"
+
+
 def effect_text(c) -> str:
-    margin = f", margin {_fmt(c.margin)}" if c.margin else ""
-    return f"{_fmt(c.effect)} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]{margin}"
+    return f"{_fmt(c.effect)} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]"
 
 
-def summary_text(v: ClaimVerdict) -> str:
+def threshold_text(c) -> str:
+    return f"margin {_fmt(c.margin)}" if c.has_margin else f"δ {_fmt(c.delta)}"
+
+
+UNIT_WORDS = {"item": "items", "seed": "seeds"}
+
+
+def population_text(v: ClaimVerdict, item_noun: str = "items") -> str:
+    """What population the verdict covers: items of one trained network, or training seeds x items."""
+    texts = []
+    for c in v.cells:
+        if c.unit == "seed":
+            text = (f"{c.seeds} training seeds × {c.items_per_unit} {item_noun} (the unit is the seed: covers "
+                    f"training randomness on these {item_noun})")
+        elif c.seeds == 1:
+            text = f"{c.n} {item_noun} of one trained network: covers {item_noun}, not training randomness"
+        else:
+            text = f"{c.n} {item_noun}" if not c.n_detail.count("+") else f"{c.n_detail} {item_noun}"
+        if text not in texts:
+            texts.append(text)
+    return "; ".join(texts)
+
+
+def decision_text(v: ClaimVerdict, item_noun: str = "items") -> str:
+    """'inconclusive with 2 clips; an effect this size needs about 9' (or what would decide it)."""
+    units = sorted({c.n for c in v.cells})
+    unit_word = UNIT_WORDS.get(v.cells[0].unit, "units") if v.cells[0].unit == "seed" else item_noun
+    have = f"{'/'.join(str(n) for n in units)} {unit_word}"
+    target = {HELD: "held", CONTRADICTED: "contradicted", NO_DIFFERENCE: "no meaningful difference"}.get(
+        v.predicted, "")
+    if not target:
+        return (f"with {have} the cells' estimates point different ways (some beyond the threshold, some "
+                f"within ±δ or short of it): no sample size is predicted to decide the claim as a whole")
+    if v.units_needed == np.inf:
+        return f"with {have} the estimate sits on a threshold: no sample size would decide it"
+    if not np.isfinite(v.units_needed):
+        return f"with {have} the spread is unknown (one unit): estimate the needed units from a larger run"
+    need = int(v.units_needed)
+    if v.verdict != INCONCLUSIVE:
+        return f"decided with {have} (about {need} would give {target} 80 % power)"
+    return f"inconclusive with {have}; an effect this size needs about {need} {unit_word} to read {target}"
+
+
+def summary_text(v: ClaimVerdict, cfg: StatsConfig = StatsConfig(), item_noun: str = "items") -> str:
     counts = {k: sum(c.outcome == k for c in v.cells) for k in OUTCOME_COLOURS}
     parts = [f"{counts[k]} of {len(v.cells)} cells {k}" for k in OUTCOME_COLOURS if counts[k]]
     text = "; ".join(parts)
     if len(v.cells) == 1:
-        text = f"effect {effect_text(v.cells[0])}, Holm p {_p(v.cells[0].p_holm)}"
-    if all(c.min_p * len(v.cells) >= 0.05 for c in v.cells):
-        text += " — too few items for any cell to reach significance"
-    return text
+        c = v.cells[0]
+        text = f"effect {effect_text(c)} ({threshold_text(c)}), p {_p(c.p)}"
+    if any(c.min_p > cfg.alpha for c in v.cells):
+        text += (f" — too few units: with n units no one-sided p is below 2^-n, so a cell needs at least "
+                 f"{floor_units(cfg.alpha)} to reach p ≤ {cfg.alpha:g}")
+    return f"{text}. {decision_text(v, item_noun)}."
+
+
+CELL_HEADER = ("cell", "metric", "n", "effect [interval]", "threshold", "p (paper's way)", "Holm p (other way)",
+               "TOST p", "outcome", "units needed")
+
+
+def _cell_fields(c) -> list[str]:
+    return [c.label, c.metric, c.n_detail, effect_text(c), threshold_text(c), _p(c.p), _p(c.p_other_holm),
+            _p(c.p_equivalence), c.outcome, _count(c.units_needed)]
 
 
 def _cells_table_md(v: ClaimVerdict) -> list[str]:
-    lines = ["| cell | metric | n | effect [95 % CI] | p | Holm p | outcome |", "|---|---|---|---|---|---|---|"]
-    for c in v.cells:
-        lines.append(f"| {c.label} | {c.metric} | {c.n_detail} | {effect_text(c)} | {_p(c.p)} | {_p(c.p_holm)} "
-                     f"| {c.outcome} |")
+    lines = ["| " + " | ".join(CELL_HEADER) + " |", "|" + "---|" * len(CELL_HEADER)]
+    lines += ["| " + " | ".join(_cell_fields(c)) + " |" for c in v.cells]
+    tests = sorted({c.test for c in v.cells})
+    lines += ["", f"Test: {'; '.join(tests)}."]
     return lines
 
 
 def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                           cfg: StatsConfig, scale: str) -> str:
+                           cfg: StatsConfig, scale: str, item_noun: str = "items") -> str:
     parts = [f"# {title}\n", run_facts, "", preamble, "", method_text("", cfg), "",
-             "| claim | statement | verdict | paired items | scale | summary |", "|---|---|---|---|---|---|"]
-    parts += [f"| {v.claim.id} | {v.claim.statement} | **{v.verdict}** | {v.n_items} | {scale} | {summary_text(v)} |"
-              for v in verdicts]
+             "| claim | statement | verdict | population | scale | summary |", "|---|---|---|---|---|---|"]
+    parts += [f"| {v.claim.id} | {v.claim.statement} | **{v.label}** | {population_text(v, item_noun)} | {scale} "
+              f"| {summary_text(v, cfg, item_noun)} |" for v in verdicts]
     for v in verdicts:
-        parts += ["", f"## {v.claim.id}: {v.claim.statement} — {v.verdict}", ""]
+        parts += ["", f"## {v.claim.id}: {v.claim.statement} — {v.label}", "",
+                  f"Population: {population_text(v, item_noun)}. {decision_text(v, item_noun).capitalize()}.", ""]
         if v.claim.note:
             parts += [v.claim.note, ""]
         parts += _cells_table_md(v)
@@ -79,41 +156,46 @@ def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: 
 
 
 def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                       cfg: StatsConfig, scale: str) -> str:
+                       cfg: StatsConfig, scale: str, item_noun: str = "items") -> str:
     import re
 
-    def md_bold(text):
-        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escape(text))
+    def md(text):
+        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escape(text))
+        return re.sub(r"\*(.+?)\*", r"<i>\1</i>", text)
 
     rows = "".join(
         f"<tr><td>{v.claim.id}</td><td>{escape(v.claim.statement)}</td>"
-        f"<td style='color:{COLOURS.get(v.verdict, '#6e7781')}'><b>{v.verdict}</b></td>"
-        f"<td>{escape(v.n_items)}</td><td>{escape(scale)}</td><td>{escape(summary_text(v))}</td></tr>"
-        for v in verdicts)
+        f"<td style='color:{COLOURS.get(v.verdict, '#6e7781')}'><b>{escape(v.label)}</b></td>"
+        f"<td>{escape(population_text(v, item_noun))}</td><td>{escape(scale)}</td>"
+        f"<td>{escape(summary_text(v, cfg, item_noun))}</td></tr>" for v in verdicts)
+    header = "".join(f"<th>{escape(h)}</th>" for h in CELL_HEADER)
     details = ""
     for v in verdicts:
         cells = "".join(
-            f"<tr><td>{escape(c.label)}</td><td>{escape(c.metric)}</td><td>{escape(c.n_detail)}</td>"
-            f"<td>{escape(effect_text(c))}</td><td>{_p(c.p)}</td><td>{_p(c.p_holm)}</td>"
-            f"<td style='color:{OUTCOME_COLOURS[c.outcome]}'>{escape(c.outcome)}</td></tr>" for c in v.cells)
-        details += (f"<h4>{v.claim.id}: {escape(v.claim.statement)} — {v.verdict}</h4>"
+            "<tr>" + "".join(f"<td>{escape(x)}</td>" for x in _cell_fields(c)[:-2])
+            + f"<td style='color:{OUTCOME_COLOURS[c.outcome]}'>{escape(c.outcome)}</td>"
+            + f"<td>{escape(_count(c.units_needed))}</td></tr>" for c in v.cells)
+        details += (f"<h4>{v.claim.id}: {escape(v.claim.statement)} — {escape(v.label)}</h4>"
+                    f"<p>Population: {escape(population_text(v, item_noun))}. "
+                    f"{escape(decision_text(v, item_noun).capitalize())}.</p>"
                     + (f"<p>{escape(v.claim.note)}</p>" if v.claim.note else "")
-                    + "<table border='1' cellpadding='3' style='border-collapse:collapse'><tr><th>cell</th>"
-                      "<th>metric</th><th>n</th><th>effect [95 % CI]</th><th>p</th><th>Holm p</th><th>outcome</th>"
-                      f"</tr>{cells}</table>")
-    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md_bold(preamble)}</p>"
-            f"<p>{md_bold(method_text('', cfg))}</p>"
+                    + "<table border='1' cellpadding='3' style='border-collapse:collapse'>"
+                      f"<tr>{header}</tr>{cells}</table>"
+                    + f"<p>Test: {escape('; '.join(sorted({c.test for c in v.cells})))}.</p>")
+    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>"
+            f"<p>{md(method_text('', cfg))}</p>"
             "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th>"
-            "<th>statement</th><th>verdict</th><th>paired items</th><th>scale</th><th>summary</th></tr>"
+            "<th>statement</th><th>verdict</th><th>population</th><th>scale</th><th>summary</th></tr>"
             f"{rows}</table>{details}\n")
 
 
 def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> None:
-    """Effect +- 95 % interval per cell, one panel per claim.
+    """Effect +- interval (inverted test, 1 - 2 alpha) per cell, one panel per claim.
 
     Cells of one claim can be in different units (PA, dB, ME), so each row is divided by its own largest
-    absolute value (effect, interval ends, margin); the printed numbers carry the units. Right of zero is
-    the paper's way; the dashed tick is the margin; colour is the Holm-corrected outcome.
+    absolute finite value (effect, interval ends, threshold); the printed numbers carry the units. Right of
+    zero is the paper's way; the tick is the cell's threshold (margin, or +delta); colour is the outcome; an
+    unbounded interval end is drawn to the panel's edge.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -122,22 +204,21 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
     import textwrap
 
     # the verdict first, the statement wrapped: a long statement must not push the verdict off the figure
-    titles = [textwrap.fill(f"{v.claim.id} — {v.verdict}: {v.claim.statement}", 95) for v in verdicts]
+    titles = [textwrap.fill(f"{v.claim.id} — {v.label}: {v.claim.statement}", 95) for v in verdicts]
     heights = [max(1.0, 0.32 * len(v.cells) + 0.7 + 0.16 * t.count("\n")) for v, t in zip(verdicts, titles)]
     total_height = sum(heights) + 0.4
     fig, axes = plt.subplots(len(verdicts), 1, figsize=(8.5, total_height), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, v, title_text in zip(axes[:, 0], verdicts, titles):
         for row, c in enumerate(v.cells):
-            values = [c.effect, c.ci_low, c.ci_high, c.margin]
+            values = [c.effect, c.ci_low, c.ci_high, c.upper]
             scale = max((abs(x) for x in values if np.isfinite(x)), default=1.0) or 1.0
             y = len(v.cells) - 1 - row
             colour = OUTCOME_COLOURS[c.outcome]
-            if np.isfinite(c.ci_low):
-                ax.plot([c.ci_low / scale, c.ci_high / scale], [y, y], color=colour, lw=2)
+            low, high = (float(np.clip(x / scale, -1.1, 1.1)) for x in (c.ci_low, c.ci_high))
+            ax.plot([low, high], [y, y], color=colour, lw=2)
             ax.plot([c.effect / scale], [y], "o", color=colour, ms=5)
-            if c.margin:
-                ax.plot([c.margin / scale], [y], "|", color="black", ms=10)
+            ax.plot([c.upper / scale], [y], "|", color="black", ms=10)
             ax.text(1.08, y, f"{effect_text(c)}  n={c.n_detail}", fontsize=6.5, va="center",
                     transform=ax.get_yaxis_transform())
         ax.axvline(0, color="black", lw=0.8)
@@ -147,7 +228,7 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
         ax.set_ylim(-0.7, len(v.cells) - 0.3)
         ax.set_title(title_text, fontsize=8, loc="left", color=COLOURS.get(v.verdict, "#444444"))
         ax.tick_params(axis="x", labelsize=6)
-    axes[-1, 0].set_xlabel("effect / largest |value| of its row  (right of 0 = the paper's way; | = margin)",
+    axes[-1, 0].set_xlabel("effect / largest |value| of its row  (right of 0 = the paper's way; | = threshold)",
                            fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / total_height))      # room for the title
@@ -159,20 +240,24 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
 
 def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str, run_facts: str, title: str,
                          preamble: str, cfg: StatsConfig, markdown: Path, html: Path, table: Path,
-                         figure: Path) -> None:
+                         figure: Path, item_noun: str = "items") -> None:
     """claims.md, claims.html, verdicts.csv and the effects figure of one study."""
     with atomic_output(table, suffix=".csv") as tmp:
-        verdict_rows(verdicts, study, scale).to_csv(tmp, index=False)
+        table_rows = verdict_rows(verdicts, study, scale)
+        table_rows["population"] = table_rows["claim"].map({v.claim.id: population_text(v, item_noun) for v in verdicts})
+        table_rows["decision"] = table_rows["claim"].map({v.claim.id: decision_text(v, item_noun) for v in verdicts})
+        table_rows.to_csv(tmp, index=False)
     effects_figure(verdicts, Path(figure), title)
-    write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale))
-    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale))
+    write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
+    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
 
 
 def write_claims_folder(verdicts: list[ClaimVerdict], outdir: Path, *, study: str, scale: str, run_facts: str,
-                        title: str, preamble: str, cfg: StatsConfig) -> None:
+                        title: str, preamble: str, cfg: StatsConfig, item_noun: str = "items") -> None:
     """:func:`write_claims_outputs` into a study's folder: claims.md, claims.html, verdicts.csv and
     figures/claims_effects.png (the paths every study's workflow rule declares)."""
     outdir = Path(outdir)
     write_claims_outputs(verdicts, study=study, scale=scale, run_facts=run_facts, title=title, preamble=preamble,
                          cfg=cfg, markdown=outdir / "claims.md", html=outdir / "claims.html",
-                         table=outdir / "verdicts.csv", figure=outdir / "figures" / "claims_effects.png")
+                         table=outdir / "verdicts.csv", figure=outdir / "figures" / "claims_effects.png",
+                         item_noun=item_noun)

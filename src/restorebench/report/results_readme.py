@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..audio_io import write_text
+from .verdicts import OUTCOMES
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
@@ -14,11 +15,13 @@ def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
     for claim, cells in verdicts.groupby("claim", sort=False):
         first = cells.iloc[0]
         counts = cells["outcome"].value_counts()
-        outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in ("paper's way", "other way",
-                                                                                "not significant") if k in counts)
-        items = ", ".join(sorted(set(cells["n_detail"].astype(str))))
-        lines.append(f"| {claim} | {first['statement']} | **{first['verdict']}** | {items} | {first['scale']} "
-                     f"| {outcome} |")
+        outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in OUTCOMES if k in counts)
+        reason = first.get("verdict_reason")
+        verdict = f"{first['verdict']} — {reason}" if isinstance(reason, str) and reason else first["verdict"]
+        population = first.get("population", ", ".join(sorted(set(cells["n_detail"].astype(str)))))
+        decision = first.get("decision", "")
+        lines.append(f"| {claim} | {first['statement']} | **{verdict}** | {population} | {first['scale']} "
+                     f"| {outcome}. {decision} |")
     return lines
 
 
@@ -52,7 +55,7 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
         raise ValueError("give one verdicts.csv per claims page")
     for page, table in zip(claims, verdicts):
         title = Path(page).read_text().splitlines()[0].lstrip("# ").strip()
-        lines += [f"## {title}", "", "| claim | statement | verdict | paired items | scale | cells |",
+        lines += [f"## {title}", "", "| claim | statement | verdict | population | scale | cells |",
                   "|---|---|---|---|---|---|", *verdict_summary(pd.read_csv(table)), "",
                   f"Details: [{rel(page)}]({rel(page)}); every cell's effect, interval and p-value: "
                   f"[{rel(table)}]({rel(table)})", ""]

@@ -1,52 +1,119 @@
 """Verdicts on a paper's claims from paired statistics (SPEC, "Verdicts").
 
 A claim is a list of comparison *cells*. A cell says that method ``better`` beats method ``worse`` on one
-metric over a set of items (clips, scenes, seeds) selected from the tidy rows, optionally by at least a
-``margin`` (the paper's "far more", "fewer iterations", as config keys). Each item is scored under both
-methods, so the comparison is paired: per item,
+metric over a set of paired *units* selected from the tidy rows. Each unit is scored under both methods, so
+the comparison is paired: per unit,
 
-    d_i = direction * (score_better_i - score_worse_i)
+    d_u = direction * (score_better_u - score_worse_u)
 
 where ``direction`` is +1 for a higher-is-better metric and -1 for a lower-is-better one (the metric's
-declared direction, :data:`LOWER_IS_BETTER`), so d_i > 0 always means "the paper's way". A cell can also be
-an *interaction* ("PISNet degrades cross-sensor far more than DIFNet"): the paired differences of one group
-of items (same-sensor scenes) against those of another group (cross-sensor scenes); its effect is the
-difference of the two groups' mean paired differences.
+declared direction, :data:`LOWER_IS_BETTER`), so d_u > 0 always means "the paper's way".
 
-Per cell we report the effect (mean of d, or difference of means), a 95 % interval and a p-value:
+**Units.** A unit is a test item (clip, scene, signal) unless the methods were trained with several seeds:
+then training randomness is part of the claim and the unit is the training seed, d_s being the mean of the
+item differences of seed s (every seed scored on the same items; an untrained method's score is the same
+for every seed). Averaging within a seed and sign-flipping the seed means is the two-level sign flip that
+flips whole seeds: with the same items in every seed, flipping a seed's sign flips all of its items, and
+the statistic (the grand mean) is the mean of the seed means. It treats the seeds as the independent
+draws they are; the item-level spread within a seed is not independent evidence (all items share one
+trained network). With one seed the verdict covers the test items of that one trained network.
 
-* **p-value: exact sign-flip permutation test** of mean(d) = margin (``scipy.stats.permutation_test``,
-  one sample, ``permutation_type="samples"``: every one of the 2^n sign patterns when 2^n <= the resample
-  budget, else a seeded Monte-Carlo sample). For an interaction, a two-sample permutation test of the group
-  labels. Why this test: it assumes neither normality nor symmetric tails of the metric (PESQ, SDR and ME on
-  a handful of items are neither), and being exact it cannot be more confident than the item count allows:
-  with n paired items no two-sided p-value is below 2 / 2^n, so 2 clips can never decide a verdict (p >= 0.5)
-  where a t-test on two nearly equal differences would.
-* **interval: percentile bootstrap over items** (``scipy.stats.bootstrap``, fixed seed). It describes the
-  spread of the effect; with very few items it cannot be wider than the range of the differences, which is
-  why the verdict is decided by the exact test, not by the interval.
-* **Holm correction** across the cells of one claim (step-down; written here because scipy offers only
-  false-discovery-rate control and statsmodels would be a heavy dependency for five lines).
+**Interaction cells** ("PISNet degrades cross-sensor far more than DIFNet") compare the paired advantage over
+the rows matching ``where`` with the one over ``versus``. When the two groups share their units (scene i of
+both test sets faces the same RFI draw; the same seeds at two labelled fractions; the same signals at two
+amplitudes) the test is on the per-unit difference-in-differences d_u(where) - d_u(versus), by sign flips
+over the shared unit; only groups that share nothing (``groups="independent"``) are compared by permuting
+group labels.
 
-A cell is significant when its Holm-adjusted p < alpha; its sign says which way. **held**: every cell
-significantly the paper's way. **contradicted**: at least one cell significantly the other way.
-**inconclusive**: otherwise.
+**Thresholds.** Every cell has a threshold: the paper's worded margin where the claim has one (C4 "far more",
+D1 "approaches", A4 "fewer iterations"), else the metric's smallest meaningful difference delta
+(:data:`DEFAULT_SMALLEST_DIFFERENCE`, config ``claims.smallest_meaningful_difference``). Per cell, three
+one-sided questions, each a permutation test of a shift:
+
+* **paper's way**: mean(d) > margin (or > +delta), tested at level alpha on its own;
+* **other way**: mean(d) < margin ("short of the margin"), or < -delta ("meaningfully the other way");
+* **no meaningful difference** (delta cells only): -delta < mean(d) < +delta, by two one-sided tests (TOST,
+  Schuirmann 1987), each at alpha.
+
+**Verdicts.** *held*: every cell the paper's way. This is an intersection-union test (Berger 1982,
+Technometrics 24:295-300; Casella & Berger, Statistical Inference, 2nd ed., Sec. 8.3.5): each cell tested at
+alpha without correction gives the claim level alpha under any dependence between cells. *contradicted*:
+some cell the other way, a union test, so its one-sided p-values are Holm-corrected across the claim's
+cells (familywise error alpha); or -- labelled apart -- every cell shown within +-delta (an
+intersection-union test again, so no correction): "no meaningful difference". *inconclusive*: otherwise.
+Held and contradicted exclude each other: a cell can reject "<= its upper threshold" only when its mean
+exceeds it, and "other way" only when its mean is below the lower threshold.
+
+**p-values** are exact: the sign-flip test enumerates every one of the 2^n sign patterns while n <=
+``exact_max_units`` (20 by default; a label permutation every partition while there are at most 2^20),
+else a seeded Monte-Carlo sample of ``resamples`` patterns, with p = (1 + count) / (1 + resamples)
+(Phipson & Smyth 2010). The sign-flip test is exact when each difference is symmetric about the null value
+(about the margin for margin cells); it assumes neither normality nor equal spreads of the items (PESQ,
+SDR and ME on a handful of items have neither), and it cannot be more confident than the units allow: with
+n units no one-sided p is below 2^-n (below 2^(z-n) with z differences exactly at the threshold), so 4 clips
+can never decide a verdict at alpha = 0.05.
+
+**Intervals** come from inverting the same test, so they agree with its p-values: the sign-flip test of
+mean(d) = theta counts the sign patterns whose flipped subset F has mean(d_F) <= theta (Hartigan 1969), so
+its p-value is a step function of theta with steps at the 2^n - 1 subset means, and the (1 - 2 alpha)
+interval runs between two order statistics of them. It is the interval whose lower end clears a threshold
+exactly when the one-sided level-alpha test rejects (90 % at alpha = 0.05, the interval TOST reads).
+When the units are too few for any shift to be rejected (2^-n > alpha: n <= 4 at alpha = 0.05) it is
+honestly unbounded. (The percentile bootstrap the suite used before covered about 50 % at n = 2 and 89 % at
+n = 8.) Both the enumeration and the inversion are written here because scipy's ``permutation_test`` gives
+neither the pivots nor an interval; a test checks its p-values against scipy's.
+
+**Units needed** (:func:`units_needed`): for each cell and claim, the number of units that would give 80 %
+power to decide it, from this run's effect and spread: a one-sided t-test's power (non-central t, the
+large-sample equivalent of the sign-flip test) at the threshold the point estimate points to, and never
+fewer than the exact test's floor. A claim predicted to hold needs every cell: the union bound
+1 - sum(1 - power_c) >= 80 % holds under any dependence between cells.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
-from math import comb
+from math import ceil, comb, log2
 
 import numpy as np
 import pandas as pd
 
 HELD, CONTRADICTED, INCONCLUSIVE = "held", "contradicted", "inconclusive"
 VERDICTS = (HELD, CONTRADICTED, INCONCLUSIVE)
+PAPERS_WAY, OTHER_WAY, NO_DIFFERENCE, NOT_SIGNIFICANT = ("paper's way", "other way", "no meaningful difference",
+                                                         "not significant")
+OUTCOMES = (PAPERS_WAY, OTHER_WAY, NO_DIFFERENCE, NOT_SIGNIFICANT)
 
 #: metrics where a smaller value is better; every other metric is higher-is-better
 LOWER_IS_BETTER = frozenset({"envelope_distance", "me", "rmse", "log_rmse", "rel", "rel_log",
                              "iterations_to_converge", "scatterer_masked"})
+
+#: smallest meaningful difference per metric, in the metric's units, with the reason (config
+#: ``claims.smallest_meaningful_difference`` overrides any of them). Effects inside +-delta are not wins.
+DEFAULT_SMALLEST_DIFFERENCE: dict[str, float] = {
+    # dB: 0.1 dB is a 2.3 % change of power, below what listening tests or a visual comparison resolve
+    "snr": 0.1, "spectral_snr": 0.1, "sdr": 0.1, "sir": 0.1, "psnr": 0.1, "psnr_peak": 0.1,
+    "delta_sdr": 0.1, "sdr_consistent": 0.1,
+    # PESQ (MOS-LQO): half the 0.1 MOS step usually taken as the smallest audible change
+    "pesq_wb": 0.05, "pesq_nb": 0.05,
+    # RMS envelope distance: half the 0.01 step of the paper's Tables 3-4
+    "envelope_distance": 0.005,
+    # masks and shares in [0, 1]: one percentage point, the resolution of the papers' tables (in %)
+    "pa": 0.01, "iou": 0.01, "pa_full_band": 0.01, "iou_full_band": 0.01, "accuracy": 0.01,
+    "scatterer_masked": 0.01, "scatterer_kept": 0.01, "energy_ratio": 0.01,
+    # F1 and log-domain height errors: 0.01, the last digit of the paper's Table 2
+    "f1": 0.01, "log_rmse": 0.01, "rel_log": 0.01,
+    # height errors in metres: 0.1 m, far below a storey; relative error: one percentage point
+    "rmse": 0.1, "rel": 0.01,
+    # image entropy (Eq. 24): 2 % of the clean MiniSAR-class image's ME at quick (5.1e-4)
+    "me": 1e-5,
+    # despeckling: 0.01 SSIM; ENL 0.1 looks
+    "ssim": 0.01, "enl": 0.1,
+    # iterations of a fit (A4 uses its paper-worded margin instead)
+    "iterations_to_converge": 1.0,
+}
+
+#: the tidy column naming the training seed of a trained method's rows (absent or NaN for untrained ones)
+TRAINING_SEED = "training_seed"
 
 
 def higher_is_better(metric: str) -> bool:
@@ -61,9 +128,11 @@ class UnpairedItemsError(ValueError):
 class Cell:
     """One comparison: ``better`` beats ``worse`` on ``metric`` over the rows matching ``where``.
 
-    ``where`` maps column names to required values (e.g. ``{"split": "test-same"}``). With ``versus`` the
-    cell is an interaction: the paired advantage over the rows matching ``where`` exceeds the paired
-    advantage over the rows matching ``versus`` (by at least ``margin``).
+    ``where`` maps column names to required values (e.g. ``{"split": "test-same"}``). ``margin``: the paper's
+    worded margin (None: the metric's smallest meaningful difference). With ``versus`` the cell is an
+    interaction: the paired advantage over ``where`` exceeds the one over ``versus``; ``groups`` says whether
+    the two groups share their units ("shared": tested on the per-unit difference-in-differences) or share
+    nothing ("independent": two-sample label permutation).
     """
 
     label: str
@@ -71,8 +140,13 @@ class Cell:
     better: str
     worse: str
     where: dict = field(default_factory=dict)
-    margin: float = 0.0
+    margin: float | None = None
     versus: dict | None = None
+    groups: str = "shared"
+
+    def __post_init__(self):
+        if self.groups not in ("shared", "independent"):
+            raise ValueError(f"{self.label}: groups must be 'shared' or 'independent', not {self.groups!r}")
 
 
 @dataclass(frozen=True)
@@ -85,45 +159,34 @@ class Claim:
     note: str = ""            # how the claim is measured, the paper's wording behind a margin
 
 
-@dataclass
-class CellResult:
-    label: str
-    metric: str
-    better: str
-    worse: str
-    n: int                    # paired items (an interaction: both groups together)
-    n_detail: str             # "8" or "8 + 8"
-    effect: float             # mean advantage of `better`, positive = the paper's way (metric units)
-    ci_low: float
-    ci_high: float
-    margin: float
-    p: float
-    p_holm: float = np.nan
-    outcome: str = ""         # "paper's way" | "other way" | "not significant"
-    min_p: float = np.nan     # the smallest two-sided p-value this many items can give
-
-
-@dataclass
-class ClaimVerdict:
-    claim: Claim
-    verdict: str
-    cells: list[CellResult]
-
-    @property
-    def n_items(self) -> str:
-        sizes = sorted({c.n_detail for c in self.cells})
-        return ", ".join(sizes)
-
-
 @dataclass(frozen=True)
 class StatsConfig:
     alpha: float = 0.05
-    resamples: int = 10_000   # permutation and bootstrap budget
-    seed: int = 0
+    resamples: int = 10_000            # Monte-Carlo sign patterns / partitions above the exact range
+    seed: int = 0                      # seed of the Monte-Carlo sample
+    exact_max_units: int = 20          # enumerate all 2^n sign patterns up to this n
+    power: float = 0.8                 # the power "units needed" is computed for
     pair_on: tuple[str, ...] = ("item",)   # columns that identify an item within a cell's rows
+    smallest_difference: dict = field(default_factory=lambda: dict(DEFAULT_SMALLEST_DIFFERENCE))
+
+    def delta(self, metric: str) -> float:
+        if metric not in self.smallest_difference:
+            raise KeyError(f"no smallest meaningful difference for metric {metric!r}: add it under "
+                           f"claims.smallest_meaningful_difference")
+        return float(self.smallest_difference[metric])
 
 
 # --------------------------------------------------------------------------------------------- pairing
+
+@dataclass
+class Units:
+    """Per-unit paired differences of one group of rows, and what the units are."""
+
+    d: pd.Series              # indexed by unit key
+    kind: str                 # "item" | "seed"
+    items_per_unit: int       # items averaged within a unit (1 for item units)
+    seeds: tuple              # training seeds seen (empty: no trained method)
+
 
 def _select(rows: pd.DataFrame, metric: str, where: dict) -> pd.DataFrame:
     mask = rows["metric"] == metric
@@ -134,98 +197,202 @@ def _select(rows: pd.DataFrame, metric: str, where: dict) -> pd.DataFrame:
     return rows[mask]
 
 
-def paired_differences(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str, ...]) -> np.ndarray:
-    """d_i = direction * (better_i - worse_i) over the items both methods were scored on.
+def _method_scores(rows: pd.DataFrame, cell: Cell, method: str, where: dict,
+                   pair_on: tuple[str, ...]) -> tuple[pd.Series, tuple]:
+    """``method``'s scores indexed by (seed, *item) (seed NaN for an untrained method) and its seeds."""
+    m = rows[rows["method"] == method]
+    if m.empty:
+        raise UnpairedItemsError(f"{cell.label}: no {cell.metric!r} rows for method {method!r} where {where}")
+    seeds = m[TRAINING_SEED] if TRAINING_SEED in m.columns else pd.Series(np.nan, index=m.index)
+    seeds = pd.to_numeric(seeds, errors="coerce")
+    keys = pd.MultiIndex.from_arrays([seeds.to_numpy()] + [m[c].to_numpy() for c in pair_on],
+                                     names=["seed", *pair_on])
+    values = pd.Series(m["value"].to_numpy(dtype=float), index=keys)
+    if values.index.duplicated().any():
+        dup = values.index[values.index.duplicated()][0]
+        raise UnpairedItemsError(f"{cell.label}: method {method!r} has several {cell.metric!r} rows for item "
+                                 f"{dup[1:]} (training seed {dup[0]}) where {where}; add the distinguishing "
+                                 f"column to the cell")
+    return values, tuple(sorted(set(seeds.dropna().astype(int))))
 
-    Raises :class:`UnpairedItemsError` when the two methods were not scored on the same items, or an item
-    has more than one row for a method (the cell's ``where`` does not pin it down).
+
+def _items_by_seed(values: pd.Series) -> dict:
+    return {s: frozenset(v.index.droplevel(0)) for s, v in values.groupby(level=0, dropna=False)}
+
+
+def paired_units(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str, ...]) -> Units:
+    """Per-unit d = direction * (better - worse) over the units both methods were scored on (see the module
+    docstring for what a unit is).
+
+    Raises :class:`UnpairedItemsError` when the two methods were not scored on the same items (or seeds), or
+    an item has more than one row for a method (the cell's ``where`` does not pin it down).
     """
     chosen = _select(rows, cell.metric, where)
-    per_method = {}
+    scores = {}
     for method in (cell.better, cell.worse):
-        m = chosen[chosen["method"] == method]
-        if m.empty:
-            raise UnpairedItemsError(f"{cell.label}: no {cell.metric!r} rows for method {method!r} where {where}")
-        keys = m[list(pair_on)].apply(tuple, axis=1)
-        if keys.duplicated().any():
-            dup = keys[keys.duplicated()].iloc[0]
-            raise UnpairedItemsError(f"{cell.label}: method {method!r} has several {cell.metric!r} rows for item "
-                                     f"{dup} where {where}; add the distinguishing column to the cell")
-        per_method[method] = pd.Series(m["value"].to_numpy(dtype=float), index=pd.MultiIndex.from_tuples(keys))
-    a, b = per_method[cell.better], per_method[cell.worse]
-    only_a, only_b = a.index.difference(b.index), b.index.difference(a.index)
-    if len(only_a) or len(only_b):
+        scores[method] = _method_scores(chosen, cell, method, where, pair_on)
+    (a, seeds_a), (b, seeds_b) = scores[cell.better], scores[cell.worse]
+    item_sets = {frozenset(x.index.droplevel(0)) for x in (a, b)}
+    if len(item_sets) > 1 or any(len(set(_items_by_seed(x).values())) > 1 for x in (a, b)):
+        only_a = sorted(set(a.index.droplevel(0)) - set(b.index.droplevel(0)), key=str)
+        only_b = sorted(set(b.index.droplevel(0)) - set(a.index.droplevel(0)), key=str)
         raise UnpairedItemsError(
-            f"{cell.label}: items are not paired: {cell.better!r} has {len(a)} items, {cell.worse!r} {len(b)}; "
-            f"only {cell.better!r}: {list(only_a)[:5]}, only {cell.worse!r}: {list(only_b)[:5]}")
-    b = b.reindex(a.index)
+            f"{cell.label}: items are not paired: {cell.better!r} has {len(a)} rows, {cell.worse!r} {len(b)}; "
+            f"only {cell.better!r}: {only_a[:5]}, only {cell.worse!r}: {only_b[:5]} (or a training seed "
+            f"misses items)")
+    if seeds_a and seeds_b and seeds_a != seeds_b:
+        raise UnpairedItemsError(f"{cell.label}: {cell.better!r} has training seeds {list(seeds_a)}, "
+                                 f"{cell.worse!r} {list(seeds_b)}: seeds are not paired")
+    seeds = seeds_a or seeds_b
     direction = 1.0 if higher_is_better(cell.metric) else -1.0
-    d = direction * (a.to_numpy() - b.to_numpy())
-    if not np.all(np.isfinite(d)):
+    items = sorted(next(iter(item_sets)), key=str)
+    if len(seeds) >= 2:
+        # the unit is the seed: a trained method's mean over the items of each seed; an untrained one's
+        # mean over the same items, the same for every seed
+        def per_seed(x, own_seeds):
+            if own_seeds:
+                return x.groupby(level=0).mean().reindex([float(s) for s in seeds])
+            return pd.Series(x.mean(), index=[float(s) for s in seeds])
+        d = direction * (per_seed(a, seeds_a) - per_seed(b, seeds_b))
+        kind, per_unit = "seed", len(items)
+    else:
+        a_items = a.droplevel(0).reindex(pd.Index(items) if len(pair_on) == 1 else pd.MultiIndex.from_tuples(items))
+        b_items = b.droplevel(0).reindex(a_items.index)
+        d = direction * (a_items - b_items)
+        kind, per_unit = "item", 1
+    if not np.all(np.isfinite(d.to_numpy())):
         raise ValueError(f"{cell.label}: non-finite scores for {cell.better!r} or {cell.worse!r}")
-    return d
+    return Units(d, kind, per_unit, seeds)
+
+
+def paired_differences(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str, ...]) -> np.ndarray:
+    """The per-unit paired differences of :func:`paired_units` as an array."""
+    return paired_units(rows, cell, where, pair_on).d.to_numpy(dtype=float)
 
 
 # ----------------------------------------------------------------------------------------------- tests
 
-def _mean_statistic(x, axis=-1):
-    return np.mean(x, axis=axis)
+def _subset_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and sizes of all 2^n subsets of x (by doubling: O(2^n) memory, no 2^n x n pattern matrix)."""
+    sums, sizes = np.zeros(1), np.zeros(1, dtype=np.int64)
+    for value in x:
+        sums = np.concatenate([sums, sums + value])
+        sizes = np.concatenate([sizes, sizes + 1])
+    return sums, sizes
 
 
-def _mean_difference(x, y, axis=-1):
-    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+@dataclass
+class ShiftTest:
+    """The permutation distribution of a mean shift, stored as its *pivots*.
+
+    For each non-identity permutation (a sign pattern, or a regrouping of two samples) the pivot w is the
+    shift theta at which that permutation's statistic equals the observed one: for a sign pattern flipping
+    the subset F, w = mean(d_F); for a regrouping that swaps A (from x) with B (from y), w = mean(x_A) -
+    mean(y_B). The one-sided p-value of "shift <= theta" is then (1 + #{w <= theta}) / total, that of
+    "shift >= theta" (1 + #{w >= theta}) / total, and inverting them gives the interval.
+    """
+
+    pivots: np.ndarray        # sorted
+    total: int                # permutations counted, the identity included (2^n, C(n+m, n), or 1 + resamples)
+    exact: bool
+    n_units: int
+    tolerance: float          # ties within this count as equal (float sums of the same numbers)
+
+    def p_greater(self, theta: float) -> float:
+        """p-value of H0: shift <= theta against shift > theta."""
+        count = np.searchsorted(self.pivots, theta + self.tolerance, side="right")
+        return float((1 + count) / self.total)
+
+    def p_less(self, theta: float) -> float:
+        """p-value of H0: shift >= theta against shift < theta."""
+        count = self.pivots.size - np.searchsorted(self.pivots, theta - self.tolerance, side="left")
+        return float((1 + count) / self.total)
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        """The shifts neither one-sided level-``alpha`` test rejects: a (1 - 2 alpha) interval; (-inf, inf)
+        when even the most extreme data could not be rejected (total * alpha < 1)."""
+        k = int(np.floor(alpha * self.total + 1e-12))      # p > alpha  <=>  count >= k
+        if k < 1 or self.pivots.size == 0:
+            return (-np.inf, np.inf)
+        return float(self.pivots[k - 1]), float(self.pivots[self.pivots.size - k])
 
 
-def sign_flip_p(d: np.ndarray, margin: float, cfg: StatsConfig) -> float:
-    """Two-sided p-value of mean(d) = margin by the sign-flip permutation test (exact when 2^n is small)."""
-    from scipy.stats import permutation_test
-
-    x = np.asarray(d, dtype=float) - margin
-    if x.size == 0:
-        raise ValueError("no paired items")
-    if x.size == 1 or np.all(x == 0):     # one item: +x and -x are the only patterns, p = 1
-        return 1.0
-    return float(permutation_test((x,), _mean_statistic, permutation_type="samples", vectorized=True,
-                                  n_resamples=cfg.resamples, alternative="two-sided", rng=cfg.seed).pvalue)
+def _tolerance(values: np.ndarray) -> float:
+    return 1e-9 * max(1.0, float(np.max(np.abs(values)))) if values.size else 1e-9
 
 
-def two_group_p(x: np.ndarray, y: np.ndarray, margin: float, cfg: StatsConfig) -> float:
-    """Two-sided p-value of mean(x) - mean(y) = margin by permuting group labels (exact when few)."""
-    from scipy.stats import permutation_test
-
-    x = np.asarray(x, dtype=float) - margin
-    y = np.asarray(y, dtype=float)
-    if x.size + y.size <= 2 or np.ptp(np.concatenate([x, y])) == 0:   # one labelling and its mirror: p = 1
-        return 1.0
-    return float(permutation_test((x, y), _mean_difference, permutation_type="independent", vectorized=True,
-                                  n_resamples=cfg.resamples, alternative="two-sided", rng=cfg.seed).pvalue)
-
-
-def bootstrap_interval(samples: tuple[np.ndarray, ...], cfg: StatsConfig, level: float = 0.95) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean (one sample) or the difference of means (two samples)."""
-    from scipy.stats import bootstrap
-
-    if any(len(s) < 2 for s in samples):
-        return (np.nan, np.nan)
-    if all(np.ptp(s) == 0 for s in samples):      # every resample gives the same value
-        value = float(_mean_statistic(samples[0]) if len(samples) == 1 else _mean_difference(*samples))
-        return (value, value)
-    statistic = _mean_statistic if len(samples) == 1 else _mean_difference
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = bootstrap(samples, statistic, n_resamples=cfg.resamples, vectorized=True, method="percentile",
-                        confidence_level=level, rng=cfg.seed)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+def sign_flip_test(d: np.ndarray, cfg: StatsConfig = StatsConfig()) -> ShiftTest:
+    """The sign-flip test of mean(d): every sign pattern while n <= cfg.exact_max_units, else a seeded
+    Monte-Carlo sample of cfg.resamples patterns."""
+    d = np.asarray(d, dtype=float)
+    n = d.size
+    if n == 0:
+        raise ValueError("no paired units")
+    if n <= cfg.exact_max_units:
+        sums, sizes = _subset_sums(d)
+        pivots = np.sort(sums[1:] / sizes[1:])
+        return ShiftTest(pivots, 2 ** n, True, n, _tolerance(d))
+    rng = np.random.default_rng(cfg.seed)
+    flipped = rng.random((cfg.resamples, n)) < 0.5
+    sizes = flipped.sum(axis=1)
+    sums = flipped.astype(float) @ d
+    keep = sizes > 0          # an empty flip is the identity: it counts on both sides, as the +1 does
+    pivots = np.sort(sums[keep] / sizes[keep])
+    return ShiftTest(pivots, 1 + int(keep.sum()), False, n, _tolerance(d))
 
 
-def min_attainable_p(n: int, m: int | None = None) -> float:
-    """Smallest two-sided p-value of the exact test with n paired items (or groups of n and m)."""
-    patterns = 2 ** n if m is None else comb(n + m, n)
-    return min(1.0, 2.0 / patterns)
+def two_sample_test(x: np.ndarray, y: np.ndarray, cfg: StatsConfig = StatsConfig()) -> ShiftTest:
+    """The label-permutation test of mean(x) - mean(y) for groups that share no unit: every regrouping while
+    there are at most 2^cfg.exact_max_units, else a seeded Monte-Carlo sample."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n, m = x.size, y.size
+    if n == 0 or m == 0:
+        raise ValueError("a group has no units")
+    both = np.concatenate([x, y])
+    if comb(n + m, n) <= 2 ** cfg.exact_max_units:
+        sx, kx = _subset_sums(x)
+        sy, ky = _subset_sums(y)
+        pivots = [((sx[kx == k][:, None] - sy[ky == k][None, :]) / k).ravel() for k in range(1, min(n, m) + 1)]
+        pivots = np.sort(np.concatenate(pivots)) if pivots else np.zeros(0)
+        return ShiftTest(pivots, comb(n + m, n), True, n + m, _tolerance(both))
+    rng = np.random.default_rng(cfg.seed)
+    in_x = np.argsort(rng.random((cfg.resamples, n + m)), axis=1) < n     # new x group, uniformly drawn
+    moved_out = ~in_x[:, :n]                                             # A: x units now in y
+    moved_in = in_x[:, n:]                                               # B: y units now in x
+    k = moved_out.sum(axis=1)
+    keep = k > 0
+    pivots = (moved_out[keep].astype(float) @ x - moved_in[keep].astype(float) @ y) / k[keep]
+    return ShiftTest(np.sort(pivots), 1 + int(keep.sum()), False, n + m, _tolerance(both))
+
+
+def sign_flip_p(d: np.ndarray, margin: float, cfg: StatsConfig = StatsConfig(),
+                alternative: str = "greater") -> float:
+    """One-sided p-value of the sign-flip test of mean(d) against ``margin`` ("greater": H1 mean > margin)."""
+    test = sign_flip_test(d, cfg)
+    return test.p_greater(margin) if alternative == "greater" else test.p_less(margin)
+
+
+def min_attainable_p(n: int, m: int | None = None, ties: int = 0, resamples: int | None = None) -> float:
+    """Smallest one-sided p-value the exact test can give with n units (or groups of n and m units).
+
+    ``ties``: differences exactly at the null value (they can never count against it: 8 units with 5 ties
+    cannot go below 2^5 / 2^8 one-sided, 0.25 two-sided); ``resamples``: a Monte-Carlo test cannot go below
+    1 / (1 + resamples).
+    """
+    floor = 2.0 ** ties / 2.0 ** n if m is None else 1.0 / comb(n + m, n)
+    if resamples is not None:
+        floor = max(floor, 1.0 / (1 + resamples))
+    return min(1.0, floor)
+
+
+def floor_units(level: float) -> int:
+    """Fewest units whose exact sign-flip test can reach ``level``: 2^-n <= level."""
+    return max(1, ceil(log2(1.0 / level) - 1e-12))
 
 
 def holm(pvalues: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1). Written here because scipy offers
+    only false-discovery-rate control and statsmodels would be a heavy dependency for five lines."""
     p = np.asarray(pvalues, dtype=float)
     order = np.argsort(p, kind="stable")
     m = p.size
@@ -237,43 +404,275 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
+# ------------------------------------------------------------------------------------------- power
+
+def t_power(n: np.ndarray, distance: float, sd: float, level: float) -> np.ndarray:
+    """Power of a one-sided one-sample t-test at ``level`` with n units when the true mean lies ``distance``
+    beyond the null value (non-central t): the large-sample behaviour of the sign-flip test."""
+    from scipy.stats import nct, t
+
+    n = np.asarray(n, dtype=float)
+    if sd <= 1e-9 * max(1.0, abs(distance)):       # no spread (up to float noise): the sign decides
+        return np.where(distance > 0, 1.0, 0.0) * np.ones_like(n)
+    df = np.maximum(n - 1, 1)
+    return nct.sf(t.ppf(1 - level, df), df, distance / sd * np.sqrt(n))
+
+
+def _power_curve(kind: str, effect: float, sd: float, lower: float, upper: float, level: float):
+    """(power as a function of n, normal-approximation n) for one cell's predicted outcome
+    (kind: paper / other / equivalence); None when the effect sits on the threshold."""
+    from scipy.stats import norm
+
+    if kind == "paper":
+        distances = [effect - upper]
+    elif kind == "other":
+        distances = [lower - effect]
+    else:
+        distances = [upper - effect, effect - lower]
+    if min(distances) <= 0:
+        return None
+    z = norm.ppf(1 - level) + norm.ppf(0.8)
+    guess = min((z * sd / min(distances)) ** 2, 1e7)
+    if kind == "equivalence":
+        # TOST: both one-sided tests must reject; 1 - (miss_1 + miss_2) bounds their joint power from below
+        return (lambda n: np.clip(t_power(n, distances[0], sd, level) + t_power(n, distances[1], sd, level) - 1,
+                                  0, 1)), guess
+    return (lambda n: t_power(n, distances[0], sd, level)), guess
+
+
+def _smallest_n(curves, level_floor: int, target: float, cap: int = 1_000_000) -> float:
+    """Smallest n >= level_floor with 1 - sum(1 - power_c(n)) >= target (inf beyond ``cap``, or when a
+    curve is None: an effect on its threshold is never decided)."""
+    if any(c is None for c in curves):
+        return np.inf
+    start = max([level_floor] + [int(0.9 * guess) for _, guess in curves])
+    start = max(level_floor, min(start, cap))
+    # the normal approximation's n is a slight underestimate of the t-test's: scan upward from just below it
+    lo = start
+    width = 64
+    while lo <= cap:
+        n = np.arange(lo, min(lo + width, cap + 1))
+        joint = 1 - sum(1 - curve(n) for curve, _ in curves)
+        hit = np.nonzero(joint >= target)[0]
+        if hit.size:
+            first = int(n[hit[0]])
+            if first == start and start > level_floor:       # the guess overshot: step back down
+                below = np.arange(max(level_floor, start // 2), start)
+                joint = 1 - sum(1 - curve(below) for curve, _ in curves)
+                ok = np.nonzero(joint >= target)[0]
+                return float(below[ok[0]]) if ok.size else float(first)
+            return float(first)
+        lo += width
+        width *= 2
+    return np.inf
+
+
 # -------------------------------------------------------------------------------------------- verdicts
 
-def evaluate_cell(rows: pd.DataFrame, cell: Cell, cfg: StatsConfig) -> CellResult:
-    d = paired_differences(rows, cell, cell.where, cfg.pair_on)
-    if cell.versus is None:
+@dataclass
+class CellResult:
+    label: str
+    metric: str
+    better: str
+    worse: str
+    n: int                    # independent units (seeds, or items of one network)
+    n_detail: str             # "8 scenes" style: "8", or "8 seeds x 16 items"
+    unit: str                 # "item" | "seed"
+    effect: float             # mean advantage of `better`, positive = the paper's way (metric units)
+    ci_low: float             # (1 - 2 alpha) interval from inverting the test
+    ci_high: float
+    margin: float             # the paper's margin, or NaN when the threshold is delta
+    delta: float              # the metric's smallest meaningful difference
+    lower: float              # "other way" below this
+    upper: float              # "paper's way" above this
+    test: str                 # "sign flip over items" | "... over seeds" | "... of differences-in-differences" | ...
+    exact: bool
+    p: float                  # one-sided p, paper's way (mean > upper), no correction (intersection-union)
+    p_other: float            # one-sided p, other way (mean < lower)
+    p_other_holm: float = np.nan
+    p_equivalence: float = np.nan   # TOST (delta cells only)
+    outcome: str = ""
+    min_p: float = np.nan     # the smallest one-sided p this many units can give
+    sd: float = np.nan        # spread of the per-unit differences (the t-approximation's)
+    units_needed: float = np.nan    # units for 80 % power to decide this cell (inf: the effect sits at a threshold)
+    predicted: str = ""       # the outcome this run's point estimate points to
+    seeds: int = 0            # training seeds behind the units (0: no trained method)
+    items_per_unit: int = 1
+
+    @property
+    def has_margin(self) -> bool:
+        return bool(np.isfinite(self.margin))
+
+
+@dataclass
+class ClaimVerdict:
+    claim: Claim
+    verdict: str
+    cells: list[CellResult]
+    reason: str = ""          # contradicted: "significantly the other way" | "short of the margin" | "no meaningful difference"
+    units_needed: float = np.nan
+    predicted: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.verdict} — {self.reason}" if self.reason else self.verdict
+
+    @property
+    def n_items(self) -> str:
+        sizes = sorted({c.n_detail for c in self.cells})
+        return ", ".join(sizes)
+
+
+def _thresholds(metric: str, margin: float | None, cfg: StatsConfig) -> tuple[float, float, float, float]:
+    """(lower, upper, margin, delta): the paper's margin for both, or -delta / +delta."""
+    delta = cfg.delta(metric)
+    if margin is None:
+        return -delta, delta, np.nan, delta
+    return float(margin), float(margin), float(margin), delta
+
+
+def result_from_differences(label: str, metric: str, d: np.ndarray, cfg: StatsConfig, *,
+                            margin: float | None = None, y: np.ndarray | None = None, better: str = "",
+                            worse: str = "", unit: str = "item", detail: str | None = None, test_name: str = "",
+                            seeds: int = 0, items_per_unit: int = 1) -> CellResult:
+    """A cell's statistics from its per-unit differences ``d`` (or, with ``y``, from two independent groups
+    of differences ``d`` and ``y``): effect, interval, the three one-sided p-values, the floor, the spread."""
+    lower, upper, margin_value, delta = _thresholds(metric, margin, cfg)
+    d = np.asarray(d, dtype=float)
+    if y is None:
+        test = sign_flip_test(d, cfg)
         effect = float(d.mean())
-        p = sign_flip_p(d, cell.margin, cfg)
-        low, high = bootstrap_interval((d,), cfg)
-        n, detail, min_p = d.size, f"{d.size}", min_attainable_p(d.size)
+        sd = float(d.std(ddof=1)) if d.size > 1 else np.nan
+        ties = int(np.sum(np.abs(d - upper) <= test.tolerance))
+        min_p = min_attainable_p(d.size, ties=ties, resamples=None if test.exact else cfg.resamples)
+        n = d.size
+        detail = detail or f"{n}"
+        test_name = test_name or f"sign flip over {unit}s"
     else:
-        e = paired_differences(rows, cell, cell.versus, cfg.pair_on)
-        effect = float(d.mean() - e.mean())
-        p = two_group_p(d, e, cell.margin, cfg)
-        low, high = bootstrap_interval((d, e), cfg)
-        n, detail, min_p = d.size + e.size, f"{d.size} + {e.size}", min_attainable_p(d.size, e.size)
-    return CellResult(cell.label, cell.metric, cell.better, cell.worse, n, detail, effect, low, high,
-                      cell.margin, p, min_p=min_p)
+        y = np.asarray(y, dtype=float)
+        test = two_sample_test(d, y, cfg)
+        effect = float(d.mean() - y.mean())
+        if d.size > 1 and y.size > 1:
+            pooled = np.sqrt(((d.size - 1) * d.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (d.size + y.size - 2))
+            sd = float(pooled * np.sqrt(2))   # the spread of a difference, per pair of units (power below)
+        else:
+            sd = np.nan
+        min_p = min_attainable_p(d.size, y.size, resamples=None if test.exact else cfg.resamples)
+        n = d.size + y.size
+        detail = detail or f"{d.size} + {y.size}"
+        test_name = test_name or f"label permutation of two independent groups of {unit}s"
+    low, high = test.interval(cfg.alpha)
+    p_equivalence = max(test.p_less(upper), test.p_greater(lower)) if margin is None else np.nan
+    return CellResult(label, metric, better, worse, n, detail, unit, effect, low, high, margin_value, delta,
+                      lower, upper, test_name, test.exact, test.p_greater(upper), test.p_less(lower),
+                      p_equivalence=p_equivalence, min_p=min_p, sd=sd, seeds=seeds, items_per_unit=items_per_unit)
+
+
+def evaluate_cell(rows: pd.DataFrame, cell: Cell, cfg: StatsConfig) -> CellResult:
+    units = paired_units(rows, cell, cell.where, cfg.pair_on)
+    common = dict(margin=cell.margin, better=cell.better, worse=cell.worse, unit=units.kind,
+                  seeds=len(units.seeds), items_per_unit=units.items_per_unit)
+    seeds_detail = (lambda n: f"{n} seeds × {units.items_per_unit}") if units.kind == "seed" else (lambda n: None)
+    if cell.versus is None:
+        d = units.d.to_numpy(dtype=float)
+        return result_from_differences(cell.label, cell.metric, d, cfg, detail=seeds_detail(d.size), **common)
+    other = paired_units(rows, cell, cell.versus, cfg.pair_on)
+    if other.kind != units.kind:
+        raise UnpairedItemsError(f"{cell.label}: the two groups have different units ({units.kind}, {other.kind})")
+    if cell.groups == "independent":
+        return result_from_differences(cell.label, cell.metric, units.d.to_numpy(dtype=float), cfg,
+                                       y=other.d.to_numpy(dtype=float), **common)
+    if set(units.d.index) != set(other.d.index):
+        raise UnpairedItemsError(
+            f"{cell.label}: the groups are declared to share their units, but their {units.kind}s differ "
+            f"({len(units.d)} vs {len(other.d)}); declare groups='independent' if they share nothing")
+    d = (units.d - other.d.reindex(units.d.index)).to_numpy(dtype=float)
+    return result_from_differences(cell.label, cell.metric, d, cfg, detail=seeds_detail(d.size),
+                                   test_name=f"sign flip of per-{units.kind} differences-in-differences", **common)
+
+
+def _predict(c: CellResult) -> str:
+    if c.effect > c.upper:
+        return "paper"
+    if c.effect < c.lower:
+        return "other"
+    if not c.has_margin:
+        return "equivalence"
+    return ""
+
+
+def _cell_curve(c: CellResult, level: float):
+    if not np.isfinite(c.sd) or not c.predicted:
+        return None
+    return _power_curve(c.predicted, c.effect, c.sd, c.lower, c.upper, level)
+
+
+def units_needed(cells: list[CellResult], cfg: StatsConfig) -> tuple[float, str]:
+    """Units for ``cfg.power`` to decide a claim the way this run's point estimates point, and that way.
+
+    held (every cell's estimate beyond its upper threshold): every cell at alpha, by the union bound;
+    contradicted (some cell beyond its lower threshold): the cheapest such cell at alpha / m (Holm's first
+    step); no meaningful difference (every estimate within +-delta): every cell's TOST. NaN with "" when
+    the estimates point no single way; NaN when a spread is unknown (one unit)."""
+    m = len(cells)
+    for c in cells:
+        c.predicted = _predict(c)
+        level = cfg.alpha / m if c.predicted == "other" else cfg.alpha
+        c.units_needed = (_smallest_n([_cell_curve(c, level)], floor_units(level), cfg.power)
+                          if c.predicted and np.isfinite(c.sd) else np.nan)
+    kinds = [c.predicted for c in cells]
+    if any(not np.isfinite(c.sd) for c in cells):
+        spread_unknown = True
+    else:
+        spread_unknown = False
+    if all(k == "paper" for k in kinds):
+        return (np.nan if spread_unknown else
+                _smallest_n([_cell_curve(c, cfg.alpha) for c in cells], floor_units(cfg.alpha), cfg.power)), HELD
+    others = [c.units_needed for c in cells if c.predicted == "other" and not np.isnan(c.units_needed)]
+    if any(k == "other" for k in kinds):
+        return (min(others) if others else np.nan), CONTRADICTED
+    if all(k == "equivalence" for k in kinds):
+        return (np.nan if spread_unknown else
+                _smallest_n([_cell_curve(c, cfg.alpha) for c in cells], floor_units(cfg.alpha), cfg.power)), \
+            NO_DIFFERENCE
+    return np.nan, ""
+
+
+def classify(claim: Claim, results: list[CellResult], cfg: StatsConfig = StatsConfig(),
+             with_units_needed: bool = True) -> ClaimVerdict:
+    """Outcomes of a claim's cells and its verdict (module docstring): paper's way at alpha per cell
+    (intersection-union), other way Holm-corrected across the cells, no meaningful difference by TOST;
+    and, unless ``with_units_needed`` is False (simulations), the units that would decide it."""
+    for result, adjusted in zip(results, holm([r.p_other for r in results])):
+        result.p_other_holm = adjusted
+        if result.p <= cfg.alpha:
+            result.outcome = PAPERS_WAY
+        elif adjusted <= cfg.alpha:
+            result.outcome = OTHER_WAY
+        elif np.isfinite(result.p_equivalence) and result.p_equivalence <= cfg.alpha:
+            result.outcome = NO_DIFFERENCE
+        else:
+            result.outcome = NOT_SIGNIFICANT
+    reason = ""
+    if all(r.outcome == PAPERS_WAY for r in results):
+        verdict = HELD
+    elif any(r.outcome == OTHER_WAY for r in results):
+        verdict = CONTRADICTED
+        short = [r for r in results if r.outcome == OTHER_WAY]
+        reason = "short of the margin" if all(r.has_margin for r in short) else "significantly the other way"
+    elif all(r.outcome == NO_DIFFERENCE for r in results):
+        verdict, reason = CONTRADICTED, "no meaningful difference"
+    else:
+        verdict = INCONCLUSIVE
+    needed, predicted = units_needed(results, cfg) if with_units_needed else (np.nan, "")
+    return ClaimVerdict(claim, verdict, results, reason, needed, predicted)
 
 
 def evaluate_claim(rows: pd.DataFrame, claim: Claim, cfg: StatsConfig = StatsConfig()) -> ClaimVerdict:
     """The verdict on one claim from the tidy score rows (columns method, metric, value, item, ...)."""
     if not claim.cells:
         raise ValueError(f"claim {claim.id} has no comparison cells")
-    results = [evaluate_cell(rows, cell, cfg) for cell in claim.cells]
-    for result, adjusted in zip(results, holm([r.p for r in results])):
-        result.p_holm = adjusted
-        if adjusted < cfg.alpha:
-            result.outcome = "paper's way" if result.effect > result.margin else "other way"
-        else:
-            result.outcome = "not significant"
-    if any(r.outcome == "other way" for r in results):
-        verdict = CONTRADICTED
-    elif all(r.outcome == "paper's way" for r in results):
-        verdict = HELD
-    else:
-        verdict = INCONCLUSIVE
-    return ClaimVerdict(claim, verdict, results)
+    return classify(claim, [evaluate_cell(rows, cell, cfg) for cell in claim.cells], cfg)
 
 
 def verdict_rows(verdicts: list[ClaimVerdict], study: str, scale: str) -> pd.DataFrame:
@@ -282,10 +681,14 @@ def verdict_rows(verdicts: list[ClaimVerdict], study: str, scale: str) -> pd.Dat
     for v in verdicts:
         for c in v.cells:
             rows.append({"study": study, "scale": scale, "claim": v.claim.id, "statement": v.claim.statement,
-                         "verdict": v.verdict, "note": v.claim.note, "cell": c.label, "metric": c.metric,
-                         "better": c.better, "worse": c.worse,
+                         "verdict": v.verdict, "verdict_reason": v.reason, "note": v.claim.note,
+                         "claim_units_needed": v.units_needed, "claim_predicted": v.predicted,
+                         "cell": c.label, "metric": c.metric, "better": c.better, "worse": c.worse,
                          "direction": "higher" if higher_is_better(c.metric) else "lower",
-                         "n": c.n, "n_detail": c.n_detail, "effect": c.effect, "ci_low": c.ci_low,
-                         "ci_high": c.ci_high, "margin": c.margin, "p": c.p, "p_holm": c.p_holm,
-                         "min_p": c.min_p, "outcome": c.outcome})
+                         "unit": c.unit, "n": c.n, "n_detail": c.n_detail, "seeds": c.seeds,
+                         "items_per_unit": c.items_per_unit, "effect": c.effect, "ci_low": c.ci_low,
+                         "ci_high": c.ci_high, "margin": c.margin, "delta": c.delta, "lower": c.lower,
+                         "upper": c.upper, "test": c.test, "exact": c.exact, "p": c.p, "p_other": c.p_other,
+                         "p_other_holm": c.p_other_holm, "p_equivalence": c.p_equivalence, "min_p": c.min_p,
+                         "sd": c.sd, "units_needed": c.units_needed, "outcome": c.outcome})
     return pd.DataFrame(rows)
