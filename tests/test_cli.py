@@ -142,7 +142,7 @@ def test_choices_and_listed_names_come_from_their_sources(capsys):
 
     commands = _subcommands(build_parser())
     options = {name: {o: a for a in sub._actions for o in a.option_strings} for name, sub in commands.items()}
-    for name in ("s1-split", "sar-simulate", "sar-focus", "suppress-rfi"):
+    for name in ("s1-split", "sar-simulate", "sar-focus"):
         assert tuple(options[name]["--sensor"].choices) == tuple(SENSORS)
     assert tuple(options["fit-prior"]["--prior"].choices) == registry.names("S2", "prior")
     assert tuple(options["s1-evaluate"]["--method"].choices) == registry.names("S1", "rfi")

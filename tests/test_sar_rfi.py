@@ -221,3 +221,54 @@ def test_both_test_sets_face_the_same_interference_and_sirs_cover_the_range(tmp_
     cross_lines = np.any(cross["rfi"][0] != 0, axis=1)
     assert np.array_equal(same_lines, cross_lines) and same_lines.any()
     assert same["point_echoes"].shape == same["echoes"].shape
+
+
+def test_training_and_evaluation_features_of_the_same_pulses_are_identical(tmp_path):
+    """One normalisation everywhere: the features s1-training-images computes for the pulses it draws equal
+    the ones evaluation and suppress-rfi compute on the whole record (clean pulses included), for both
+    sensors; the old per-set median differed by a factor 0.33-0.92."""
+    from restorebench.audio_io import load_npz
+    from restorebench.dsp import STFTConfig
+    from restorebench.experiments.sar_rfi import Geometry, make_split, training_images, training_lines
+    from restorebench.methods.rfi_suppression import FEATURES, network_input, spectrograms
+
+    geometry = Geometry(64, 1024, 32, 8)
+    kinds = ("narrowband", "chirp", "sinusoidal")
+    for sensor in ("minisar-like", "sentinel1-like"):
+        split = tmp_path / f"{sensor}.npz"
+        make_split("train", sensor, 3, geometry, (-15.0, 0.0), kinds, 0, split)
+        training_images(split, 4, 1, 0, tmp_path / f"{sensor}_images.npz")
+        images, data = load_npz(tmp_path / f"{sensor}_images.npz"), load_npz(split)
+        assert (int(images["feature_n_fft"]), int(images["feature_hop"])) == (32, 8)
+        assert str(images["feature_normalisation"]) == FEATURES
+        rng = np.random.default_rng(0)          # the draw training_images makes
+        cfg = STFTConfig(32, 8, two_sided=True)
+        expected = []
+        for clean, rfi in zip(data["echoes"], data["rfi"]):
+            chosen = training_lines(rfi, 4, rng)
+            whole_record = network_input(spectrograms(clean + rfi, cfg))      # evaluation: every pulse at once
+            expected.append(whole_record[chosen])
+            assert len(chosen) < len(rfi)                                      # clean pulses are in the record
+        np.testing.assert_array_equal(images["features"], np.concatenate(expected))
+
+
+def test_suppress_rfi_uses_the_stft_the_network_was_trained_with(tmp_path, capsys):
+    from restorebench.cli import main
+    from restorebench.methods.rfi_suppression import feature_meta
+    from restorebench.methods.train_rfi import RFINetConfig, train
+    from restorebench.methods.training import OptimConfig
+
+    x = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
+    net = RFINetConfig("difnet", width=4, window=4, levels=1)
+    train(net, OptimConfig(epochs=1, batch_size=2), x, (x > 0.5).astype(np.float32), tmp_path / "difnet.pt",
+          tmp_path / "ckpt", progress=False, features=feature_meta(32, 8))
+    echoes = (np.random.default_rng(1).normal(size=(8, 256)) + 1j).astype(np.complex64)
+    np.save(tmp_path / "echoes.npy", echoes)
+    base = ["suppress-rfi", "--method", "difnet", "--checkpoint", str(tmp_path / "difnet.pt"),
+            "--input", str(tmp_path / "echoes.npy"), "--output", str(tmp_path / "out.npy"), "--device", "cpu"]
+    assert main(base) == 0 and np.load(tmp_path / "out.npy").shape == echoes.shape
+    assert main(base + ["--n-fft", "64"]) == 2
+    assert "trained with STFT size 32 and hop 8, not 64 and 8" in capsys.readouterr().err
+    train(net, OptimConfig(epochs=1, batch_size=2), x, x, tmp_path / "old.pt", tmp_path / "ckpt2", progress=False)
+    assert main([*base[:4], str(tmp_path / "old.pt"), *base[5:]]) == 2
+    assert "do not record their STFT" in capsys.readouterr().err

@@ -40,10 +40,17 @@ def cmd_s1_train(a):
 
     common.threads(a.threads)
     net = RFINetConfig(a.model, a.width, a.window, a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
+    from ..methods.rfi_suppression import feature_meta
+
     images = load_npz(a.images)
     target = images["labels"] if a.model == "difnet" else images["clean_features"]
+    if "feature_n_fft" not in images:
+        raise ValueError(f"{a.images}: training images without their STFT geometry; regenerate them with "
+                         f"s1-training-images")
+    features = feature_meta(int(images["feature_n_fft"]), int(images["feature_hop"]))
+    features["normalisation"] = str(images["feature_normalisation"])
     train(net, common.optim_config(a), images["features"], target, Path(a.output), Path(a.checkpoint_dir),
-          resolve_device(a.device), progress=True)
+          resolve_device(a.device), progress=True, features=features)
 
 
 def cmd_s1_evaluate(a):
@@ -114,12 +121,27 @@ def cmd_suppress_rfi(a):
     from ..dsp import STFTConfig
     from ..methods.dip import resolve_device
     from ..methods.train_rfi import load_trained
-    from ..physics.sar import get_sensor
 
-    get_sensor(a.sensor)  # validates the name; the STFT geometry is given explicitly
+    from ..methods.rfi_suppression import check_features
+
     echoes = _load_complex(a.input, "echoes")
-    cfg = STFTConfig(a.n_fft, a.hop, two_sided=True)
     method = registry.get("S1", "rfi", a.method)
+    features = None
+    if method.trained:
+        if not a.checkpoint:
+            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
+        net, tcfg, features = load_trained(Path(a.checkpoint), with_features=True)
+        if tcfg.model != a.method:
+            raise ValueError(f"{a.checkpoint} holds a {tcfg.model} model, not {a.method}")
+        if not features:
+            raise ValueError(f"{a.checkpoint}: the weights do not record their STFT and normalisation (trained "
+                             f"before they were stored); retrain them")
+    # a trained network's STFT is the one it was trained with; --n-fft/--hop may only repeat it
+    n_fft = a.n_fft if a.n_fft is not None else (features["n_fft"] if features else 32)
+    hop = a.hop if a.hop is not None else (features["hop"] if features else 8)
+    cfg = STFTConfig(int(n_fft), int(hop), two_sided=True)
+    if features:
+        check_features(features, cfg, str(a.checkpoint))
     device = resolve_device(a.device)
     cfar = common.cfar(a)
     if a.cfar_calibration:
@@ -128,11 +150,6 @@ def cmd_suppress_rfi(a):
         cfar = load_calibration(a.cfar_calibration)
     context = {"cfar": cfar, "device": device, "net": None}
     if method.trained:
-        if not a.checkpoint:
-            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
-        net, tcfg = load_trained(Path(a.checkpoint))
-        if tcfg.model != a.method:
-            raise ValueError(f"{a.checkpoint} holds a {tcfg.model} model, not {a.method}")
         context["net"] = net.to(device)
     result = method.run(echoes, cfg, context)
     _save_complex(a.output, result.echoes)
@@ -312,14 +329,14 @@ def register(sub) -> None:
     p.add_argument("--method", required=True, choices=usable,
                    help="RFI suppression method: one of %(choices)s (restorebench.registry, S1)")
     p.add_argument("--checkpoint", help=checkpoint_help)
-    common.add_sensor_option(p, "sensor that recorded the echoes (checked only: the STFT is set by --n-fft/--hop)")
     p.add_argument("--input", required=True,
                    help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
     p.add_argument("--output", required=True, help="cleaned raw echoes to write (.npy, same shape)")
-    p.add_argument("--n-fft", type=int, default=32,
-                   help="STFT size per pulse, range samples; a trained method needs the one it was trained with "
-                        "(default: %(default)s, the quick scale's)")
-    p.add_argument("--hop", type=int, default=8, help="STFT hop, range samples (default: %(default)s)")
+    p.add_argument("--n-fft", type=int, default=None,
+                   help="STFT size per pulse, range samples (default: a trained method's own, recorded in its "
+                        "weights -- another value is an error; the notch: 32, the quick scale's)")
+    p.add_argument("--hop", type=int, default=None,
+                   help="STFT hop, range samples (default: the trained method's own; the notch: 8)")
     p.add_argument("--cfar-calibration",
                    help="notch: JSON written by s1-calibrate-notch (results/s1/models/notch-cfar.json); its CFAR "
                         "configuration replaces the --cfar-* options")

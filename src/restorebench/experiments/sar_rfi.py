@@ -26,7 +26,7 @@ from ..dsp import STFTConfig
 from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_kept, scatterer_masked
 from ..methods.notch import CFARConfig, load_calibration
 from .. import registry
-from ..methods.rfi_suppression import network_input, spectrograms
+from ..methods.rfi_suppression import check_features, feature_meta, network_input, normalised_magnitude, spectrograms
 from ..physics.rfi import RFI_KINDS, add_rfi, add_thermal_noise, in_band_bins, realised_sir_db, rfi_label
 from ..physics.sar import focus, get_sensor, simulate_echoes
 
@@ -235,20 +235,20 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
         chosen = training_lines(rfi, lines_per_scene, rng)
         interfered_spec = spectrograms(clean[chosen] + rfi[chosen], cfg)
         clean_spec = spectrograms(clean[chosen], cfg)
+        # per pulse, as evaluation and suppress-rfi compute them on whole records (methods/rfi_suppression.py)
         x = network_input(interfered_spec)
-        # the clean target uses the interfered set's normalisation, so PISNet's output can be inverted
-        mag = np.abs(clean_spec)
-        scale = max(float(np.median(np.abs(interfered_spec))), 1e-12)
-        top = max(float(np.log1p(np.abs(interfered_spec) / scale).max()), 1e-12)
-        target = np.clip(np.log1p(mag / scale) / top, 0, 1).astype(np.float32)
+        # the clean target on the interfered pulse's feature scale, so PISNet's output can be inverted
+        target = normalised_magnitude(np.abs(clean_spec), interfered_spec)
         label = rfi_label(clean[chosen], rfi[chosen], cfg)
         h = (x.shape[1] // multiple) * multiple
         w = (x.shape[2] // multiple) * multiple
         features.append(x[:, :h, :w])
         labels.append(label[:, :h, :w].astype(np.float32))
         clean_features.append(target[:, :h, :w])
+    meta_features = feature_meta(cfg.n_fft, cfg.hop)
     save_npz(output, features=np.concatenate(features), labels=np.concatenate(labels),
-             clean_features=np.concatenate(clean_features))
+             clean_features=np.concatenate(clean_features), feature_n_fft=np.asarray(meta_features["n_fft"]),
+             feature_hop=np.asarray(meta_features["hop"]), feature_normalisation=np.asarray(meta_features["normalisation"]))
 
 
 def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | None = None,
@@ -272,7 +272,8 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     if declared.trained:
         if checkpoint is None:
             raise ValueError(f"method {method} is trained: give its weights (--checkpoint)")
-        net, _ = load_trained(checkpoint)
+        net, _, features = load_trained(checkpoint, with_features=True)
+        check_features(features, cfg, str(checkpoint))
         context["net"] = net.to(dev)
     band = in_band_bins(sensor, cfg.n_fft)      # the receiver's bins: the mask metrics count these
     rows, example = [], {}

@@ -7,9 +7,14 @@ echoes -> STFT pulse by pulse -> RFI mask (CFAR notch, or DIFNet's prediction) o
 them (the interference estimate is the masked part of the spectrogram). PISNet outputs a clean magnitude,
 recombined with the interfered spectrogram's phase (SPEC S1).
 
-Networks see a normalised log-magnitude: log1p(|S| / s) / log1p(max |S| / s) with s the median magnitude of
-the pulse set -- our choice, documented in the README; spectrograms are padded (reflect) to the network's
-size multiple and cropped back.
+Networks see a normalised log-magnitude, **per pulse**: log1p(|S| / s) / log1p(max |S| / s) with s the median
+magnitude of that pulse's spectrogram -- our choice, documented in the README. Per pulse, so that a pulse's
+features do not depend on which other pulses are processed with it: training draws a few RFI-affected
+pulses per scene, evaluation and ``suppress-rfi`` process whole records, clean pulses included, and a
+normalisation over the pulse set would shift between them (the median over a record of Sentinel-1-class
+echoes was 0.33-0.65 of the one over its affected pulses). The trained weights record this normalisation
+and the STFT size and hop (:data:`FEATURES`); spectrograms are padded (reflect) to the network's size
+multiple and cropped back.
 """
 from __future__ import annotations
 
@@ -37,12 +42,47 @@ def spectrograms(echoes: np.ndarray, cfg: STFTConfig) -> np.ndarray:
     return stft_np(echoes, cfg)
 
 
-def network_input(spec: np.ndarray) -> np.ndarray:
-    """Normalised log-magnitude in [0, 1] (see module docstring), float32, same shape as ``spec``."""
+#: the network-input normalisation trained weights record (with the STFT size and hop), checked on use
+FEATURES = "per-pulse log1p(|S| / median) / log1p(max / median)"
+
+
+def feature_meta(n_fft: int, hop: int) -> dict:
+    """What a trained S1 network's inputs were: stored in its weights, checked by evaluation and the tool."""
+    return {"normalisation": FEATURES, "n_fft": int(n_fft), "hop": int(hop)}
+
+
+def check_features(meta: dict | None, cfg, where: str) -> None:
+    """A clear error when the STFT (or the normalisation) differs from the one the network was trained with."""
+    if not meta:
+        raise ValueError(f"{where}: the weights do not record their input features (trained before the "
+                         f"per-pulse normalisation); retrain them")
+    if meta.get("normalisation") != FEATURES:
+        raise ValueError(f"{where}: trained on {meta.get('normalisation')!r} features, this code computes {FEATURES!r}")
+    if (int(meta["n_fft"]), int(meta["hop"])) != (cfg.n_fft, cfg.hop):
+        raise ValueError(f"{where}: trained with STFT size {meta['n_fft']} and hop {meta['hop']}, not "
+                         f"{cfg.n_fft} and {cfg.hop}")
+
+
+def pulse_normalisation(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pulse (first axis): the median magnitude s and log1p(max |S| / s), shaped to broadcast."""
     mag = np.abs(spec)
-    scale = max(float(np.median(mag)), 1e-12)
-    log = np.log1p(mag / scale)
-    return (log / max(float(log.max()), 1e-12)).astype(np.float32)
+    axes = tuple(range(1, mag.ndim))
+    scale = np.maximum(np.median(mag, axis=axes, keepdims=True), 1e-12)
+    top = np.maximum(np.log1p(mag.max(axis=axes, keepdims=True) / scale), 1e-12)
+    return scale, top
+
+
+def normalised_magnitude(magnitude: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """``magnitude`` on the feature scale of ``spec`` (pulse by pulse), clipped to [0, 1], float32: the
+    network input for magnitude = |spec|, PISNet's target for the clean magnitude."""
+    scale, top = pulse_normalisation(spec)
+    return np.clip(np.log1p(np.abs(magnitude) / scale) / top, 0, 1).astype(np.float32)
+
+
+def network_input(spec: np.ndarray) -> np.ndarray:
+    """Normalised log-magnitude in [0, 1] of (pulses, bins, frames) spectrograms, pulse by pulse (module
+    docstring), float32, same shape as ``spec``."""
+    return normalised_magnitude(np.abs(spec), spec)
 
 
 def _pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -74,10 +114,8 @@ def predict_magnitude(net, features: np.ndarray, device: torch.device, batch: in
 
 
 def invert_features(features: np.ndarray, spec: np.ndarray) -> np.ndarray:
-    """Magnitude whose :func:`network_input` (with ``spec``'s scale and maximum) is ``features``."""
-    mag = np.abs(spec)
-    scale = max(float(np.median(mag)), 1e-12)
-    top = max(float(np.log1p(mag / scale).max()), 1e-12)
+    """Magnitude whose :func:`network_input` (with ``spec``'s per-pulse scale and maximum) is ``features``."""
+    scale, top = pulse_normalisation(spec)
     return scale * np.expm1(np.clip(features, 0.0, 1.0) * top)
 
 

@@ -67,8 +67,9 @@ def loss_fn(cfg: RFINetConfig, output: torch.Tensor, target: torch.Tensor, input
 
 def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np.ndarray, output: Path,
           checkpoint_dir: Path, device: torch.device = torch.device("cpu"),
-          progress: bool = True) -> tuple[torch.nn.Module, list[float]]:
-    """Train on (N, H, W) inputs/targets; per-epoch checkpoints in ``checkpoint_dir``, final weights to ``output``."""
+          progress: bool = True, features: dict | None = None) -> tuple[torch.nn.Module, list[float]]:
+    """Train on (N, H, W) inputs/targets; per-epoch checkpoints in ``checkpoint_dir``, final weights to ``output``
+    (with ``features``: what the inputs were, :func:`~restorebench.methods.rfi_suppression.feature_meta`)."""
     if inputs.shape != targets.shape or inputs.ndim != 3:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must both be (N, H, W)")
     multiple = size_multiple(net)
@@ -80,12 +81,13 @@ def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np
     y = np.asarray(targets, dtype=np.float32)[:, None]
     history = train_model(model, lambda m, batch: loss_fn(net, m(batch[0]), batch[1], batch[0]), (x, y), optim,
                           asdict(net), checkpoint_dir, device, progress=f"train {net.model}" if progress else False)
-    save_trained(output, model, asdict(net), history)
+    save_trained(output, model, asdict(net), history, {"features": features} if features else None)
     return model, history
 
 
-def load_trained(path: Path) -> tuple[torch.nn.Module, RFINetConfig]:
-    """A trained S1 network from the weights written by :func:`train` (``weights_only`` loading)."""
+def load_trained(path: Path, with_features: bool = False):
+    """A trained S1 network from the weights written by :func:`train` (``weights_only`` loading): (model,
+    config), and with ``with_features`` the recorded input features (None when the weights lack them)."""
     state = load_weights(path)
     try:
         cfg = RFINetConfig(**state["config"])
@@ -94,4 +96,4 @@ def load_trained(path: Path) -> tuple[torch.nn.Module, RFINetConfig]:
     except Exception as err:
         raise ValueError(f"{path}: not a restorebench S1 network ({err})") from err
     model.eval()
-    return model, cfg
+    return (model, cfg, state.get("features")) if with_features else (model, cfg)

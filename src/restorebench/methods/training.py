@@ -170,11 +170,13 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
     return history
 
 
-def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float]) -> None:
-    """The final weights (the job's output): state dict, the architecture's config and the loss history."""
+def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float],
+                 extra: dict | None = None) -> None:
+    """The final weights (the job's output): state dict, the architecture's config, the loss history, and
+    ``extra`` entries (e.g. what the inputs were: S1's feature normalisation and STFT)."""
     with atomic_output(path, suffix=".pt") as tmp:
         torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history),
-                    "history": history}, tmp)
+                    "history": history, **(extra or {})}, tmp)
 
 
 def load_weights(path: Path) -> dict:
