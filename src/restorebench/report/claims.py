@@ -106,7 +106,7 @@ def decision_text(v: ClaimVerdict, item_noun: str = "items") -> str:
         return f"with {have} the spread is unknown (one unit): estimate the needed units from a larger run"
     need = int(v.units_needed)
     if v.verdict != INCONCLUSIVE:
-        return f"decided with {have} (about {need} would give {target} 80 % power)"
+        return f"decided with {have}; at this effect and spread about {need} give 80 % power to read {target}"
     return f"inconclusive with {have}; an effect this size needs about {need} {unit_word} to read {target}"
 
 
