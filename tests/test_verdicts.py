@@ -298,3 +298,20 @@ def test_unpaired_items_are_rejected_with_the_cell_named():
     with pytest.raises(KeyError, match="smallest meaningful difference"):
         evaluate_claim(scores({"new": [1.0], "old": [0.0]}, metric="unknown"),
                        claim_of(Cell("u", "unknown", "new", "old")))
+
+
+def test_claims_page_states_population_and_what_would_decide_it():
+    from restorebench.report.claims import population_text, render_claims_markdown, summary_text
+    from restorebench.report.verdicts import mark_trained
+
+    rows = scores({"net": [5.0, 6.1], "old": [1.0, 2.0]}, seed=0)        # a 4 dB win on 2 clips: undecidable
+    rows = mark_trained(rows, {"net"})
+    v = evaluate_claim(rows, claim_of(Cell("snr", "snr", "net", "old"), cid="X15"))
+    assert population_text(v, "clips") == "2 clips of one trained network: covers clips, not training randomness"
+    text = summary_text(v, CFG, "clips")
+    assert "too few units" in text and "at least 5 to reach p ≤ 0.05" in text
+    assert "Inconclusive with 2 clips; an effect this size needs about 5 clips to read held" in text
+    page = render_claims_markdown([v], "facts", "T", "pre", CFG, "tiny", "clips")
+    assert "| X15 | s | **inconclusive** | 2 clips of one trained network" in page
+    untrained = evaluate_claim(scores({"a": [5.0, 6.1], "b": [1.0, 2.0]}), claim_of(Cell("snr", "snr", "a", "b")))
+    assert population_text(untrained, "clips") == "2 clips"

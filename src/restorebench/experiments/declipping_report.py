@@ -242,7 +242,15 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     from ..report.verdicts import StatsConfig, evaluate_claim
 
     stats = stats or StatsConfig()
+    from .. import registry
+    from ..report.verdicts import mark_trained
+    from .declipping import BIASED_SUFFIX
+
     rows = pd.read_csv(metrics_csv)
+    trained = {m.name for m in registry.methods("S4", "declipper") if m.trained}
+    # the toy's networks are trained too, with and without biases
+    trained |= {m for m in set(rows.loc[rows["experiment"] == "toy", "method"])}
+    rows = mark_trained(rows, trained | {m + BIASED_SUFFIX for m in trained})
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s4_claims(rows, margin_db)]
     write_claims_folder(verdicts, outdir, study="S4", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test signals")
+                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test items")

@@ -48,6 +48,8 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
     against the labelled percentage, mean ± std over seeds."""
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
+    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
+        rows = rows.assign(training_seed=rows["seed"], item="test-area")
     s = _summary(rows, ["method", "metric", "labelled_pct"])
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
@@ -77,6 +79,8 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
     paper = reference("merlin_multitask")["table2"]
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
+    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
+        rows = rows.assign(training_seed=rows["seed"], item="test-area")
     pct = float(rows["labelled_pct"].min())          # the run's smallest fraction (the paper's: 1 %)
     rows = rows[np.isclose(rows["labelled_pct"], pct)]
     s = _summary(rows, ["method", "metric"])
@@ -229,6 +233,8 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats: StatsConfig = StatsConfig()) -> None:
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
+    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
+        rows = rows.assign(training_seed=rows["seed"], item="test-area")
     fractions = sorted(rows["labelled_pct"].unique())
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s3_claims(fractions)]
     write_claims_folder(verdicts, outdir, study="S3", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,

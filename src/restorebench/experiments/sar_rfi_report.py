@@ -234,7 +234,11 @@ def s1_claims(c4_margin_db: float = 1.0, rows: pd.DataFrame | None = None) -> li
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4_margin_db: float = 1.0,
                  stats: StatsConfig = StatsConfig()) -> None:
     """claims.md, claims.html, verdicts.csv and claims_effects.png of S1 in ``outdir``."""
+    from .. import registry
+    from ..report.verdicts import mark_trained
+
     rows = pd.read_csv(metrics_csv)
+    rows = mark_trained(rows, {m.name for m in registry.methods("S1", "rfi") if m.trained})
     verdicts = [evaluate_claim(rows, claim, stats) for claim in s1_claims(c4_margin_db, rows)]
     write_claims_folder(verdicts, outdir, study="S1", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
                         preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test scenes")

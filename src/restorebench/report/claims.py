@@ -80,7 +80,7 @@ def population_text(v: ClaimVerdict, item_noun: str = "items") -> str:
     for c in v.cells:
         if c.unit == "seed":
             text = (f"{c.seeds} training seeds × {c.items_per_unit} {item_noun} (the unit is the seed: covers "
-                    f"training randomness on these {item_noun})")
+                    f"training randomness on the same {item_noun})")
         elif c.seeds == 1:
             text = f"{c.n} {item_noun} of one trained network: covers {item_noun}, not training randomness"
         else:
@@ -88,6 +88,10 @@ def population_text(v: ClaimVerdict, item_noun: str = "items") -> str:
         if text not in texts:
             texts.append(text)
     return "; ".join(texts)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def decision_text(v: ClaimVerdict, item_noun: str = "items") -> str:
@@ -120,7 +124,7 @@ def summary_text(v: ClaimVerdict, cfg: StatsConfig = StatsConfig(), item_noun: s
     if any(c.min_p > cfg.alpha for c in v.cells):
         text += (f" — too few units: with n units no one-sided p is below 2^-n, so a cell needs at least "
                  f"{floor_units(cfg.alpha)} to reach p ≤ {cfg.alpha:g}")
-    return f"{text}. {decision_text(v, item_noun)}."
+    return f"{text}. {_sentence(decision_text(v, item_noun))}."
 
 
 CELL_HEADER = ("cell", "metric", "n", "effect [interval]", "threshold", "p (paper's way)", "Holm p (other way)",
@@ -148,7 +152,7 @@ def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: 
               f"| {summary_text(v, cfg, item_noun)} |" for v in verdicts]
     for v in verdicts:
         parts += ["", f"## {v.claim.id}: {v.claim.statement} — {v.label}", "",
-                  f"Population: {population_text(v, item_noun)}. {decision_text(v, item_noun).capitalize()}.", ""]
+                  f"Population: {population_text(v, item_noun)}. {_sentence(decision_text(v, item_noun))}.", ""]
         if v.claim.note:
             parts += [v.claim.note, ""]
         parts += _cells_table_md(v)
@@ -177,7 +181,7 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
             + f"<td>{escape(_count(c.units_needed))}</td></tr>" for c in v.cells)
         details += (f"<h4>{v.claim.id}: {escape(v.claim.statement)} — {escape(v.label)}</h4>"
                     f"<p>Population: {escape(population_text(v, item_noun))}. "
-                    f"{escape(decision_text(v, item_noun).capitalize())}.</p>"
+                    f"{escape(_sentence(decision_text(v, item_noun)))}.</p>"
                     + (f"<p>{escape(v.claim.note)}</p>" if v.claim.note else "")
                     + "<table border='1' cellpadding='3' style='border-collapse:collapse'>"
                       f"<tr>{header}</tr>{cells}</table>"

@@ -116,6 +116,18 @@ DEFAULT_SMALLEST_DIFFERENCE: dict[str, float] = {
 TRAINING_SEED = "training_seed"
 
 
+def mark_trained(rows: pd.DataFrame, trained: set[str]) -> pd.DataFrame:
+    """Rows with the :data:`TRAINING_SEED` of every trained method filled from its ``seed`` column where it
+    is missing (evaluation rows of a network trained with the run's seed), so that a verdict knows it rests
+    on trained networks -- and on how many."""
+    rows = rows.copy()
+    if TRAINING_SEED not in rows.columns:
+        rows[TRAINING_SEED] = np.nan
+    fill = rows["method"].isin(trained) & rows[TRAINING_SEED].isna()
+    rows.loc[fill, TRAINING_SEED] = pd.to_numeric(rows.loc[fill, "seed"], errors="coerce")
+    return rows
+
+
 def higher_is_better(metric: str) -> bool:
     return metric not in LOWER_IS_BETTER
 
