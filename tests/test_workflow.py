@@ -100,7 +100,7 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert list(verdicts["claim"]) == ["C1", "C1", "C2", "C2", "C3", "C3", "C3", "C4", "C5", "C5"]
     c4 = verdicts[verdicts["claim"] == "C4"].iloc[0]
     # scene i of both test sets shares its RFI draw: the C4 interaction pairs the scenes (2 units, not 2 + 2)
-    assert c4["n_detail"] == "2" and c4["margin"] == 1.0 and "differences-in-differences" in c4["test"]
+    assert str(c4["n_detail"]) == "2" and c4["margin"] == 1.0 and "differences-in-differences" in c4["test"]
     # C4's effect is PISNet's PSNR drop minus DIFNet's, recomputed here from the tidy rows
     psnr = metrics[metrics["metric"] == "psnr"].groupby(["split", "method"])["value"].mean()
     drop = lambda m: psnr["test-same", m] - psnr["test-cross", m]
