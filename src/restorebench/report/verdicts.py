@@ -277,11 +277,6 @@ def paired_units(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str
     return Units(d, kind, per_unit, seeds)
 
 
-def paired_differences(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str, ...]) -> np.ndarray:
-    """The per-unit paired differences of :func:`paired_units` as an array."""
-    return paired_units(rows, cell, where, pair_on).d.to_numpy(dtype=float)
-
-
 # ----------------------------------------------------------------------------------------------- tests
 
 def _subset_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -633,10 +628,7 @@ def units_needed(cells: list[CellResult], cfg: StatsConfig) -> tuple[float, str]
         c.units_needed = (_smallest_n([_cell_curve(c, level)], floor_units(level), cfg.power)
                           if c.predicted and np.isfinite(c.sd) else np.nan)
     kinds = [c.predicted for c in cells]
-    if any(not np.isfinite(c.sd) for c in cells):
-        spread_unknown = True
-    else:
-        spread_unknown = False
+    spread_unknown = any(not np.isfinite(c.sd) for c in cells)
     if all(k == "paper" for k in kinds):
         return (np.nan if spread_unknown else
                 _smallest_n([_cell_curve(c, cfg.alpha) for c in cells], floor_units(cfg.alpha), cfg.power)), HELD
