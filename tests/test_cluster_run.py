@@ -149,8 +149,8 @@ def test_a_training_job_cancelled_by_scancel_resumes_from_its_checkpoint_when_th
     tiny["s1"].update(epochs=60, train_scenes=4, lines_per_scene=16)
     (work / "resume.yaml").write_text(yaml.safe_dump({"scale": "tiny", "scales": config["scales"]}))
     command = [str(BIN / "snakemake"), "--workflow-profile", "workflow/profiles/slurm", "--configfile", "resume.yaml",
-               *FAST_POLL, "--", "results/s1/models/difnet.pt"]
-    checkpoint = work / "results" / "s1" / "checkpoints" / "difnet" / "last.pt"
+               *FAST_POLL, "--", "results/s1/models/difnet/seed0.pt"]
+    checkpoint = work / "results" / "s1" / "checkpoints" / "difnet" / "seed0" / "last.pt"
     proc = subprocess.Popen(command, cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     cancelled, deadline = None, time.time() + 900
@@ -162,7 +162,7 @@ def test_a_training_job_cancelled_by_scancel_resumes_from_its_checkpoint_when_th
                     epoch = torch.load(checkpoint, weights_only=True)["epoch"]
                 except Exception:  # read between the atomic rename and the write: try again
                     pass
-            job_id = _running_job("rule_s1_train_wildcards_difnet") if epoch >= 2 else None
+            job_id = _running_job("rule_s1_train_wildcards_difnet_0") if epoch >= 2 else None
             if job_id:
                 subprocess.run(["scancel", job_id], check=True)
                 cancelled = (job_id, epoch)
@@ -174,16 +174,16 @@ def test_a_training_job_cancelled_by_scancel_resumes_from_its_checkpoint_when_th
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert cancelled is not None, "training finished before it could be cancelled; make it longer"
-    weights = work / "results" / "s1" / "models" / "difnet.pt"
+    weights = work / "results" / "s1" / "models" / "difnet" / "seed0.pt"
     assert not weights.exists() and checkpoint.exists()
     interrupted_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
     assert 2 <= interrupted_epoch < 60
 
     _snakemake(work, *command[1:])
     states = {job_id: state for job_id, comment, state in _sacct("JobID", "Comment", "State")
-              if comment == "rule_s1_train_wildcards_difnet"}
+              if comment == "rule_s1_train_wildcards_difnet_0"}
     assert states[cancelled[0]].startswith("CANCELLED")
     assert list(states.values()).count("COMPLETED") == 1       # the resubmitted job
-    log = (work / "results" / "logs" / "s1_train" / "difnet.log").read_text()
+    log = (work / "results" / "logs" / "s1_train" / "difnet" / "seed0.log").read_text()
     assert f"resumed from epoch {interrupted_epoch} of 60" in log, log[-2000:]
     assert torch.load(weights, weights_only=True)["epoch"] == 60

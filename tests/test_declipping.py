@@ -243,7 +243,7 @@ def test_declip_tool_refuses_a_rate_the_network_was_not_trained_at_and_a_silent_
     from restorebench.methods.training import save_trained
 
     cfg = DeclipConfig(widths=(4,), kernel=3)
-    save_trained(tmp_path / "w.pt", Declipper((4,), 3), {"s4": cfg.to_dict()}, [1.0])
+    save_trained(tmp_path / "w.pt", Declipper((4,), 3), {"s4": cfg.to_dict()}, [1.0], 0)
     sf.write(tmp_path / "a.wav", np.clip(np.sin(np.arange(8000) / 5), -0.5, 0.5).astype(np.float32), 8000)
     assert main(["declip", "--checkpoint", str(tmp_path / "w.pt"), "--input", str(tmp_path / "a.wav"),
                  "--output", str(tmp_path / "b.wav")]) == 2

@@ -98,16 +98,32 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert all(f"| C{k} |" in claims for k in range(1, 6))
     verdicts = pd.read_csv(s1 / "verdicts.csv")
     assert list(verdicts["claim"]) == ["C1", "C1", "C2", "C2", "C3", "C3", "C3", "C4", "C5", "C5"]
+    # tiny trains each network with 2 seeds: the seed is the unit (n = 2), and the population is stated
+    assert set(verdicts["unit"]) == {"seed"} and set(verdicts["n"]) == {2}
+    assert set(verdicts["n_detail"]) == {"2 seeds × 2"} and set(verdicts["verdict"]) == {"inconclusive"}
+    assert "2 training seeds × 2 test scenes" in claims
+    trained = metrics[metrics["method"].isin(["difnet", "pisnet"])]
+    assert set(trained["training_seed"]) == {0, 1} and metrics.loc[metrics["method"] == "notch", "training_seed"].isna().all()
     c4 = verdicts[verdicts["claim"] == "C4"].iloc[0]
-    # scene i of both test sets shares its RFI draw: the C4 interaction pairs the scenes (2 units, not 2 + 2)
-    assert str(c4["n_detail"]) == "2" and c4["margin"] == 1.0 and "differences-in-differences" in c4["test"]
+    assert c4["margin"] == 1.0 and "differences-in-differences" in c4["test"]
     # C4's effect is PISNet's PSNR drop minus DIFNet's, recomputed here from the tidy rows
     psnr = metrics[metrics["metric"] == "psnr"].groupby(["split", "method"])["value"].mean()
     drop = lambda m: psnr["test-same", m] - psnr["test-cross", m]
     assert c4["effect"] == pytest.approx(drop("pisnet") - drop("difnet"))
+    # one trained network: scene i of both test sets shares its RFI draw, so the C4 interaction pairs the
+    # scenes (2 units, not 2 + 2)
+    from restorebench.experiments.sar_rfi_report import s1_claims
+    from restorebench.report.verdicts import StatsConfig, evaluate_claim
+    one_seed = metrics[metrics["training_seed"].fillna(0) == 0]
+    c4_claim = next(c for c in s1_claims(1.0, one_seed) if c.id == "C4")
+    one = evaluate_claim(one_seed, c4_claim, StatsConfig())
+    assert [(r.n, r.n_detail, r.unit) for r in one.cells] == [(2, "2", "item")]
     import torch
-    state = torch.load(s1 / "models" / "difnet.pt", weights_only=True)
-    assert state["epoch"] == 2 and len(state["history"]) == 2
+    for seed in (0, 1):
+        state = torch.load(s1 / "models" / "difnet" / f"seed{seed}.pt", weights_only=True)
+        assert state["epoch"] == 2 and len(state["history"]) == 2 and state["seed"] == seed
+    first = torch.load(s1 / "models" / "difnet" / "seed0.pt", weights_only=True)["model"]
+    assert any(not torch.equal(t, first[k]) for k, t in state["model"].items())   # two different networks
     readme = (workdir / "results" / "README.md").read_text()
     assert "| C1 |" in readme and "| A1 |" in readme and "s1/tables/table4.md" in readme
     assert "s1/verdicts.csv" in readme and "**inconclusive**" in readme
@@ -163,14 +179,17 @@ def test_declipping_study_figure5(workdir):
     # the Figure 3 toy: the same test signals at x1 and / 10 for the bias-free and the biased network
     toy = metrics[metrics["experiment"] == "toy"]
     assert set(toy["method"]) == {"mc-eq", "mc-eq+bias"} and set(toy["condition"]) == {"scale=1", "scale=0.1"}
-    free = toy[toy["method"] == "mc-eq"].pivot(index="item", columns="condition", values="value")
+    assert set(toy["training_seed"]) == {0, 1}                                  # tiny: two seeds of each network
+    free = toy[toy["method"] == "mc-eq"].pivot(index=["training_seed", "item"], columns="condition", values="value")
     assert (free["scale=1"] - free["scale=0.1"]).abs().max() < 1e-3          # homogeneous: SDR is scale-free
     assert (s4 / "figures" / "figure3_toy.png").read_bytes()[:4] == b"\x89PNG"
     # the music table: every declipper on every test recording at every fraction, SDR and Delta SDR
     music = metrics[metrics["experiment"] == "music"]
     assert set(music["method"]) == {"clipped", "aspade", "nmc-eq", "mc-eq", "supervised"}
     assert set(music["dataset"]) == {"sf-ensemble", "tts-speech"} and set(music["v"]) == {0.01, 0.05, 0.1, 0.2}
-    assert len(music) == 5 * 2 * 2 * 4 * 3                     # methods x datasets x recordings x v x metrics
+    # (2 untrained + 3 trained x 2 seeds) x datasets x recordings x v x metrics
+    assert len(music) == (2 + 3 * 2) * 2 * 2 * 4 * 3
+    assert set(music.loc[music["method"] == "mc-eq", "training_seed"]) == {0, 1}
     assert (music["source_clipping"] == 0).all()              # generated recordings are never clipped in the source
     clipped = music[(music["method"] == "clipped") & (music["metric"] == "delta_sdr")]
     assert (clipped["value"] == 0).all()
@@ -183,7 +202,8 @@ def test_declipping_study_figure5(workdir):
     assert (s4 / "figures" / "example.png").read_bytes()[:4] == b"\x89PNG"
     verdicts = pd.read_csv(s4 / "verdicts.csv")
     assert list(dict.fromkeys(verdicts["claim"])) == ["D1", "D2", "D3"]
-    assert set(verdicts[verdicts["claim"] != "D3"]["verdict"]) == {"inconclusive"}   # 4 recordings per cell
+    assert set(verdicts["verdict"]) == {"inconclusive"} and set(verdicts["unit"]) == {"seed"}   # 2 seeds
+    assert set(verdicts["n_detail"]) == {"2 seeds × 4", "2 seeds × 8"}
     readme = (workdir / "results" / "README.md").read_text()
     assert "s4/tables/figure5.md" in readme and "| D3 |" in readme and "| s4_music_train " in readme
 
@@ -310,10 +330,10 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     tiny = config["scales"]["tiny"]["s1"]
     tiny.update(epochs=60, train_scenes=4, lines_per_scene=16)          # long enough to be caught mid-way
     (tmp_path / "resume.yaml").write_text(yaml.safe_dump({"scale": "tiny", "scales": config["scales"]}))
-    target = ["--configfile", "resume.yaml", "--", "results/s1/models/difnet.pt"]
+    target = ["--configfile", "resume.yaml", "--", "results/s1/models/difnet/seed0.pt"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    checkpoint = tmp_path / "results" / "s1" / "checkpoints" / "difnet" / "last.pt"
+    checkpoint = tmp_path / "results" / "s1" / "checkpoints" / "difnet" / "seed0" / "last.pt"
     proc = subprocess.Popen([snakemake, "--cores", "2", *target], cwd=tmp_path, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed_at, deadline = None, time.time() + 600
@@ -330,13 +350,13 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
         time.sleep(0.05)
     proc.wait(timeout=120)
     assert killed_at is not None, "training finished before it could be interrupted; make it longer"
-    weights = tmp_path / "results" / "s1" / "models" / "difnet.pt"
+    weights = tmp_path / "results" / "s1" / "models" / "difnet" / "seed0.pt"
     assert not weights.exists() and checkpoint.exists()
     interrupted_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
     assert 2 <= interrupted_epoch < 60
 
     _snakemake(tmp_path, "--cores", "2", *target)
-    log = (tmp_path / "results" / "logs" / "s1_train" / "difnet.log").read_text()
+    log = (tmp_path / "results" / "logs" / "s1_train" / "difnet" / "seed0.log").read_text()
     assert f"resumed from epoch {interrupted_epoch} of 60" in log
     resumed = torch.load(weights, weights_only=True)
     assert resumed["epoch"] == 60
@@ -345,7 +365,7 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     shutil.rmtree(checkpoint.parent)
     weights.unlink()
     _snakemake(tmp_path, "--cores", "2", "--forcerun", "s1_train", *target)
-    assert "resumed" not in (tmp_path / "results" / "logs" / "s1_train" / "difnet.log").read_text()
+    assert "resumed" not in (tmp_path / "results" / "logs" / "s1_train" / "difnet" / "seed0.log").read_text()
     fresh = torch.load(weights, weights_only=True)
     assert resumed["history"] == fresh["history"]
     for name, tensor in fresh["model"].items():

@@ -195,12 +195,16 @@ S1 = config["scales"][SCALE]["s1"]
 S1CFG = config["s1"]
 S1_SPLITS = ["train", "test-same", "test-cross"]
 S1_TEST_SPLITS = ["test-same", "test-cross"]
+# every trained network is trained once per seed: with several, the verdicts pair by seed (README, "Verdicts")
+S1_SEEDS = [config["seed"] + k for k in range(S1["seeds"])]
+S1_UNTRAINED = [m for m in S1_METHODS if m not in S1_TRAINED]
 S1_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated scenes ({S1['train_scenes']} training, {S1['test_scenes']} per "
     f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
     f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {S1['epochs']} epochs, "
     f"DIFNet C={S1['difnet']['channels']} M={S1['difnet']['window']} L={S1['difnet']['levels']}, "
-    f"PISNet width {S1['pisnet']['width']}, device `{config['device']}`, seed {config['seed']}."
+    f"PISNet width {S1['pisnet']['width']}, device `{config['device']}`, seed {config['seed']}, "
+    f"{len(S1_SEEDS)} training seed(s) per network ({', '.join(map(str, S1_SEEDS))})."
 )
 
 
@@ -255,13 +259,18 @@ def s1_cfar_options():
 def s1_evaluate_inputs(wc):
     inputs = {"split": f"results/s1/data/{wc.split}.npz"}
     if wc.method in S1_TRAINED:
-        inputs["checkpoint"] = f"results/s1/models/{wc.method}.pt"
+        inputs["checkpoint"] = f"results/s1/models/{wc.method}/seed{wc.seed}.pt"
     if registry.get("S1", "rfi", wc.method).params.get("calibrated"):
         inputs["calibration"] = "results/s1/models/notch-cfar.json"
     return inputs
 
 
 # the tuned notch's calibration, when the run has a calibrated notch (its P_fa and false alarms go in the tables)
+def s1_input_option(name, option=None):
+    """A params function: `--option <input.name>` when the job has that input, else nothing."""
+    return lambda wc, input: f"--{option or name} {input[name]}" if name in input.keys() and input[name] else ""
+
+
 S1_CALIBRATION = ["results/s1/models/notch-cfar.json"] if any(
     registry.get("S1", "rfi", m).params.get("calibrated") for m in S1_METHODS) else []
 
@@ -269,15 +278,25 @@ S1_CALIBRATION = ["results/s1/models/notch-cfar.json"] if any(
 S1_FIGURE_METHODS = [m for m in S1_METHODS if registry.get("S1", "rfi", m).paper != "oracle"]
 
 
+def s1_run(method, seed=None):
+    """The path stem of one method's evaluation: per training seed for a trained method."""
+    return f"{method}/seed{S1_SEEDS[0] if seed is None else seed}" if method in S1_TRAINED else method
+
+
+S1_SCORES = [f"results/s1/scores/{split}/{m}.tsv" for split in S1_TEST_SPLITS for m in S1_UNTRAINED] + [
+    f"results/s1/scores/{split}/{m}/seed{s}.tsv" for split in S1_TEST_SPLITS for m in S1_TRAINED for s in S1_SEEDS]
+
+
 def s1_examples(split):
-    return {m: f"results/s1/scores/{split}/{m}.examples.npz" for m in S1_FIGURE_METHODS}
+    """The figures' example arrays: the first training seed's network for a trained method."""
+    return {m: f"results/s1/scores/{split}/{s1_run(m)}.examples.npz" for m in S1_FIGURE_METHODS}
 
 
 def s1_example_options(wc, input):
     return " ".join(f"--example {m}={input[m]}" for m in S1_FIGURE_METHODS)
 
 
-S1_TRAIN_BENCHMARKS = [f"results/benchmarks/s1_train/{m}.tsv" for m in S1_TRAINED]
+S1_TRAIN_BENCHMARKS = [f"results/benchmarks/s1_train/{m}/seed{s}.tsv" for m in S1_TRAINED for s in S1_SEEDS]
 S2_FIT_BENCHMARKS = [
     f"results/benchmarks/s2_fit/{t}/{r}/{p}.tsv" for t, r in S2_TASK_ROLES for p in s2_priors(t)
 ]
@@ -296,7 +315,7 @@ S3 = config["scales"][SCALE]["s3"]
 S3CFG = config["s3"]
 S3_MODELS = registered("S3", "model", "s3.models", S3CFG["models"])
 S3_TABLE2 = registered("S3", "model", "s3.table2", S3CFG["table2"])
-S3_SEEDS = list(range(S3["seeds"]))
+S3_SEEDS = [config["seed"] + k for k in range(S3["seeds"])]   # training seeds: the unit of S3's verdicts
 S3_PCTS = [f"{p:g}" for p in S3["labelled_pct"]]
 S3_LOW = S3_PCTS[-1] if S3_PCTS else "1"
 S3_RUN_FACTS = (
@@ -316,8 +335,8 @@ S3_REAL = config["data_source"] == "real"
 # real data has no true reflectivity: the despeckling table needs the simulation
 S3_DESPECKLERS = [] if S3_REAL else list(S3CFG["despecklers"])
 S3_DESPECKLE_CHECKPOINT = {
-    "merlin": "results/s3/models/merlin/0pct/seed0.pt",
-    "multitask": f"results/s3/models/multitask/{S3_PCTS[0]}pct/seed0.pt",
+    "merlin": f"results/s3/models/merlin/0pct/seed{S3_SEEDS[0]}.pt",
+    "multitask": f"results/s3/models/multitask/{S3_PCTS[0]}pct/seed{S3_SEEDS[0]}.pt",
 }
 S3_FIGURES = ["results/s3/figures/figure3.png", "results/s3/figures/figure2.png"]
 S3_TABLES = ["results/s3/tables/table2.md", "results/s3/tables/figure3.md", "results/s3/tables/despeckling.md"]
@@ -334,7 +353,7 @@ def s3_size_options():
 
 def s3_figure2_examples():
     runs = [(m, p) for m in ("unet", "im2height", "multitask") if m in S3_MODELS for p in (S3_PCTS[0], S3_LOW)]
-    return {f"{m}@{p}": f"results/s3/scores/{m}/{p}pct/seed0.examples.npz" for m, p in dict.fromkeys(runs)}
+    return {f"{m}@{p}": f"results/s3/scores/{m}/{p}pct/seed{S3_SEEDS[0]}.examples.npz" for m, p in dict.fromkeys(runs)}
 
 
 # ---- S4 ------------------------------------------------------------------------------------------
@@ -344,19 +363,23 @@ S4CFG = config["s4"]
 S4_FIGURE5 = registered("S4", "declipper", "s4.figure5", S4CFG["figure5"])
 S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
 S4_D = [str(d) for d in S4["d"]]
+# the music declippers and the toy's networks are trained once per seed (Figure 5 trains one per cell)
+S4_SEEDS = [config["seed"] + k for k in range(S4["seeds"])]
+S4_TOY_SCORES = [f"results/s4/toy/seed{s}.tsv" for s in S4_SEEDS]
 S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
 S4_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
     f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
-    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), device `{config['device']}`."
+    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), device `{config['device']}`; "
+    f"toy and music networks trained with {len(S4_SEEDS)} seed(s) ({', '.join(map(str, S4_SEEDS))})."
 )
 S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]
 S4_FIGURES = ["results/s4/figures/figure5.png", "results/s4/figures/figure3_toy.png", "results/s4/figures/example.png"]
 S4_TABLES = ["results/s4/tables/figure5.md", "results/s4/tables/music.md"]
 S4_TRAIN_BENCHMARKS = [
     f"results/benchmarks/s4_figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 if m in S4_TRAINED for d in S4_D for v in S4_V
-] + ["results/benchmarks/s4_toy/toy.tsv"]
+] + [f"results/benchmarks/s4_toy/seed{s}.tsv" for s in S4_SEEDS]
 
 
 def s4_net_options(sizes=None):
@@ -400,7 +423,13 @@ def s4_split_patterns(wc):
 
 
 S4_MUSIC_FRACTIONS = " ".join(f"{v:g}" for v in S4MCFG["fractions"])
-S4_MUSIC_SCORES = [f"results/s4/music/{m}.tsv" for m in S4_MUSIC_METHODS]
+def s4_music_run(method, seed=None):
+    """The path stem of one declipper's music evaluation: per training seed for a trained declipper."""
+    return f"{method}/seed{S4_SEEDS[0] if seed is None else seed}" if method in S4_TRAINED else method
+
+
+S4_MUSIC_SCORES = [f"results/s4/music/{s4_music_run(m, s)}.tsv" for m in S4_MUSIC_METHODS
+                   for s in (S4_SEEDS if m in S4_TRAINED else [None])]
 # the example figure shows the paper's declipper when the table has it
 S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
 S4_MUSIC_RUN_FACTS = (
@@ -408,5 +437,6 @@ S4_MUSIC_RUN_FACTS = (
     f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
     f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {S4M['epochs']} epochs, batch {S4M['batch_size']}."
 )
-S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED]
+S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED
+                        for s in S4_SEEDS]
 

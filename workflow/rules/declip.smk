@@ -54,11 +54,14 @@ rule s4_figure5_run:
         "--scores {output.scores} --checkpoint-dir {params.checkpoints} --threads {threads} 2> {log}"
 
 
+# the toy's two networks, trained once per seed (the data are the run's): D3 pairs by training seed
 rule s4_toy:
     group: study_group("s4")
     output:
-        scores="results/s4/toy/scores.tsv",
-        examples="results/s4/toy/examples.npz",
+        scores="results/s4/toy/seed{seed}.tsv",
+        examples="results/s4/toy/seed{seed}.examples.npz",
+    wildcard_constraints:
+        seed=r"\d+",
     threads: 1
     resources:
         **training_resources("s4"),
@@ -68,16 +71,15 @@ rule s4_toy:
         toy=f"--d {S4CFG['toy']['d']} --v {S4CFG['toy']['v']} --objective {S4CFG['toy']['objective']}",
         optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'])}",
         device=config["device"],
-        seed=config["seed"],
     log:
-        "results/logs/s4_toy.log",
+        "results/logs/s4_toy/seed{seed}.log",
     benchmark:
-        "results/benchmarks/s4_toy/toy.tsv"
+        "results/benchmarks/s4_toy/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s4-toy {params.toy} {params.data} {params.net} {params.optimiser} --seed {params.seed} "
-        "--scores {output.scores} --examples {output.examples} --checkpoint-dir results/s4/checkpoints/toy "
+        "restorebench s4-toy {params.toy} {params.data} {params.net} {params.optimiser} --seed {wildcards.seed} "
+        "--scores {output.scores} --examples {output.examples} --checkpoint-dir results/s4/checkpoints/toy/seed{wildcards.seed} "
         "--device {params.device} --threads {threads} 2> {log}"
 
 
@@ -137,9 +139,10 @@ rule s4_music_train:
     input:
         expand("results/s4/data/{dataset}-train.npz", dataset=S4_MUSIC_DATASETS),
     output:
-        "results/s4/models/music/{method}.pt",
+        "results/s4/models/music/{method}/seed{seed}.pt",
     wildcard_constraints:
         method=wildcard_choice(S4_TRAINED),
+        seed=r"\d+",
     threads: 1
     resources:
         **training_resources("s4"),
@@ -147,36 +150,39 @@ rule s4_music_train:
         net=s4_net_options(S4M),
         segments=f"--segment {S4M['segment']} --hop {S4M['hop']} --fractions {S4_MUSIC_FRACTIONS}",
         optimiser=f"--epochs {S4M['epochs']} --batch-size {S4M['batch_size']} {training_options(S4CFG['training'])}",
-        checkpoints="results/s4/checkpoints/music/{method}",
+        checkpoints="results/s4/checkpoints/music/{method}/seed{seed}",
         device=config["device"],
-        seed=config["seed"],
     log:
-        "results/logs/s4_music_train/{method}.log",
+        "results/logs/s4_music_train/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/s4_music_train/{method}.tsv"
+        "results/benchmarks/s4_music_train/{method}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s4-music-train --method {wildcards.method} --train {input} {params.segments} {params.net} "
-        "{params.optimiser} --seed {params.seed} --output {output} --checkpoint-dir {params.checkpoints} "
+        "{params.optimiser} --seed {wildcards.seed} --output {output} --checkpoint-dir {params.checkpoints} "
         "--device {params.device} --threads {threads} 2> {log}"
+
+
+S4_MUSIC_EVAL = (
+    "restorebench s4-music-eval --method {wildcards.method} --test {input.test} --fractions {params.fractions} "
+    "{params.weights} --scores {output.scores} --example {output.example} --example-fraction {params.example} "
+    "--device {params.device} --threads {threads} 2> {log}"
+)
 
 
 rule s4_music_eval:
     group: study_group("s4")
     input:
-        unpack(
-            lambda wc: {"test": expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS)}
-            | ({"weights": f"results/s4/models/music/{wc.method}.pt"} if wc.method in S4_TRAINED else {})
-        ),
+        test=expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS),
     output:
         scores="results/s4/music/{method}.tsv",
         example="results/s4/music/{method}.example.npz",
     wildcard_constraints:
-        method=wildcard_choice(S4_MUSIC_METHODS),
+        method=wildcard_choice([m for m in S4_MUSIC_METHODS if m not in S4_TRAINED]),
     threads: 1
     params:
-        weights=lambda wc, input: f"--weights {input.weights}" if "weights" in input.keys() else "",
+        weights="",
         fractions=S4_MUSIC_FRACTIONS,
         example=S4MCFG["example_fraction"],
         device=config["device"],
@@ -185,15 +191,39 @@ rule s4_music_eval:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s4-music-eval --method {wildcards.method} --test {input.test} --fractions {params.fractions} "
-        "{params.weights} --scores {output.scores} --example {output.example} --example-fraction {params.example} "
-        "--device {params.device} --threads {threads} 2> {log}"
+        S4_MUSIC_EVAL
+
+
+# a trained declipper: one evaluation per training seed's network (its rows carry the seed)
+rule s4_music_eval_trained:
+    group: study_group("s4")
+    input:
+        test=expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS),
+        weights="results/s4/models/music/{method}/seed{seed}.pt",
+    output:
+        scores="results/s4/music/{method}/seed{seed}.tsv",
+        example="results/s4/music/{method}/seed{seed}.example.npz",
+    wildcard_constraints:
+        method=wildcard_choice([m for m in S4_MUSIC_METHODS if m in S4_TRAINED]),
+        seed=r"\d+",
+    threads: 1
+    params:
+        weights=lambda wc, input: f"--weights {input.weights}",
+        fractions=S4_MUSIC_FRACTIONS,
+        example=S4MCFG["example_fraction"],
+        device=config["device"],
+    log:
+        "results/logs/s4_music_eval/{method}/seed{seed}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        S4_MUSIC_EVAL
 
 
 rule s4_collect:
     localrule: True
     input:
-        S4_FIGURE5_SCORES + ["results/s4/toy/scores.tsv"] + S4_MUSIC_SCORES,
+        S4_FIGURE5_SCORES + S4_TOY_SCORES + S4_MUSIC_SCORES,
     output:
         "results/s4/metrics.csv",
     log:
@@ -208,8 +238,8 @@ rule s4_report:
     localrule: True
     input:
         metrics="results/s4/metrics.csv",
-        toy="results/s4/toy/examples.npz",
-        music=f"results/s4/music/{S4_EXAMPLE_METHOD}.example.npz",
+        toy=f"results/s4/toy/seed{S4_SEEDS[0]}.examples.npz",
+        music=f"results/s4/music/{s4_music_run(S4_EXAMPLE_METHOD)}.example.npz",
     output:
         figure=report(
             "results/s4/figures/figure5.png",

@@ -188,12 +188,13 @@ rule s3_figure2:
         ),
     params:
         examples=lambda wc, input: " ".join(f"--example {k}={input[k]}" for k in s3_figure2_examples()),
+        title=quoted(f"test-area crop, training seed {S3_SEEDS[0]}"),
     log:
         "results/logs/s3_figure2.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s3-figure2 --scene {input.scene} {params.examples} --title 'test-area crop, seed 0' "
+        "restorebench s3-figure2 --scene {input.scene} {params.examples} --title {params.title} "
         "--output {output} 2> {log}"
 
 

@@ -53,9 +53,10 @@ rule s1_train:
     input:
         "results/s1/data/train_images.npz",
     output:
-        "results/s1/models/{model}.pt",
+        "results/s1/models/{model}/seed{seed}.pt",
     wildcard_constraints:
         model=wildcard_choice(S1_TRAINED),
+        seed=r"\d+",
     threads: 2
     resources:
         **training_resources("s1"),
@@ -63,21 +64,20 @@ rule s1_train:
         model=s1_model_options,
         # the per-epoch checkpoint is not an output: Snakemake deletes outputs of failed jobs, and a rerun
         # (after a kill or a cluster time limit) must find it to resume
-        checkpoints="results/s1/checkpoints/{model}",
+        checkpoints="results/s1/checkpoints/{model}/seed{seed}",
         optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'])}",
         loss=f"--nuclear {S1CFG['pisnet_loss']['nuclear']} --l1 {S1CFG['pisnet_loss']['l1']}",
         device=config["device"],
-        seed=config["seed"],
     log:
-        "results/logs/s1_train/{model}.log",
+        "results/logs/s1_train/{model}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/s1_train/{model}.tsv"
+        "results/benchmarks/s1_train/{model}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-train --images {input} --model {wildcards.model} --output {output} "
         "--checkpoint-dir {params.checkpoints} {params.model} {params.optimiser} {params.loss} "
-        "--device {params.device} --seed {params.seed} --threads {threads} 2> {log}"
+        "--device {params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
 
 
 # The notch's P_fa is tuned on the pulses the networks train on (methods/notch.py)
@@ -100,6 +100,13 @@ rule s1_calibrate_notch:
         "--seed {params.seed} --output {output} > {log} 2>&1"
 
 
+S1_EVALUATE = (
+    "restorebench s1-evaluate --split-file {input.split} --method {wildcards.method} {params.checkpoint} "
+    "{params.calibration} {params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
+    "--examples {output.examples} 2> {log}"
+)
+
+
 rule s1_evaluate:
     group: study_group("s1")
     input:
@@ -109,10 +116,10 @@ rule s1_evaluate:
         examples="results/s1/scores/{split}/{method}.examples.npz",
     wildcard_constraints:
         split="test-same|test-cross",
-        method=wildcard_choice(S1_METHODS),
+        method=wildcard_choice(S1_UNTRAINED),
     params:
-        checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
-        calibration=lambda wc, input: f"--cfar-calibration {input.calibration}" if "calibration" in input.keys() else "",
+        checkpoint=s1_input_option("checkpoint"),
+        calibration=s1_input_option("calibration", "cfar-calibration"),
         cfar=s1_cfar_options(),
         device=config["device"],
     log:
@@ -120,15 +127,38 @@ rule s1_evaluate:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s1-evaluate --split-file {input.split} --method {wildcards.method} {params.checkpoint} "
-        "{params.calibration} {params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
-        "--examples {output.examples} 2> {log}"
+        S1_EVALUATE
+
+
+# a trained method: one evaluation per training seed's network (its rows carry the seed)
+rule s1_evaluate_trained:
+    group: study_group("s1")
+    input:
+        unpack(s1_evaluate_inputs),
+    output:
+        metrics="results/s1/scores/{split}/{method}/seed{seed}.tsv",
+        examples="results/s1/scores/{split}/{method}/seed{seed}.examples.npz",
+    wildcard_constraints:
+        split="test-same|test-cross",
+        method=wildcard_choice(S1_TRAINED),
+        seed=r"\d+",
+    params:
+        checkpoint=s1_input_option("checkpoint"),
+        calibration=s1_input_option("calibration", "cfar-calibration"),
+        cfar=s1_cfar_options(),
+        device=config["device"],
+    log:
+        "results/logs/s1_evaluate/{split}/{method}/seed{seed}.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        S1_EVALUATE
 
 
 rule s1_collect:
     localrule: True
     input:
-        expand("results/s1/scores/{split}/{method}.tsv", split=S1_TEST_SPLITS, method=S1_METHODS),
+        S1_SCORES,
     output:
         "results/s1/metrics.csv",
     log:
@@ -159,7 +189,7 @@ rule s1_tables:
         ],
     params:
         facts=quoted(S1_RUN_FACTS),
-        calibration=lambda wc, input: f"--cfar-calibration {input.calibration}" if input.calibration else "",
+        calibration=s1_input_option("calibration", "cfar-calibration"),
     log:
         "results/logs/s1_tables.log",
     conda:

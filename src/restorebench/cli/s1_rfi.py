@@ -129,7 +129,7 @@ def cmd_suppress_rfi(a):
     features = None
     if method.trained:
         if not a.checkpoint:
-            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}.pt)")
+            raise ValueError(f"--method {a.method} needs --checkpoint (e.g. results/s1/models/{a.method}/seed0.pt)")
         net, tcfg, features = load_trained(Path(a.checkpoint), with_features=True)
         if tcfg.model != a.method:
             raise ValueError(f"{a.checkpoint} holds a {tcfg.model} model, not {a.method}")
@@ -162,7 +162,7 @@ def register(sub) -> None:
 
     methods = registry.names("S1", "rfi")
     trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
-    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>.pt)"
+    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
     difnet, pisnet = registry.get("S1", "rfi", "difnet").params, registry.get("S1", "rfi", "pisnet").params
 
     p = common.add_command(sub, "s1-split", "S1: scenes, clean echoes and RFI of one split (npz)", cmd_s1_split,

@@ -98,6 +98,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
     signals of peak 1, both scored on test signals of peak 1 and on the same signals divided by 10 (clipped
     at their own thresholds, so v is the same). Rows: method ``<objective>`` (bias-free) and
     ``<objective>+bias``, condition ``scale=1`` / ``scale=0.1``. ``examples`` keeps test signal 0 for the figure.
+    ``seed`` draws the signals; ``optim.seed`` initialises both networks (the rows' training seed).
     """
     import tempfile
     from dataclasses import replace
@@ -122,7 +123,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
             estimate = declip(model, test["y"], test["mu"], device=device)
             base = {"study": STUDY, "experiment": "toy", "dataset": SYNTHETIC_DATASET, "domain": f"d={d}",
                     "method": name, "task": "declipping", "condition": f"scale={scale:g}", "seed": seed,
-                    "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v,
+                    "training_seed": optim.seed, "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v,
                     "scale": scale}
             rows += [{**base, "item": f"signal{i}", "value": sdr_db(c, e)}
                      for i, (c, e) in enumerate(zip(test["clean"], estimate))]
@@ -141,10 +142,10 @@ class MusicSizes:
     hop: int = 8192
 
 
-def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """(dataset, role, clips, source clipping) of each corpus file (written by make-corpus or ingest-audio);
-    the last is each clip's saturated fraction when its recording was already clipped in the source, else 0
-    (embedded clips are generated unclipped)."""
+def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray, np.ndarray, int]]:
+    """(dataset, role, clips, source clipping, seed) of each corpus file (written by make-corpus or
+    ingest-audio); source clipping is each clip's saturated fraction when its recording was already clipped
+    in the source, else 0 (embedded clips are generated unclipped); seed is the file's draw seed."""
     from ..audio_io import load_npz
 
     out = []
@@ -153,7 +154,7 @@ def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray, np.ndarra
         dataset = str(data.get("meta_dataset", Path(path).stem))
         clips = np.asarray(data["clips"], dtype=np.float32)
         source = np.asarray(data.get("source_clipping", np.zeros(len(clips))), dtype=np.float64)
-        out.append((dataset, str(data.get("meta_role", "")) or dataset, clips, source))
+        out.append((dataset, str(data.get("meta_role", "")) or dataset, clips, source, int(data.get("meta_seed", 0))))
     return out
 
 
@@ -164,7 +165,7 @@ def music_training_set(paths: list[Path], fractions: list[float], sizes: MusicSi
     from ..physics.clipping import clip_to_fraction
 
     ys, mus, cleans = [], [], []
-    for _, _, clips, _ in _load_clips(paths):
+    for _, _, clips, _, _ in _load_clips(paths):
         for k, clip in enumerate(clips):
             y, _, mu = clip_to_fraction(clip[None], fractions[k % len(fractions)])
             pieces = cut(y, sizes.segment, sizes.hop)
@@ -201,9 +202,12 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
     from ..methods.declipping import load_trained
     from ..physics.clipping import clip_to_fraction, project_consistent, saturation_mask
 
+    from ..methods.training import training_seed
+
     model = load_trained(weights)[1] if weights else None
+    trained_with = training_seed(weights) if weights else None     # the unit of pairing over several networks
     rows, kept = [], {}
-    for dataset, role, clips, source_clipping in _load_clips(test_paths):
+    for dataset, role, clips, source_clipping, seed in _load_clips(test_paths):
         for v in fractions:
             y, _, mu = clip_to_fraction(clips, v)
             start = time.perf_counter()
@@ -212,7 +216,7 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
             for i, (clean, measured, restored) in enumerate(zip(clips, y, estimate)):
                 base = {"study": STUDY, "experiment": "music", "dataset": dataset, "domain": role, "method": method,
                         "task": "declipping", "condition": _fraction_label(v), "item": f"{dataset}/clip{i}",
-                        "seed": 0, "wall_seconds": round(seconds, 3), "device": str(device), "v": v,
+                        "seed": seed, "training_seed": trained_with, "wall_seconds": round(seconds, 3), "device": str(device), "v": v,
                         "source_clipping": float(source_clipping[i])}
                 sdr = sdr_db(clean, restored)
                 consistent = project_consistent(restored, measured, saturation_mask(measured, mu[i]))

@@ -103,7 +103,8 @@ def music_table(metrics_csv: Path, table: Path, run_facts: str = "") -> None:
         heading = dataset if domain == dataset else f"{domain}: {dataset}"
         parts.append(f"## {heading} ({n} recordings)\n\n{wide.to_markdown(index=False)}\n")
     write_text(Path(table), "# Music table (ours): SDR and ΔSDR = SDR(x̂) − SDR(y) per saturated fraction v, "
-                            f"mean ± std over test recordings\n\n{run_facts}\n\n" + "\n".join(parts)
+                            "mean ± std over test recordings (× training seeds for the trained declippers)"
+                            f"\n\n{run_facts}\n\n" + "\n".join(parts)
                + "\nEach recording is clipped at its own threshold for the fraction v. SDR of P_Γ(x̂): the estimate "
                  "made consistent with the measurement (reliable samples set to y, saturated ones pushed to at least "
                  "the clip level), a check of how much of a declipper's gain or loss comes from the samples it "

@@ -259,6 +259,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
 
     from ..methods.dip import resolve_device
     from ..methods.train_rfi import load_trained
+    from ..methods.training import training_seed
 
     declared = registry.get("S1", "rfi", method)
     data = load_npz(split_file)
@@ -269,12 +270,14 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     if cfar_calibration is not None:
         cfar = load_calibration(cfar_calibration)
     context = {"cfar": cfar, "device": dev, "net": None}
+    trained_with = None         # the network's training seed: the unit of pairing when a run trains several
     if declared.trained:
         if checkpoint is None:
             raise ValueError(f"method {method} is trained: give its weights (--checkpoint)")
         net, _, features = load_trained(checkpoint, with_features=True)
         check_features(features, cfg, str(checkpoint))
         context["net"] = net.to(dev)
+        trained_with = training_seed(checkpoint)
     band = in_band_bins(sensor, cfg.n_fft)      # the receiver's bins: the mask metrics count these
     rows, example = [], {}
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
@@ -290,7 +293,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
         base = {"study": STUDY, "experiment": EXPERIMENT_OF_SPLIT[meta["split"]],
                 "dataset": f"{meta['source']}-{meta['sensor']}", "domain": meta["sensor"], "method": method,
                 "task": "rfi-suppression", "condition": f"{kind} SIR {sir:.1f} dB", "item": i,
-                "seed": int(meta["seed"]), "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
+                "seed": int(meta["seed"]), "training_seed": trained_with, "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
                 "sir_db": sir, "wall_seconds": seconds, "device": str(dev)}
         values = {"psnr": psnr_db(clean_image, image), "me": me(image, clean_image),
                   # ME falls when energy is thrown away: this ratio shows whether a lower ME was bought so

@@ -89,8 +89,9 @@ def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "", calibrati
         frame = pd.DataFrame(display, columns=["metric"] + [method_label(m) for m in methods])
         with atomic_output(outdir / f"table{number}.csv", suffix=".csv") as tmp:
             pd.DataFrame(long_rows).to_csv(tmp, index=False)
-        notes = ("Mean ± std over n test scenes. PA and IoU over the receiver-band bins of the spectrograms of the "
-                 "affected pulses (outside the band the Eq. 13 label is decided by window leakage; the all-bins "
+        notes = ("Mean ± std over n test scenes (scenes × training seeds for the trained networks). PA and IoU "
+                 "over the receiver-band bins of the spectrograms of the affected pulses (outside the band the "
+                 "Eq. 13 label is decided by window leakage; the all-bins "
                  "figures are the extra rows); PISNet outputs no mask: '/', as in the paper. Oracle columns read "
                  "the truth (the clean echoes and the RFI): each approach's ceiling, not a method. PSNR and ME on focused magnitude images against "
                  "the focused clean echoes (ME = entropy of a 256-bin histogram x mean, both of the image divided "

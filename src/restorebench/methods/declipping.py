@@ -72,7 +72,7 @@ def train(cfg: DeclipConfig, optim: OptimConfig, arrays: tuple, output: Path, ch
     model = build_model(cfg)
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim,
                           {"s4": cfg.to_dict()}, checkpoint_dir, device, progress)
-    save_trained(output, model.cpu(), {"s4": cfg.to_dict()}, history)
+    save_trained(output, model.cpu(), {"s4": cfg.to_dict()}, history, optim.seed)
     return history
 
 

@@ -133,7 +133,7 @@ def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], 
     config = cfg.to_dict()
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim, config,
                           checkpoint_dir, device, progress)
-    save_trained(output, model, config, history)
+    save_trained(output, model, config, history, optim.seed)
     return model
 
 

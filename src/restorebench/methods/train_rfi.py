@@ -81,7 +81,8 @@ def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np
     y = np.asarray(targets, dtype=np.float32)[:, None]
     history = train_model(model, lambda m, batch: loss_fn(net, m(batch[0]), batch[1], batch[0]), (x, y), optim,
                           asdict(net), checkpoint_dir, device, progress=f"train {net.model}" if progress else False)
-    save_trained(output, model, asdict(net), history, {"features": features} if features else None)
+    save_trained(output, model, asdict(net), history, optim.seed,
+                 {"features": features} if features else None)
     return model, history
 
 

@@ -171,12 +171,19 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
 
 
 def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float],
-                 extra: dict | None = None) -> None:
-    """The final weights (the job's output): state dict, the architecture's config, the loss history, and
+                 seed: int, extra: dict | None = None) -> None:
+    """The final weights (the job's output): state dict, the architecture's config, the loss history, the
+    training ``seed`` (evaluation rows carry it: a verdict over several trained networks pairs by seed), and
     ``extra`` entries (e.g. what the inputs were: S1's feature normalisation and STFT)."""
     with atomic_output(path, suffix=".pt") as tmp:
         torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history),
-                    "history": history, **(extra or {})}, tmp)
+                    "history": history, "seed": int(seed), **(extra or {})}, tmp)
+
+
+def training_seed(path: Path) -> int | None:
+    """The seed the weights at ``path`` were trained with (None for files written before it was stored)."""
+    seed = load_weights(path).get("seed")
+    return None if seed is None else int(seed)
 
 
 def load_weights(path: Path) -> dict:
