@@ -208,6 +208,40 @@ def test_declipping_study_figure5(workdir):
     assert "s4/tables/figure5.md" in readme and "| D3 |" in readme and "| s4_music_train " in readme
 
 
+def test_compare_runs_on_the_tiny_run_and_on_a_copy_whose_tidy_rows_were_altered(workdir, tmp_path, capsys):
+    """compare-runs: the run against a copy of itself lists nothing (exit 0); against a run whose S4 rows were
+    altered -- one training seed kept, the biased toy network 20 dB worse on the signals / 10, the
+    self-supervised declipper 5 dB worse on music -- it lists the D3 verdict (inconclusive with 2 seeds -> held
+    on 8 signals) and the moved music-table cells (exit 1)."""
+    from restorebench.cli import main
+
+    results = workdir / "results"
+    same = shutil.copytree(results, tmp_path / "same", ignore=shutil.ignore_patterns("*.npz", "*.pt", "checkpoints"))
+    assert main(["compare-runs", str(results), str(same)]) == 0
+    out = capsys.readouterr().out
+    for study in ("S1", "S2", "S3", "S4"):
+        assert f"{study}: same verdicts; every table cell within the reference interval" in out
+
+    rows = pd.read_csv(results / "s4" / "metrics.csv")
+    rows = rows[rows["training_seed"].fillna(0) == 0].copy()
+    worse = (rows["method"] == "mc-eq+bias") & (rows["condition"] == "scale=0.1")
+    rows.loc[worse, "value"] -= 20.0
+    rows.loc[(rows["experiment"] == "music") & (rows["method"] == "mc-eq"), "value"] -= 5.0   # moves table cells
+    altered = same / "s4" / "metrics.csv"
+    rows.to_csv(altered, index=False)
+    s4 = results / "s4"
+    assert main(["s4-report", "--metrics", str(altered), "--toy-examples", str(s4 / "toy" / "seed0.examples.npz"),
+                 "--music-example", str(s4 / "music" / "mc-eq" / "seed0.example.npz"), "--example-method", "mc-eq",
+                 "--outdir", str(same / "s4"), "--run-facts", "altered"]) == 0
+    assert main(["s4-claims", "--metrics", str(altered), "--outdir", str(same / "s4"), "--scale", "tiny",
+                 "--run-facts", "altered"]) == 0
+    capsys.readouterr()
+    assert main(["compare-runs", str(results), str(same)]) == 1
+    out = capsys.readouterr().out
+    assert "verdict D3: inconclusive -> held" in out and "verdicts differ in S4" in out
+    assert "cell music.csv [" in out and "S1: same verdicts" in out
+
+
 def test_table_cell_equals_mean_of_tidy_rows(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..metrics.audio import MetricError
 
     try:
-        args.func(args)
+        status = args.func(args)            # a command may return its own exit status (compare-runs: 1)
     except (AudioInputError, MetricError, MissingToolError, FileNotFoundError, ValueError) as err:
         print(f"restorebench {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return status if isinstance(status, int) else 0

@@ -120,6 +120,14 @@ def cmd_results_readme(a):
                          [Path(p) for p in a.figures], common.run_facts(a), [Path(p) for p in a.benchmarks])
 
 
+def cmd_compare_runs(a):
+    from ..report.compare import compare_runs, format_comparison
+
+    comparisons = compare_runs(Path(a.reference), Path(a.run), tolerance=a.tolerance)
+    sys.stdout.write(format_comparison(comparisons, Path(a.reference), Path(a.run)))
+    return 1 if any(c.verdicts_differ for c in comparisons) else 0
+
+
 def cmd_fetch(a):
     from ..data.real import fetch
 
@@ -192,6 +200,17 @@ def register(sub) -> None:
     p.add_argument("--benchmarks", nargs="*", default=[],
                    help="Snakemake benchmark TSVs (results/benchmarks/<rule>/...) summarised as job times (default: none)")
     common.add_run_facts_option(p)
+
+    p = common.add_command(sub, "compare-runs", "did a run reproduce the reference? the verdicts that differ and the "
+                           "table cells that moved, study by study", cmd_compare_runs,
+                           "Compares the verdicts.csv and tables/*.csv of every study present in both folders; a "
+                           "cell moved when its mean left the reference's 95 %% t interval of the mean (one-item "
+                           "cells: when it differs by more than --tolerance). Exit status 1 when a verdict differs "
+                           "(or a claim is in one folder only), 0 otherwise, 2 on unreadable folders.")
+    p.add_argument("reference", help="reference results folder (e.g. docs/results/standard)")
+    p.add_argument("run", help="results folder of the run to check (e.g. results)")
+    p.add_argument("--tolerance", type=float, default=1e-6,
+                   help="relative change that counts as moved for a cell without a spread (default: %(default)s)")
 
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
                            "Nothing is left at --output unless both checks pass.")
