@@ -86,7 +86,7 @@ COMMANDS = {
     "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-despeckle-eval", "s3-report", "s3-figure2",
     "s3-claims", "despeckle", "map-buildings",
     "s4-synthetic", "s4-toy", "s4-music-train", "s4-music-eval", "s4-report", "s4-claims", "clip", "declip",
-    "score-audio", "restore-audio", "collect", "results-readme", "fetch", "extract",
+    "score-audio", "restore-audio", "collect", "results-readme", "compare-runs", "fetch", "extract",
     "bench",
 }
 
@@ -162,6 +162,18 @@ def test_choices_and_listed_names_come_from_their_sources(capsys):
 def test_building_the_parser_does_not_import_torch():
     code = ("import sys; from restorebench.cli import build_parser; p = build_parser(); p.format_help(); "
             "p.parse_args(['fit-prior', '--observations', 'o', '--prior', 'conv', '--output', 'f']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_table_claims_and_report_steps_do_not_import_torch():
+    """A few seconds of torch start-up per workflow step add up over a run's hundred-odd non-network steps."""
+    modules = ["restorebench.cli", "restorebench.report.claims", "restorebench.report.results_readme",
+               "restorebench.report.compare", "restorebench.tidy", "restorebench.audio_io", "restorebench.dsp",
+               *(f"restorebench.experiments.{m}_report" for m in
+                 ("audio_priors", "sar_rfi", "merlin_multitask", "declipping"))]
+    code = (f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -166,3 +166,10 @@ def test_claims_repeat_a1_a3_with_the_unsupervised_rule_and_es_where_it_does_not
                         "separation": "es"}
     assert {cell.where["stopping"] for cell in claims["A1"].cells} == {"final"}
     assert len(claims["A1ᵘ"].cells) == len(claims["A1"].cells) == len(claims["A1†"].cells)
+
+
+def test_every_stopping_rule_has_one_label_in_the_rules_order():
+    from restorebench.experiments.audio_priors import STOPPING_LABEL
+    from restorebench.methods.stopping import STOPPING_RULES
+
+    assert tuple(STOPPING_LABEL) == STOPPING_RULES

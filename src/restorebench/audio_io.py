@@ -18,7 +18,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 import soundfile as sf
 
 
@@ -35,6 +34,8 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     if rate_in == rate_out:
         return x
     frac = Fraction(rate_out, rate_in)
+    import scipy.signal      # here, not at the top: a second of start-up for every workflow step otherwise
+
     return scipy.signal.resample_poly(x, frac.numerator, frac.denominator, axis=-1)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+
+# torch is imported inside the functions: the workflow's table, claims and corpus steps import this module
+# (through audio_io and the metrics) and would otherwise pay torch's start-up for nothing
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,16 @@ class STFTConfig:
         return (frames - 1) * self.hop
 
 
-def _window(n_fft: int, device, dtype=torch.float32) -> torch.Tensor:
+def _window(n_fft: int, device, dtype) -> torch.Tensor:
+    import torch
+
     return torch.hann_window(n_fft, device=device, dtype=dtype)
 
 
 def stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
     """Complex STFT of (..., N) signals -> (..., bins, frames); complex input needs ``cfg.two_sided``."""
+    import torch
+
     shape = x.shape
     flat = x.reshape(-1, shape[-1])
     spec = torch.stft(flat, cfg.n_fft, hop_length=cfg.hop, window=_window(cfg.n_fft, x.device, x.real.dtype),
@@ -48,6 +54,8 @@ def stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
 
 def istft(spec: torch.Tensor, cfg: STFTConfig, length: int) -> torch.Tensor:
     """Inverse of :func:`stft` for (..., bins, frames) complex input -> (..., length)."""
+    import torch
+
     shape = spec.shape
     flat = spec.reshape(-1, *shape[-2:])
     real_dtype = spec.real.dtype
@@ -59,22 +67,30 @@ def istft(spec: torch.Tensor, cfg: STFTConfig, length: int) -> torch.Tensor:
 
 def to_channels(spec: torch.Tensor) -> torch.Tensor:
     """Complex (..., F, T) -> real (..., 2, F, T) with (real, imag) channels, as the priors use."""
+    import torch
+
     return torch.stack([spec.real, spec.imag], dim=-3)
 
 
 def from_channels(x: torch.Tensor) -> torch.Tensor:
     """Real (..., 2, F, T) -> complex (..., F, T)."""
+    import torch
+
     return torch.complex(x[..., 0, :, :], x[..., 1, :, :])
 
 
 def stft_np(x: np.ndarray, cfg: STFTConfig) -> np.ndarray:
     """numpy wrapper of :func:`stft` (double precision for metric accuracy)."""
+    import torch
+
     dtype = np.complex128 if cfg.two_sided else np.float64
     return stft(torch.from_numpy(np.asarray(x, dtype=dtype)), cfg).numpy()
 
 
 def istft_np(spec: np.ndarray, cfg: STFTConfig, length: int) -> np.ndarray:
     """numpy wrapper of :func:`istft`."""
+    import torch
+
     return istft(torch.from_numpy(np.asarray(spec, dtype=np.complex128)), cfg, length).numpy()
 
 

@@ -33,14 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # imported after parsing: they pull in torch, which --help and usage errors do not need
-    from ..audio_io import AudioInputError
     from ..data.tools import MissingToolError
-    from ..metrics.audio import MetricError
 
     try:
         status = args.func(args)            # a command may return its own exit status (compare-runs: 1)
-    except (AudioInputError, MetricError, MissingToolError, FileNotFoundError, ValueError) as err:
+    # audio_io.AudioInputError and metrics.audio.MetricError are ValueErrors: caught here without importing
+    # their modules, which would cost every workflow step scipy.signal's start-up
+    except (MissingToolError, FileNotFoundError, ValueError) as err:
         print(f"restorebench {args.command}: error: {err}", file=sys.stderr)
         return 2
     return status if isinstance(status, int) else 0

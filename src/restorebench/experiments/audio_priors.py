@@ -34,6 +34,7 @@ EMBEDDED_NAME = {"speech": "tts-speech", "digits": "tts-digits", "piano": "sf-pi
                  "living": "living", "traffic": "traffic"}
 REAL_NAME = {"speech": "LJSpeech-1.1", "digits": "SC09", "piano": "WaveGAN-piano", "drums": "WaveGAN-drums",
              "living": "DEMAND-DLIVING", "traffic": "DEMAND-STRAFFIC"}
+#: one label per rule of methods.stopping.STOPPING_RULES, in its order (test_audio_priors checks)
 STOPPING_LABEL = {"final": "final iterate", "es": "ES-WMV (unsupervised stop)",
                   "dp-known": "discrepancy, known noise level",
                   "dp-blind": "discrepancy, blind noise estimate (unsupervised)",

@@ -16,7 +16,6 @@ from ..report.claims import write_claims_folder
 from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
 from .. import registry
 from ..papers import reference
-from ..methods.stopping import STOPPING_RULES
 from .audio_priors import STOPPING_LABEL
 
 METRIC_LABEL = {"pesq_wb": "PESQ", "snr": "PSNR*", "spectral_snr": "Spec. SNR", "envelope_distance": "Env. Dist.",
@@ -127,7 +126,7 @@ def build_table(spec: TableSpec, summary: pd.DataFrame) -> tuple[pd.DataFrame, p
                           "n": c[2], "paper_mean": np.nan, "paper_std": np.nan})
     present = set(s["stopping"])
     for prior in ordered_priors(s.loc[s["method"] != "input", "method"]):
-        for stopping in [r for r in STOPPING_RULES if r in present]:
+        for stopping in [r for r in STOPPING_LABEL if r in present]:     # STOPPING_RULES' order, without torch
             cells = [lookup(prior, stopping, k, m) for k, m in columns]
             mark = "†" if stopping == "oracle" else ""
             display.append([f"{prior_label(prior)} — ours, {STOPPING_LABEL[stopping]}{mark}"]
