@@ -11,7 +11,7 @@ CORES ?= all
 BIN := $(VENV)/bin
 RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: setup system-tools cluster-tools results report test test-cluster lint bench clean
+.PHONY: setup system-tools cluster-tools results reference report test test-cluster lint bench clean
 
 setup: $(VENV)/.installed system-tools
 
@@ -33,6 +33,11 @@ cluster-tools:
 results: setup
 	$(RUN) snakemake --cores $(CORES)
 	$(RUN) snakemake --report results/report.html
+
+# the reference run: `standard` in ../restorebench-standard (REFERENCE_DIR=...), published to
+# docs/results/standard; rerun after an interruption to resume (scripts/reference-run.sh)
+reference:
+	CORES=$(CORES) scripts/reference-run.sh $(REFERENCE_DIR)
 
 report: setup
 	$(RUN) snakemake --report results/report.html

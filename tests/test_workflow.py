@@ -362,7 +362,7 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     copy_workflow(tmp_path)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     tiny = config["scales"]["tiny"]["s1"]
-    tiny.update(epochs=60, train_scenes=4, lines_per_scene=16)          # long enough to be caught mid-way
+    tiny.update(epochs=16, train_scenes=4, lines_per_scene=16)          # long enough to be caught mid-way
     (tmp_path / "resume.yaml").write_text(yaml.safe_dump({"scale": "tiny", "scales": config["scales"]}))
     target = ["--configfile", "resume.yaml", "--", "results/s1/models/difnet/seed0.pt"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
@@ -387,13 +387,13 @@ def test_training_killed_inside_the_workflow_resumes_and_matches_an_uninterrupte
     weights = tmp_path / "results" / "s1" / "models" / "difnet" / "seed0.pt"
     assert not weights.exists() and checkpoint.exists()
     interrupted_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
-    assert 2 <= interrupted_epoch < 60
+    assert 2 <= interrupted_epoch < 16
 
     _snakemake(tmp_path, "--cores", "2", *target)
     log = (tmp_path / "results" / "logs" / "s1_train" / "difnet" / "seed0.log").read_text()
-    assert f"resumed from epoch {interrupted_epoch} of 60" in log
+    assert f"resumed from epoch {interrupted_epoch} of 16" in log
     resumed = torch.load(weights, weights_only=True)
-    assert resumed["epoch"] == 60
+    assert resumed["epoch"] == 16
 
     # the same job, never interrupted
     shutil.rmtree(checkpoint.parent)

@@ -73,6 +73,8 @@ rule s2_score:
         fits=lambda wc, input: " ".join(f"--fit {p}" for p in input.fits),
     log:
         "results/logs/s2_score/{task}/{role}.log",
+    benchmark:
+        "results/benchmarks/s2_score/{task}/{role}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

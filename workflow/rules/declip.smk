@@ -188,6 +188,8 @@ rule s4_music_eval:
         device=config["device"],
     log:
         "results/logs/s4_music_eval/{method}.log",
+    benchmark:
+        "results/benchmarks/s4_music_eval/{method}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
@@ -214,6 +216,8 @@ rule s4_music_eval_trained:
         device=config["device"],
     log:
         "results/logs/s4_music_eval/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s4_music_eval_trained/{method}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

@@ -86,6 +86,8 @@ rule s3_evaluate:
         device=config["device"],
     log:
         "results/logs/s3_evaluate/{model}/{pct}pct/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s3_evaluate/{model}/{pct}pct/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
@@ -112,6 +114,8 @@ rule s3_despeckle:
         device=config["device"],
     log:
         "results/logs/s3_despeckle/{method}.log",
+    benchmark:
+        "results/benchmarks/s3_despeckle/{method}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

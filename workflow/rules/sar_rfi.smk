@@ -124,6 +124,8 @@ rule s1_evaluate:
         device=config["device"],
     log:
         "results/logs/s1_evaluate/{split}/{method}.log",
+    benchmark:
+        "results/benchmarks/s1_evaluate/{split}/{method}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
@@ -149,6 +151,8 @@ rule s1_evaluate_trained:
         device=config["device"],
     log:
         "results/logs/s1_evaluate/{split}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s1_evaluate_trained/{split}/{method}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

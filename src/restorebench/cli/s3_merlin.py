@@ -13,7 +13,7 @@ from . import common
 
 
 def _sizes(a):
-    from ..experiments.merlin_multitask import S3Sizes
+    from ..methods.configs import S3Sizes
 
     from ..methods.configs import SIZE_FIELDS
 
@@ -124,7 +124,7 @@ def cmd_map_buildings(a):
 
 
 def _add_tool_options(p) -> None:
-    from ..experiments.merlin_multitask import RELEASED
+    from ..methods.configs import RELEASED
 
     p.add_argument("--checkpoint", required=True,
                    help=f"weights written by s3-train (results/s3/models/...), or one of the authors' released "
@@ -142,7 +142,7 @@ def _add_tool_options(p) -> None:
 def _add_size_options(p) -> None:
     from dataclasses import fields
 
-    from ..experiments.merlin_multitask import S3Sizes
+    from ..methods.configs import S3Sizes
     from ..methods.configs import SIZE_FIELDS, S3NetConfig
 
     d = S3Sizes()
@@ -159,7 +159,7 @@ def _add_size_options(p) -> None:
 
 def register(sub) -> None:
     from .. import registry
-    from ..experiments.merlin_multitask import DESPECKLERS
+    from ..methods.configs import DESPECKLERS
 
     models = registry.names("S3", "model")
 

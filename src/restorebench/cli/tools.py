@@ -128,6 +128,40 @@ def cmd_compare_runs(a):
     return 1 if any(c.verdicts_differ for c in comparisons) else 0
 
 
+def cmd_plan_scale(a):
+    import pandas as pd
+    import yaml
+
+    from ..report.sizing import format_plan, plan, study_costs
+
+    results = Path(a.results)
+    files = [results / s / "verdicts.csv" for s in ("s1", "s2", "s3", "s4")]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"plan-scale needs every study's verdicts: missing {', '.join(missing)}")
+    verdicts = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    scale = str(verdicts["scale"].iloc[0])
+    config = yaml.safe_load(Path(a.config).read_text())
+    if scale not in config.get("scales", {}):
+        raise ValueError(f"{a.config}: scales.{scale} (the scale of {results}) is not defined")
+    claims, studies = plan(verdicts, study_costs(results, config["scales"][scale]), cores=a.cores,
+                           budget_min=a.budget_minutes)
+    text = format_plan(claims, studies, run=str(results), scale=scale, cores=a.cores, budget_min=a.budget_minutes)
+    sys.stdout.write(text)
+    if a.markdown:
+        from ..audio_io import write_text
+
+        write_text(Path(a.markdown), text)
+
+
+def cmd_publish_reference(a):
+    from ..report.reference import publish_reference
+
+    written = publish_reference(Path(a.results), Path(a.output), commit=a.commit, scale=a.scale, cores=a.cores,
+                                segments=Path(a.wall_segments) if a.wall_segments else None)
+    print(f"{len(written)} files in {a.output}")
+
+
 def cmd_fetch(a):
     from ..data.real import fetch
 
@@ -211,6 +245,31 @@ def register(sub) -> None:
     p.add_argument("run", help="results folder of the run to check (e.g. results)")
     p.add_argument("--tolerance", type=float, default=1e-6,
                    help="relative change that counts as moved for a cell without a spread (default: %(default)s)")
+
+    p = common.add_command(sub, "plan-scale", "how many units a scale needs to decide the claims, and its minutes",
+                           cmd_plan_scale,
+                           "Reads a finished run's verdicts.csv and benchmark files and prints, per study, the units "
+                           "(clips, training seeds) that decide with 80 %% power every claim whose effect is at "
+                           "least one standard deviation, and the wall minutes that takes; per claim, what its "
+                           "own estimate needs. This is how scales.standard was sized (docs/standard.md).")
+    p.add_argument("results", help="results folder of a finished run (e.g. results, at the quick scale)")
+    p.add_argument("--config", default="config.yaml", help="the config the run used (default: %(default)s)")
+    p.add_argument("--cores", type=int, default=2, help="cores the planned run will have (default: %(default)s)")
+    p.add_argument("--budget-minutes", type=float, default=90.0,
+                   help="wall-time budget the plan is checked against (default: %(default)s)")
+    p.add_argument("--markdown", help="also write the plan to this Markdown file (default: stdout only)")
+
+    p = common.add_command(sub, "publish-reference", "copy a finished run's text results to a reference folder",
+                           cmd_publish_reference,
+                           "Copies README.md and every study's claims.md, verdicts.csv, tables (.md, .csv) and "
+                           "claims figure, and writes RUN_FACTS.md (commit, date, machine, threads, wall time); "
+                           "refuses an unfinished run and more than 2 MB. make reference runs it.")
+    p.add_argument("results", help="results folder of a finished run")
+    p.add_argument("output", help="reference folder to (re)write, e.g. docs/results/standard")
+    p.add_argument("--commit", required=True, help="commit the run was made from")
+    p.add_argument("--scale", default="standard", help="scale of the run (default: %(default)s)")
+    p.add_argument("--cores", default="all", help="Snakemake --cores the run had (default: %(default)s)")
+    p.add_argument("--wall-segments", help="file of 'start end' epoch seconds per run segment (default: none)")
 
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
                            "Nothing is left at --output unless both checks pass.")

@@ -20,7 +20,6 @@ import pandas as pd
 from ..audio_io import load_npz, save_npz
 from ..tidy import write_rows
 from ..dsp import STFTConfig
-from ..metrics.audio import MetricError, audio_quality, separation_scores
 from ..physics.audio import add_gaussian_noise, add_noise_at_snr, gap_frame_mask, mix_sources
 
 SAMPLE_RATE = 16000
@@ -222,6 +221,9 @@ def _base_row(meta: dict, item: int, condition: str) -> dict:
 
 def _quality_rows(base: dict, reference: np.ndarray, estimate: np.ndarray, speech: bool,
                   where: str) -> list[dict]:
+    # imported here: the metrics pull in scipy.signal, which the fit jobs (same module) do not need
+    from ..metrics.audio import MetricError, audio_quality
+
     try:
         scores = audio_quality(reference, estimate, speech)
     except MetricError as err:
@@ -248,6 +250,8 @@ def input_rows(observations: Path) -> list[dict]:
 
 
 def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, where: str) -> list[dict]:
+    from ..metrics.audio import MetricError, audio_quality, separation_scores
+
     try:
         sep = separation_scores(references, estimates)
     except MetricError as err:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import registry
+from ..methods.configs import DESPECKLER_LABELS, DESPECKLERS, RELEASED, S3Sizes  # noqa: F401 (re-exported)
 from ..audio_io import atomic_output, load_npz, save_npz
 from ..data.urban import DATASET_NAME, UrbanSceneConfig, area_patches, load_scene, save_scene, simulate
 from ..metrics.despeckling import enl, psnr_db, ssim
@@ -39,16 +40,6 @@ STUDY = "S3"
 FLAT_SIZE = 128           # side of the flat (constant-reflectivity) patch on which ENL is measured
 EXAMPLE_SIZE = 128        # side of the test-area crop kept for the Figure 2-like panel
 TASK_NAMES = {"S": "segmentation", "R": "regression", "D": "despeckling"}
-
-
-@dataclass(frozen=True)
-class S3Sizes:
-    """Patch geometry of one scale preset (config ``scales.<scale>.s3``) and the network sizes it sets
-    (``network``: S3NetConfig's SIZE_FIELDS; absent ones keep the authors' defaults)."""
-    patch: int = 512
-    stride: int = 128
-    tile: int = 256
-    network: dict = field(default_factory=dict)
 
 
 def make_scene(cfg: UrbanSceneConfig, output: Path) -> None:
@@ -204,15 +195,6 @@ def evaluate_job(scene_path: Path, checkpoint: Path, model: str, pct: float, see
 
 # ------------------------------------------------------------------------------------ despeckling table
 
-RELEASED = {"released-stripmap": ("merlin/saved_model/stripmap.pth", "TERRASAR_X"),
-            "released-spotlight": ("merlin/saved_model/spotlight.pth", "TERRASAR_X"),
-            "released-sentinel_tops": ("merlin/saved_models/sentinel_tops.pth", "SENTINEL1_TOPS")}
-DESPECKLERS = ("noisy", "nlmeans", "merlin", "multitask", *RELEASED)
-DESPECKLER_LABELS = {"noisy": "noisy input (one look)", "nlmeans": "NL-means, log domain (scikit-image)",
-                     "merlin": "MERLIN (ours, trained here)", "multitask": "MERLIN-multitask D head (ours)",
-                     "released-stripmap": "authors' MERLIN, TerraSAR-X stripmap",
-                     "released-spotlight": "authors' MERLIN, TerraSAR-X spotlight",
-                     "released-sentinel_tops": "authors' MERLIN, Sentinel-1 TOPS"}
 #: scale factors tried when calibrating a released model to the simulated data (amplitude, x 10^k)
 CALIBRATION_SCALES = tuple(10.0 ** (k / 4) for k in range(-4, 17))
 

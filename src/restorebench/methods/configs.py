@@ -107,3 +107,26 @@ class DeclipConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "DeclipConfig":
         return cls(**d)
+
+
+# the S3 experiment's names and presets, here so that building the CLI parser (their choices and defaults)
+# does not import the experiment module and its scipy.ndimage / pandas
+@dataclass(frozen=True)
+class S3Sizes:
+    """Patch geometry of one scale preset (config ``scales.<scale>.s3``) and the network sizes it sets
+    (``network``: S3NetConfig's SIZE_FIELDS; absent ones keep the authors' defaults)."""
+    patch: int = 512
+    stride: int = 128
+    tile: int = 256
+    network: dict = field(default_factory=dict)
+
+
+RELEASED = {"released-stripmap": ("merlin/saved_model/stripmap.pth", "TERRASAR_X"),
+            "released-spotlight": ("merlin/saved_model/spotlight.pth", "TERRASAR_X"),
+            "released-sentinel_tops": ("merlin/saved_models/sentinel_tops.pth", "SENTINEL1_TOPS")}
+DESPECKLERS = ("noisy", "nlmeans", "merlin", "multitask", *RELEASED)
+DESPECKLER_LABELS = {"noisy": "noisy input (one look)", "nlmeans": "NL-means, log domain (scikit-image)",
+                     "merlin": "MERLIN (ours, trained here)", "multitask": "MERLIN-multitask D head (ours)",
+                     "released-stripmap": "authors' MERLIN, TerraSAR-X stripmap",
+                     "released-spotlight": "authors' MERLIN, TerraSAR-X spotlight",
+                     "released-sentinel_tops": "authors' MERLIN, Sentinel-1 TOPS"}

@@ -1,0 +1,73 @@
+"""Publish a finished run as the suite's reference: its text results (and the claims figures) in one small
+folder that ``restorebench compare-runs`` reads, with the facts a reader needs to trust it.
+
+What is copied: ``README.md`` (the run's summary and job-time table), and per study ``claims.md``,
+``verdicts.csv``, ``tables/*.md`` and ``tables/*.csv`` and ``figures/claims_effects.png``. Nothing else: no
+weights, arrays or audio (the repository never carries data). ``RUN_FACTS.md`` records the commit, the date,
+the machine, the threads and the wall time, summed over the run's segments when it was interrupted and
+resumed (``wall_segments.tsv``, one ``start end`` pair of epoch seconds per segment, written by
+``scripts/reference-run.sh``).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+STUDIES = ("s1", "s2", "s3", "s4")
+PER_STUDY = ("claims.md", "verdicts.csv", "tables/*.md", "tables/*.csv", "figures/claims_effects.png")
+MAX_BYTES = 2_000_000
+
+
+def wall_seconds(segments: Path) -> tuple[float, int]:
+    """(summed wall seconds, number of segments) of a ``start end`` per line file."""
+    pairs = [line.split() for line in segments.read_text().splitlines() if line.strip()]
+    return float(sum(float(end) - float(start) for start, end in pairs)), len(pairs)
+
+
+def publish_reference(results: Path, out: Path, *, commit: str, scale: str, cores: str,
+                      segments: Path | None = None) -> list[Path]:
+    """Copy the reference files of ``results`` to ``out`` (replacing what was there) and write RUN_FACTS.md.
+
+    Raises FileNotFoundError when a study's claims or verdicts are missing (an unfinished run is not a
+    reference) and ValueError when the copy would exceed 2 MB. Returns the files written."""
+    results, out = Path(results), Path(out)
+    missing = [f"{results / s / f}" for s in STUDIES for f in ("claims.md", "verdicts.csv")
+               if not (results / s / f).is_file()]
+    if missing or not (results / "README.md").is_file():
+        raise FileNotFoundError(f"{results} is not a finished run: missing {', '.join(missing) or 'README.md'}")
+    files = [results / "README.md"] + sorted(p for s in STUDIES for pattern in PER_STUDY
+                                             for p in (results / s).glob(pattern))
+    size = sum(p.stat().st_size for p in files)
+    if size > MAX_BYTES:
+        raise ValueError(f"{results}: the reference files come to {size / 1e6:.1f} MB, over the 2 MB a "
+                         "published reference may take")
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    written = []
+    for source in files:
+        target = staging / source.relative_to(results)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        written.append(out / source.relative_to(results))
+    facts = ["# Run facts of this reference run", "",
+             f"- scale: `{scale}`",
+             f"- commit: `{commit}`",
+             f"- published: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+             f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}, "
+             f"Python {platform.python_version()}",
+             f"- threads: Snakemake `--cores {cores}`; torch threads per job as each rule's `threads:` sets "
+             "them (config `fit_threads` for S2 fits, 2 for S1 training, 1 elsewhere)"]
+    if segments is not None and segments.is_file():
+        seconds, n = wall_seconds(segments)
+        facts.append(f"- wall time: {seconds / 60:.1f} minutes from a clean `results/`"
+                     + (f", in {n} segments (interrupted and resumed)" if n > 1 else ""))
+    facts += ["", "Regenerate with `make reference` (scripts/reference-run.sh); compare your own run with "
+              "`restorebench compare-runs docs/results/standard results`."]
+    (staging / "RUN_FACTS.md").write_text("\n".join(facts) + "\n")
+    written.append(out / "RUN_FACTS.md")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return written

@@ -1,0 +1,49 @@
+"""Publishing a finished run as the reference: what is copied, what is refused, the run facts."""
+import pytest
+
+from restorebench.report.reference import publish_reference
+
+
+def _run(tmp_path):
+    results = tmp_path / "results"
+    (results).mkdir()
+    (results / "README.md").write_text("# Results of this run\n")
+    for study in ("s1", "s2", "s3", "s4"):
+        (results / study / "tables").mkdir(parents=True)
+        (results / study / "figures").mkdir()
+        (results / study / "claims.md").write_text(f"# {study}\n")
+        (results / study / "verdicts.csv").write_text("claim,verdict\nX,held\n")
+        (results / study / "tables" / "t.md").write_text("| a |\n")
+        (results / study / "tables" / "t.csv").write_text("a\n1\n")
+        (results / study / "figures" / "claims_effects.png").write_bytes(b"\x89PNG")
+        (results / study / "figures" / "other.png").write_bytes(b"\x89PNG")
+        (results / study / "weights.pt").write_bytes(b"x")
+    return results
+
+
+def test_a_finished_run_is_published_as_text_with_its_summed_wall_time(tmp_path):
+    results = _run(tmp_path)
+    segments = tmp_path / "segments.tsv"
+    segments.write_text("1000 1600\n2000 2300\n")          # killed after 10 minutes, resumed for 5
+    out = tmp_path / "docs" / "standard"
+    written = publish_reference(results, out, commit="abc123", scale="standard", cores="2", segments=segments)
+    names = sorted(str(p.relative_to(out)) for p in written)
+    assert "s1/claims.md" in names and "s4/tables/t.csv" in names and "s2/figures/claims_effects.png" in names
+    assert not (out / "s1" / "weights.pt").exists() and not (out / "s1" / "figures" / "other.png").exists()
+    facts = (out / "RUN_FACTS.md").read_text()
+    assert "`abc123`" in facts and "15.0 minutes" in facts and "2 segments" in facts and "--cores 2" in facts
+
+
+def test_an_unfinished_or_oversized_run_is_refused_and_the_old_reference_kept(tmp_path):
+    results = _run(tmp_path)
+    out = tmp_path / "ref"
+    out.mkdir()
+    (out / "keep.md").write_text("old reference")
+    (results / "s3" / "verdicts.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="s3/verdicts.csv"):
+        publish_reference(results, out, commit="c", scale="standard", cores="2")
+    (results / "s3" / "verdicts.csv").write_text("claim\n")
+    (results / "s3" / "tables" / "huge.csv").write_bytes(b"0" * 2_100_000)
+    with pytest.raises(ValueError, match="2 MB"):
+        publish_reference(results, out, commit="c", scale="standard", cores="2")
+    assert (out / "keep.md").read_text() == "old reference"

@@ -1,0 +1,61 @@
+"""Sizing a scale from a run: units for a 1-SD effect, which claims that covers, and what fits a budget."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from restorebench.report.sizing import StudyCost, claim_requirements, plan, study_costs, units_at_one_sd
+from restorebench.report.verdicts import StatsConfig, sign_flip_p
+
+
+def test_units_for_a_one_sd_effect_grow_with_the_cells_a_claim_must_pass():
+    assert units_at_one_sd(1, "held") == 8
+    assert units_at_one_sd(2, "held") == 11            # both cells at alpha: 1 - 2 (1 - power) >= 0.8
+    assert units_at_one_sd(22, "contradicted") == 18   # one cell at 0.05 / 22
+    assert units_at_one_sd(1, "held", sds=3.0) == 5     # a large effect needs only the exact test's floor
+
+
+def test_eight_units_give_the_exact_sign_flip_test_about_80_percent_power_at_one_sd():
+    rng = np.random.default_rng(0)
+    cfg = StatsConfig()
+    hits = [sign_flip_p(rng.normal(1.0, 1.0, 8), 0.0, cfg) <= cfg.alpha for _ in range(400)]
+    assert 0.72 <= np.mean(hits) <= 0.92      # the t approximation the sizing uses, within Monte-Carlo error
+
+
+def _verdicts():
+    rows = []
+    for claim, cells, predicted, needed in (("X1", 2, "held", 5.0), ("X2", 2, "held", 40.0),
+                                            ("Y1", 3, "contradicted", 9.0)):
+        for c in range(cells):
+            rows.append({"study": "S1" if claim.startswith("X") else "S2", "claim": claim, "verdict": "inconclusive",
+                         "unit": "item", "n": 2, "claim_predicted": predicted, "claim_units_needed": needed,
+                         "cell": f"c{c}"})
+    return pd.DataFrame(rows)
+
+
+def test_a_claim_is_covered_when_its_estimate_needs_no_more_than_a_one_sd_effect():
+    claims = claim_requirements(_verdicts()).set_index("claim")
+    assert claims.loc["X1", "covered"] and not claims.loc["X2", "covered"] and claims.loc["Y1", "covered"]
+    assert claims.loc["Y1", "units_one_sd"] == units_at_one_sd(3, "contradicted")
+
+
+def test_the_plan_gives_each_study_its_units_while_the_budget_lasts():
+    costs = {"S1": StudyCost("S1", "seeds", 1, per_unit_s=120.0, fixed_s=0.0),     # 1 min per unit on 2 cores
+             "S2": StudyCost("S2", "clips", 2, per_unit_s=1200.0, fixed_s=0.0)}    # 10 min per unit
+    _, studies = plan(_verdicts(), costs, budget_min=np.inf)
+    studies = studies.set_index("study")
+    assert studies.loc["S1", "planned"] == 11 and studies.loc["S2", "planned"] == 12
+    _, tight = plan(_verdicts(), costs, budget_min=40.0)   # base 1 + 20 min; S1 first (cheaper per claim)
+    tight = tight.set_index("study")
+    assert tight.loc["S1", "planned"] == 11 and tight.loc["S2", "planned"] == 2     # 9 more clips would not fit
+    assert tight["planned_min"].sum() == pytest.approx(11 + 20)
+
+
+def test_costs_divide_the_scaling_jobs_by_the_run_units(tmp_path):
+    for rule, name, seconds in (("s2_fit", "a", 30.0), ("s2_fit", "b", 50.0), ("s2_corpus", "c", 10.0)):
+        folder = tmp_path / "benchmarks" / rule
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.tsv").write_text(f"s\th:m:s\n{seconds}\t0:00:{int(seconds)}\n")
+    scale = {"s1": {"seeds": 1}, "s2": {"clips": 2}, "s3": {"seeds": 2}, "s4": {"seeds": 1}}
+    cost = study_costs(tmp_path, scale)["S2"]
+    assert cost.per_unit_s == pytest.approx(40.0) and cost.fixed_s == pytest.approx(10.0)
+    assert cost.seconds(5) == pytest.approx(210.0)
