@@ -242,6 +242,16 @@ def test_compare_runs_on_the_tiny_run_and_on_a_copy_whose_tidy_rows_were_altered
     assert "cell music.csv [" in out and "S1: same verdicts" in out
 
 
+def test_plan_scale_sizes_a_scale_from_the_tiny_run(workdir, capsys):
+    from restorebench.cli import main
+
+    assert main(["plan-scale", str(workdir / "results"), "--config", str(workdir / "config.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "# Sizing from the `tiny` run" in out
+    assert "| S2 | clips | 1 |" in out and "| S1 | training seeds | 2 |" in out and "| S3 | training seeds | 1 |" in out
+    assert "| A1 | 22 |" in out and "| D3 | 2 |" in out
+
+
 def test_table_cell_equals_mean_of_tidy_rows(workdir):
     s2 = workdir / "results" / "s2"
     metrics = pd.read_csv(s2 / "metrics.csv")

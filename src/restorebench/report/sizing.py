@@ -163,6 +163,7 @@ def format_plan(claims: pd.DataFrame, studies: pd.DataFrame, *, run: str, scale:
               "units a 1-SD effect needs | covered |", "|---|---|---|---|---|---|---|---|"]
     for r in claims.itertuples():
         estimate = f"{r.units_estimate:.0f}" if np.isfinite(r.units_estimate) else "–"
-        lines.append(f"| {r.claim} | {r.cells} | {r.reads} | {r.verdict} | {r.n} {r.unit}s | {estimate} | "
+        units = f"{r.n} {r.unit}" + ("" if r.n == 1 else "s")
+        lines.append(f"| {r.claim} | {r.cells} | {r.reads} | {r.verdict} | {units} | {estimate} | "
                      f"{r.units_one_sd} | {'yes' if r.covered else 'no'} |")
     return "\n".join(lines) + "\n"
