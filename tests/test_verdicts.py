@@ -315,3 +315,16 @@ def test_claims_page_states_population_and_what_would_decide_it():
     assert "| X15 | s | **inconclusive** | 2 clips of one trained network" in page
     untrained = evaluate_claim(scores({"a": [5.0, 6.1], "b": [1.0, 2.0]}), claim_of(Cell("snr", "snr", "a", "b")))
     assert population_text(untrained, "clips") == "2 clips"
+
+
+def test_a_contradicted_claim_says_what_in_the_setup_could_explain_it_and_only_then():
+    from restorebench.report.claims import render_claims_markdown
+
+    why = "the data are simulated"
+    worse = scores({"new": [1.0 - k for k in range(6)], "old": [3.0 + k for k in range(6)]})   # every clip worse
+    v = evaluate_claim(worse, Claim("X", "new beats old", (Cell("snr", "snr", "new", "old"),), if_contradicted=why))
+    assert v.verdict == "contradicted"
+    assert f"*Why this run may differ from the paper:* {why}" in render_claims_markdown([v], "", "T", "", CFG, "t")
+    better = scores({"new": [3.0 + k for k in range(6)], "old": [1.0 - k for k in range(6)]})
+    held = evaluate_claim(better, Claim("X", "new beats old", (Cell("snr", "snr", "new", "old"),), if_contradicted=why))
+    assert held.verdict == "held" and why not in render_claims_markdown([held], "", "T", "", CFG, "t")

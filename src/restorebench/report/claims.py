@@ -155,6 +155,8 @@ def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: 
                   f"Population: {population_text(v, item_noun)}. {_sentence(decision_text(v, item_noun))}.", ""]
         if v.claim.note:
             parts += [v.claim.note, ""]
+        if v.verdict == CONTRADICTED and v.claim.if_contradicted:
+            parts += [f"*Why this run may differ from the paper:* {v.claim.if_contradicted}", ""]
         parts += _cells_table_md(v)
     return "\n".join(parts) + "\n"
 
@@ -183,6 +185,8 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
                     f"<p>Population: {escape(population_text(v, item_noun))}. "
                     f"{escape(_sentence(decision_text(v, item_noun)))}.</p>"
                     + (f"<p>{escape(v.claim.note)}</p>" if v.claim.note else "")
+                    + (f"<p><i>Why this run may differ from the paper:</i> {escape(v.claim.if_contradicted)}</p>"
+                       if v.verdict == CONTRADICTED and v.claim.if_contradicted else "")
                     + "<table border='1' cellpadding='3' style='border-collapse:collapse'>"
                       f"<tr>{header}</tr>{cells}</table>"
                     + f"<p>Test: {escape('; '.join(sorted({c.test for c in v.cells})))}.</p>")

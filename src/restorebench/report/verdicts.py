@@ -169,6 +169,9 @@ class Claim:
     statement: str
     cells: tuple[Cell, ...]
     note: str = ""            # how the claim is measured, the paper's wording behind a margin
+    #: what in this suite's setup (stand-in data, smaller networks, a listed deviation) could explain a
+    #: verdict other than the paper's; the claims page prints it when the claim reads contradicted
+    if_contradicted: str = ""
 
 
 @dataclass(frozen=True)
