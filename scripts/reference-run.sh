@@ -30,4 +30,4 @@ trap - EXIT
 record_segment
 snake --report results/report.html --config scale=standard
 "$run/.venv/bin/restorebench" publish-reference results "$here/docs/results/standard" --commit "$commit" \
-    --scale standard --cores "$cores" --wall-segments results/wall_segments.tsv
+    --scale standard --cores "$cores" --wall-segments results/wall_segments.tsv --readme "$here/README.md"

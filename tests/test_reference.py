@@ -47,3 +47,32 @@ def test_an_unfinished_or_oversized_run_is_refused_and_the_old_reference_kept(tm
     with pytest.raises(ValueError, match="2 MB"):
         publish_reference(results, out, commit="c", scale="standard", cores="2")
     assert (out / "keep.md").read_text() == "old reference"
+
+
+def test_the_readme_headline_table_is_rewritten_from_the_published_verdicts(tmp_path):
+    import pandas as pd
+
+    from restorebench.report.reference import HEADLINE_BEGIN, HEADLINE_END
+
+    results = _run(tmp_path)
+    columns = dict(statement="new beats old", metric="snr", lower=-0.1, upper=0.1, n_detail="8",
+                   population="8 clips", units_needed=5.0)
+    for study in ("s1", "s2", "s3", "s4"):
+        pd.DataFrame([
+            {**columns, "claim": f"{study}-H", "verdict": "held", "verdict_reason": "", "cell": "weak",
+             "effect": 0.5, "ci_low": 0.2, "ci_high": 0.9},
+            {**columns, "claim": f"{study}-H", "verdict": "held", "verdict_reason": "", "cell": "strong",
+             "effect": 3.0, "ci_low": 2.0, "ci_high": 4.0},
+            {**columns, "claim": f"{study}-C", "verdict": "contradicted",
+             "verdict_reason": "significantly the other way", "cell": "worst", "effect": -2.0, "ci_low": -3.0,
+             "ci_high": -1.0}]).to_csv(results / study / "verdicts.csv", index=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# top\n\n{HEADLINE_BEGIN}\nold table\n{HEADLINE_END}\n\nrest\n")
+    publish_reference(results, tmp_path / "docs" / "results" / "standard", commit="c", scale="standard",
+                      cores="2", readme=readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# top") and text.endswith("rest\n")
+    line = next(row for row in text.splitlines() if row.startswith("| [s1-H]"))
+    assert "(docs/results/standard/s1/claims.md#s1-h-new-beats-old--held)" in line
+    assert "**held** (8 clips)" in line and "weak: 0.5 [0.2, 0.9] snr, n = 8" in line    # the weakest cell
+    assert "worst: -2 [-3, -1]" in next(r for r in text.splitlines() if r.startswith("| [s2-C]"))

@@ -158,7 +158,8 @@ def cmd_publish_reference(a):
     from ..report.reference import publish_reference
 
     written = publish_reference(Path(a.results), Path(a.output), commit=a.commit, scale=a.scale, cores=a.cores,
-                                segments=Path(a.wall_segments) if a.wall_segments else None)
+                                segments=Path(a.wall_segments) if a.wall_segments else None,
+                                readme=Path(a.readme) if a.readme else None)
     print(f"{len(written)} files in {a.output}")
 
 
@@ -270,6 +271,8 @@ def register(sub) -> None:
     p.add_argument("--scale", default="standard", help="scale of the run (default: %(default)s)")
     p.add_argument("--cores", default="all", help="Snakemake --cores the run had (default: %(default)s)")
     p.add_argument("--wall-segments", help="file of 'start end' epoch seconds per run segment (default: none)")
+    p.add_argument("--readme", help="README whose headline table (between its headline markers) is rewritten "
+                                    "from the published verdicts (default: none)")
 
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
                            "Nothing is left at --output unless both checks pass.")

@@ -27,8 +27,18 @@ def wall_seconds(segments: Path) -> tuple[float, int]:
     return float(sum(float(end) - float(start) for start, end in pairs)), len(pairs)
 
 
+def load_quotes() -> dict:
+    """The papers' own statements per claim (``papers/claims.yaml``: claim -> {paper, quote, where, note})."""
+    from importlib.resources import files
+
+    import yaml
+
+    source = files("restorebench") / "papers" / "claims.yaml"
+    return yaml.safe_load(source.read_text()) if source.is_file() else {}
+
+
 def publish_reference(results: Path, out: Path, *, commit: str, scale: str, cores: str,
-                      segments: Path | None = None) -> list[Path]:
+                      segments: Path | None = None, readme: Path | None = None) -> list[Path]:
     """Copy the reference files of ``results`` to ``out`` (replacing what was there) and write RUN_FACTS.md.
 
     Raises FileNotFoundError when a study's claims or verdicts are missing (an unfinished run is not a
@@ -70,4 +80,66 @@ def publish_reference(results: Path, out: Path, *, commit: str, scale: str, core
     written.append(out / "RUN_FACTS.md")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
+    if readme is not None:
+        link = os.path.relpath(out, Path(readme).parent)
+        write_headline(Path(readme), headline_table(out, link, load_quotes()))
     return written
+
+
+HEADLINE_BEGIN = "<!-- headline: written by restorebench publish-reference; edits between the markers are lost -->"
+HEADLINE_END = "<!-- /headline -->"
+
+
+def _anchor(claim: str, statement: str, label: str) -> str:
+    """GitHub's anchor of a claims page heading '## {claim}: {statement} — {label}'."""
+    import re
+
+    text = f"{claim}: {statement} — {label}".lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def headline_table(reference: Path, link_base: str, quotes: dict | None = None) -> str:
+    """Markdown table of every claim of a reference run: our verdict with its population, the deciding cell's
+    effect and interval, and the paper's own words (``quotes``: claim -> {quote, where}), linking each claim
+    to its section of the reference's claims page (``link_base``: the reference folder as the README links it).
+
+    The deciding cell: for held the weakest cell (smallest effect beyond its threshold), for contradicted the
+    one furthest the other way, otherwise the cell nearest to deciding (fewest units needed)."""
+    import numpy as np
+    import pandas as pd
+
+    rows = ["| claim | our verdict (population) | the cell that decides it, or comes nearest: effect [interval] | "
+            "the paper |", "|---|---|---|---|"]
+    for study in STUDIES:
+        verdicts = pd.read_csv(Path(reference) / study / "verdicts.csv")
+        for claim, cells in verdicts.groupby("claim", sort=False):
+            first = cells.iloc[0]
+            reason = first["verdict_reason"] if isinstance(first["verdict_reason"], str) else ""
+            label = f"{first['verdict']} — {reason}" if reason else first["verdict"]
+            beyond = cells["effect"] - cells["upper"]
+            if first["verdict"] == "held":
+                cell = cells.loc[beyond.idxmin()]
+            elif reason in ("significantly the other way", "short of the margin"):
+                cell = cells.loc[(cells["effect"] - cells["lower"]).idxmin()]
+            else:
+                cell = cells.loc[cells["units_needed"].fillna(np.inf).idxmin()] if cells["units_needed"].notna().any() \
+                    else cells.iloc[0]
+            effect = (f"{cell['cell']}: {cell['effect']:.3g} [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}] "
+                      f"{cell['metric']}, n = {cell['n_detail']}")
+            quote = (quotes or {}).get(claim) or {}
+            paper = f"“{quote['quote']}” ({quote['where']})" if quote.get("quote") else "–"
+            link = f"{link_base}/{study}/claims.md#{_anchor(claim, first['statement'], label)}"
+            rows.append(f"| [{claim}]({link}) {first['statement']} | **{label}** ({first['population']}) | "
+                        f"{effect} | {paper} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_headline(readme: Path, table: str) -> bool:
+    """Replace the text between the headline markers of ``readme`` with ``table``; False when it has none."""
+    text = Path(readme).read_text()
+    if HEADLINE_BEGIN not in text or HEADLINE_END not in text:
+        return False
+    head, rest = text.split(HEADLINE_BEGIN, 1)
+    _, tail = rest.split(HEADLINE_END, 1)
+    Path(readme).write_text(f"{head}{HEADLINE_BEGIN}\n{table}{HEADLINE_END}{tail}")
+    return True
