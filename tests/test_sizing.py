@@ -59,3 +59,20 @@ def test_costs_divide_the_scaling_jobs_by_the_run_units(tmp_path):
     cost = study_costs(tmp_path, scale)["S2"]
     assert cost.per_unit_s == pytest.approx(40.0) and cost.fixed_s == pytest.approx(10.0)
     assert cost.seconds(5) == pytest.approx(210.0)
+
+
+def test_the_threads_the_sizing_charges_are_the_rules_threads():
+    import re
+    from pathlib import Path
+
+    from restorebench.report.sizing import RULE_THREADS
+
+    rules = "".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "workflow" / "rules").glob("*.smk"))
+    for rule, threads in RULE_THREADS.items():
+        block = re.search(rf"^rule {rule}:\n(.*?)(?=^rule |\Z)", rules, re.M | re.S).group(1)
+        assert re.search(rf"^\s+threads: {threads}$", block, re.M), rule
+    fit = re.search(r"^rule s2_fit:\n(.*?)(?=^rule |\Z)", rules, re.M | re.S).group(1)
+    assert 'threads: config["fit_threads"]' in fit
+    # and every other rule holds one thread
+    others = re.findall(r"^rule (\w+):\n(?:(?!^rule ).)*?^\s+threads: (\d+)$", rules, re.M | re.S)
+    assert all(int(n) == 1 for rule, n in others if rule not in RULE_THREADS), others

@@ -144,7 +144,8 @@ def cmd_plan_scale(a):
     config = yaml.safe_load(Path(a.config).read_text())
     if scale not in config.get("scales", {}):
         raise ValueError(f"{a.config}: scales.{scale} (the scale of {results}) is not defined")
-    claims, studies = plan(verdicts, study_costs(results, config["scales"][scale]), cores=a.cores,
+    costs = study_costs(results, config["scales"][scale], fit_threads=int(config.get("fit_threads", 1)))
+    claims, studies = plan(verdicts, costs, cores=a.cores,
                            budget_min=a.budget_minutes)
     text = format_plan(claims, studies, run=str(results), scale=scale, cores=a.cores, budget_min=a.budget_minutes)
     sys.stdout.write(text)

@@ -15,8 +15,9 @@ its study then needs n units; claims with smaller effects are listed with the un
 
 Costs come from the run's job times (``benchmarks/``): the jobs whose count grows with the study's unit
 (fits per clip for S2, trainings and their evaluations per seed for S1, S3, S4) divided by the run's units,
-and the rest of the study as a fixed cost. Wall time on ``cores`` cores is job-seconds / cores, which
-holds when the jobs keep every core busy (they do at these scales: dozens of independent jobs per study).
+and the rest of the study as a fixed cost. A job holds its rule's ``threads`` cores for its wall time, so
+wall time on ``cores`` cores is the sum of job-seconds x threads over cores, which holds when the jobs keep
+every core busy (they do at these scales: dozens of independent jobs per study).
 """
 from __future__ import annotations
 
@@ -66,9 +67,15 @@ def claim_requirements(verdicts: pd.DataFrame, cfg: StatsConfig = StatsConfig())
     return pd.DataFrame(rows)
 
 
-def _job_seconds(benchmarks: Path, rule: str) -> float:
+#: cores a job of these rules holds (their ``threads:`` in workflow/rules; a test checks); s2_fit's come from
+#: the config's ``fit_threads``, every other rule holds one
+RULE_THREADS = {"s1_train": 2}
+
+
+def _job_seconds(benchmarks: Path, rule: str, threads: int = 1) -> float:
+    """Core-seconds the rule's jobs held: wall seconds of each benchmark file times the rule's threads."""
     files = list((benchmarks / rule).rglob("*.tsv")) if (benchmarks / rule).is_dir() else []
-    return float(sum(pd.read_csv(f, sep="\t")["s"].iloc[-1] for f in files))
+    return float(sum(pd.read_csv(f, sep="\t")["s"].iloc[-1] for f in files)) * threads
 
 
 @dataclass(frozen=True)
@@ -83,16 +90,17 @@ class StudyCost:
         return self.fixed_s + self.per_unit_s * units
 
 
-def study_costs(results: Path, scale_config: dict) -> dict[str, StudyCost]:
-    """Job-seconds per unit and fixed, per study, from ``results/benchmarks`` of a run at ``scale_config``
-    (the ``scales.<scale>`` block it ran with)."""
+def study_costs(results: Path, scale_config: dict, fit_threads: int = 1) -> dict[str, StudyCost]:
+    """Core-seconds per unit and fixed, per study, from ``results/benchmarks`` of a run at ``scale_config``
+    (the ``scales.<scale>`` block it ran with; ``fit_threads`` the config's threads per S2 fit)."""
+    threads = {**RULE_THREADS, "s2_fit": fit_threads}
     benchmarks = Path(results) / "benchmarks"
     timed = {p.name for p in benchmarks.iterdir() if p.is_dir()} if benchmarks.is_dir() else set()
     costs = {}
     for study, (unit, key, rules) in STUDY_UNITS.items():
         units = int(scale_config[study.lower()][key])
-        scaling = sum(_job_seconds(benchmarks, r) for r in rules)
-        fixed = sum(_job_seconds(benchmarks, r) for r in timed
+        scaling = sum(_job_seconds(benchmarks, r, threads.get(r, 1)) for r in rules)
+        fixed = sum(_job_seconds(benchmarks, r, threads.get(r, 1)) for r in timed
                     if r.startswith(study.lower() + "_") and r not in rules)
         costs[study] = StudyCost(study, unit, units, scaling / units, fixed)
     return costs
