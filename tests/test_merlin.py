@@ -3,6 +3,7 @@ weights and code, losses, metrics, tiling, training, and bad input."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,9 @@ def test_scene_areas_never_overlap_and_buildings_stay_in_one_area():
     assert np.all(scene["height"][scene["mask"] == 0] == 0)
 
 
-@pytest.mark.skipif(not HAVE_WHEEL, reason="deepdespeckling wheel not installed (make setup)")
+# make test sets RESTOREBENCH_REQUIRE_RELEASED=1 (make setup installs the wheel): there a missing wheel fails
+@pytest.mark.skipif(not HAVE_WHEEL and not os.environ.get("RESTOREBENCH_REQUIRE_RELEASED"),
+                    reason="deepdespeckling wheel not installed (make setup)")
 def test_released_merlin_loads_into_our_backbone_and_matches_the_authors_forward():
     from restorebench.experiments.merlin_multitask import released_weights
 

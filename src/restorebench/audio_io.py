@@ -107,14 +107,32 @@ def read_audio_channels(path: str | os.PathLike, stream: int = 0) -> tuple[np.nd
 def read_audio(path: str | os.PathLike, sample_rate: int | None = 16000, mono: bool = True,
                stream: int = 0) -> np.ndarray:
     """Read an audio file as float32, mixed to mono and resampled to ``sample_rate`` (with a warning)."""
+    return read_audio_source(path, sample_rate, mono, stream)[0]
+
+
+def read_audio_source(path: str | os.PathLike, sample_rate: int | None = 16000, mono: bool = True,
+                      stream: int = 0) -> tuple[np.ndarray, int, int]:
+    """:func:`read_audio`, and the file's own sample rate and channel count (what a user's numbers refer to)."""
     x, rate = read_audio_channels(path, stream)
+    channels = x.shape[0]
     if mono:
         x = x.mean(axis=0)
         check_signal(x, str(path))   # channels in antiphase can cancel
     if sample_rate is not None and rate != sample_rate:
         warnings.warn(f"{path}: resampling from {rate} Hz to {sample_rate} Hz", stacklevel=2)
         x = resample(x, rate, sample_rate)
-    return x.astype(np.float32)
+    return x.astype(np.float32), rate, channels
+
+
+def white_noise_std_after_reading(std: float, rate: int, channels: int, sample_rate: int = 16000) -> float:
+    """The standard deviation that white noise of ``std`` per sample in a file at ``rate`` Hz with
+    ``channels`` channels has once :func:`read_audio` mixed it to mono and resampled it to ``sample_rate``.
+
+    Resampling down keeps the band below the new Nyquist frequency, a share sample_rate / rate of white
+    noise's power (up: no change); the mono mix averages the channels, dividing the power by their number
+    when the noise is independent from channel to channel (sensor and dither noise are).
+    """
+    return float(std * np.sqrt(min(1.0, sample_rate / rate) / channels))
 
 
 @contextlib.contextmanager
@@ -134,8 +152,30 @@ def atomic_output(path: str | os.PathLike, suffix: str | None = None):
             os.unlink(tmp)
 
 
+#: the step between two sample values of an integer PCM subtype, full scale 1 (what soundfile reads)
+PCM_STEPS = {"PCM_S8": 2.0 ** -7, "PCM_U8": 2.0 ** -7, "PCM_16": 2.0 ** -15, "PCM_24": 2.0 ** -23,
+             "PCM_32": 2.0 ** -31}
+
+
+def quantisation_step(path: str | os.PathLike) -> float:
+    """One step of the file's integer PCM grid (2^-15 for 16-bit), 0 for float or compressed audio."""
+    try:
+        return PCM_STEPS.get(sf.info(str(path)).subtype, 0.0)
+    except Exception:     # not a libsndfile file (MP4 through PyAV): no integer grid to speak of
+        return 0.0
+
+
+def check_finite_output(path, x: np.ndarray) -> None:
+    """Refuse to write NaN or Inf: a restoration that diverged must fail, not leave a file that looks done."""
+    bad = ~np.isfinite(np.asarray(x))
+    if bad.any():
+        raise ValueError(f"{path}: not written: {int(bad.sum())} of {bad.size} output values are NaN or Inf")
+
+
 def write_audio(path, x: np.ndarray, sample_rate: int = 16000) -> None:
-    """Write float32 WAV atomically (float samples, so values above 1 are not clipped)."""
+    """Write float32 WAV atomically (float samples, so values above 1 are not clipped); NaN or Inf is an
+    error and nothing is written."""
+    check_finite_output(path, x)
     with atomic_output(path, suffix=".wav") as tmp:
         sf.write(str(tmp), np.asarray(x, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
 

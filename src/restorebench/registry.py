@@ -208,7 +208,8 @@ register(Method("im2height", "IM2HEIGHT", "S3", "model", trained=True, paper="ba
 
 
 # S4 (declipping). Slot "declipper": ``trained`` methods are networks trained with ``params["objective"]``
-# (methods/declipping.py); the others ``run(y, mu, context) -> x_hat`` on one measurement.
+# (methods/declipping.py); the others ``run(y, mu, context) -> x_hat`` on one measurement (``context["mask"]``,
+# when present, gives the saturated samples instead of |y| >= mu).
 def _clipped(y, mu, context):
     return y
 
@@ -216,7 +217,7 @@ def _clipped(y, mu, context):
 def _aspade(y, mu, context):
     from .methods.aspade import ASpadeConfig, aspade
 
-    return aspade(y, mu, context.get("aspade") or ASpadeConfig())
+    return aspade(y, mu, context.get("aspade") or ASpadeConfig(), mask=context.get("mask"))
 
 
 register(Method("clipped", "Clipped input", "S4", "declipper", run=_clipped, paper="baseline",

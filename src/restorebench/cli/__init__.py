@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, s1_rfi, s2_audio_priors, s3_merlin, s4_declip, tools
+from . import bench, common, s1_rfi, s2_audio_priors, s3_merlin, s4_declip, tools
 
 COMMAND_MODULES = (s2_audio_priors, s1_rfi, s3_merlin, s4_declip, tools, bench)
 
@@ -36,10 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.tools import MissingToolError
 
     try:
+        common.check_outputs_writable(args)
         status = args.func(args)            # a command may return its own exit status (compare-runs: 1)
     # audio_io.AudioInputError and metrics.audio.MetricError are ValueErrors: caught here without importing
     # their modules, which would cost every workflow step scipy.signal's start-up
-    except (MissingToolError, FileNotFoundError, ValueError) as err:
+    # OSError: an output folder that cannot be created or written, a file that vanished (with its path)
+    except (MissingToolError, OSError, ValueError) as err:
         print(f"restorebench {args.command}: error: {err}", file=sys.stderr)
         return 2
     return status if isinstance(status, int) else 0

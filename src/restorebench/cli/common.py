@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 DEVICE_HELP = "torch device: auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: %(default)s)"
@@ -88,6 +90,48 @@ S2_ROLES = _attribute("restorebench.experiments.audio_priors", "ROLES")
 
 
 # ------------------------------------------------------------------------------------------ subcommands
+
+@dataclass(frozen=True)
+class UserTool:
+    """What a user-facing tool reads and writes, declared where it is registered, so that the bad-input
+    matrix (tests/test_bad_inputs.py) feeds every tool the known bad inputs of each file it reads.
+
+    ``files``: option -> kind of file ("audio", "slc", "echoes", "scene", "weights:S1|S3|S4"); ``outputs``:
+    the options naming what it writes; ``example``: the other options of a minimal valid call.
+    """
+    name: str
+    files: dict
+    outputs: tuple
+    example: tuple = ()
+
+
+#: every user tool, by name (filled as the parser is built)
+USER_TOOLS: dict[str, UserTool] = {}
+
+
+def declare_user_tool(name: str, files: dict, outputs: tuple = (), example: tuple = ()) -> None:
+    USER_TOOLS[name] = UserTool(name, dict(files), tuple(outputs), tuple(example))
+
+
+def check_outputs_writable(args) -> None:
+    """Before a user tool starts (a fit can take minutes): each output it was given must be writable, i.e.
+    its folder is a folder we may write in, or can be created. A ValueError names the option and path."""
+    import os
+
+    tool = USER_TOOLS.get(getattr(args, "command", ""))
+    for option in tool.outputs if tool else ():
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if not value:
+            continue
+        folder = Path(value).parent
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{option} {value}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{option} {value}: {existing} is not writable")
+        if Path(value).is_dir():
+            raise ValueError(f"{option} {value}: is a folder; give a file name")
+
 
 def add_command(sub, name: str, help: str, func: Callable, description: str | None = None):
     """A subparser whose ``--help`` starts with its one-line ``help`` (plus ``description``, if given)."""
@@ -292,31 +336,49 @@ def cfar(a):
 
 
 def load_complex(path: str, what: str):
-    """A 2-D complex image from a .npy file, or from a complex SAR product through sarpy (SICD/NITF, GFF...)."""
+    """A 2-D complex image from a .npy file, or from a complex SAR product through sarpy (SICD/NITF, GFF...);
+    checked to be at least 2 x 2 finite pixels (errors name the file)."""
     import numpy as np
 
     if not str(path).endswith(".npy"):
         from ..data.sar_real import read_complex_image
 
-        return read_complex_image(path)
-    try:
-        array = np.load(path)
-    except Exception as err:
-        raise ValueError(f"{path}: cannot read {what} ({err})") from err
+        array = read_complex_image(path)
+    else:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: {what} not found")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except Exception as err:
+            raise ValueError(f"{path}: cannot read {what} ({err})") from err
     if array.ndim != 2 or not np.iscomplexobj(array):
         raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
                          f"{array.shape}")
+    if min(array.shape) < 2:
+        raise ValueError(f"{path}: {what} is {array.shape[0]} x {array.shape[1]} pixels; it needs at least 2 x 2")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{path}: {what} contains NaN or Inf")
     return array
 
 
 def save_npy(path: str, array) -> None:
-    """np.save, atomically: no half-written file survives an error."""
+    """np.save, atomically: no half-written file survives an error, and no NaN or Inf is written."""
+    save_npy_together({path: array})
+
+
+def save_npy_together(arrays: dict) -> None:
+    """Several .npy files written as one: each to a temporary name, all renamed only once every one is
+    written and finite, so an error leaves none of them (map-buildings' mask and height are a pair)."""
+    import contextlib
+
     import numpy as np
 
-    from ..audio_io import atomic_output
+    from ..audio_io import atomic_output, check_finite_output
 
-    with atomic_output(path, suffix=".npy") as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
+    for path, array in arrays.items():
+        check_finite_output(path, array)
+    with contextlib.ExitStack() as stack:
+        for path, array in arrays.items():
+            tmp = stack.enter_context(atomic_output(path, suffix=".npy"))
+            with open(tmp, "wb") as fh:
+                np.save(fh, array)

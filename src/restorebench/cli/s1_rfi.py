@@ -314,6 +314,7 @@ def register(sub) -> None:
     p.add_argument("--scene", required=True,
                    help="complex reflectivity scene, .npy of a 2-D complex array (azimuth lines x range samples)")
     p.add_argument("--output", required=True, help="raw echoes to write (.npy, same shape)")
+    common.declare_user_tool("sar-simulate", {"--scene": "scene"}, ("--output",), example=("--sensor", "sentinel1-like"))
 
     p = common.add_command(sub, "sar-focus", "range-Doppler focusing of raw echoes (.npy in, .npy out)",
                            cmd_sar_focus)
@@ -321,6 +322,7 @@ def register(sub) -> None:
     p.add_argument("--input", required=True,
                    help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
     p.add_argument("--output", required=True, help="focused complex image to write (.npy, same shape)")
+    common.declare_user_tool("sar-focus", {"--input": "echoes"}, ("--output",), example=("--sensor", "sentinel1-like"))
 
     p = common.add_command(sub, "suppress-rfi", "remove RFI from raw echoes (.npy in, .npy out)", cmd_suppress_rfi,
                            "Prints the method and the fraction of time-frequency pixels masked as JSON.")
@@ -342,3 +344,5 @@ def register(sub) -> None:
                         "configuration replaces the --cfar-* options")
     common.add_device_option(p, "trained methods")
     common.add_cfar_options(p)
+    common.declare_user_tool("suppress-rfi", {"--input": "echoes", "--checkpoint": "weights:S1"}, ("--output",),
+                             example=("--method", "difnet"))

@@ -139,19 +139,35 @@ def cmd_declip(a):
     import sys
     import time
 
-    from ..audio_io import AudioInputError, write_audio
-    from ..methods.dip import resolve_device
-    from ..physics.clipping import detect_clipping
-    from ..experiments.declipping import run_declipper
+    import numpy as np
 
+    from ..audio_io import AudioInputError, quantisation_step, write_audio
+    from ..experiments.declipping import run_declipper
+    from ..methods.dip import resolve_device
+    from ..physics.clipping import detect_clipping, project_consistent, threshold_mask
+
+    if a.threshold < 0:
+        raise ValueError(f"--threshold must be 0 (detect the rails) or a clip level > 0, got {a.threshold}")
     common.threads(a.threads)
     y, rate = _read_channels(a.input)
-    found = detect_clipping(y)
-    mu = a.threshold or found["threshold"]
-    if not a.threshold and not found["clipped"]:
-        print(f"warning: {a.input} shows no clipping plateau ({found['saturated_fraction']:.1e} of its samples at "
-              f"its peak, longest run {found['longest_run']}); declipping at its peak anyway. Give --threshold "
-              f"if the clip level is known", file=sys.stderr)
+    peak = float(np.max(np.abs(y)))
+    if a.threshold:
+        step = quantisation_step(a.input)
+        if a.threshold > peak + step:
+            raise ValueError(f"--threshold {a.threshold} is above the peak of {a.input} ({peak:.6g}): no sample "
+                             f"would be declipped")
+        # samples within one step of the integer PCM grid count as on the rail: 16-bit's +32767 is 1 - 2^-15
+        mask = threshold_mask(y, a.threshold, tolerance=step)
+        rails = {"threshold": a.threshold}
+    else:
+        found = detect_clipping(y)
+        mask = found["mask"]
+        rails = {"rails": [{k: c[k] for k in ("upper", "lower", "upper_clipped", "lower_clipped")}
+                           for c in found["channels"]]}
+        if not found["clipped"]:
+            print(f"warning: {a.input} shows no clipping plateau on either rail (longest run "
+                  f"{found['longest_run']} samples at a channel's maximum or minimum); nothing is declipped. "
+                  f"Give --threshold if the clip level is known", file=sys.stderr)
     model, device = None, resolve_device(a.device)
     if a.method == "network":
         if not a.checkpoint:
@@ -164,11 +180,22 @@ def cmd_declip(a):
                                   f"resampling a clipped file smears its plateaus, so resample the audio before it "
                                   f"is clipped, or train at {rate} Hz")
     start = time.perf_counter()
-    x = run_declipper(None if model is not None else a.method, y, [mu] * len(y), model, device)
+    mu = np.maximum(np.max(np.abs(y), axis=1), 1e-12)       # scale only: the mask says what is clipped
+    raw = run_declipper(None if model is not None else a.method, y, mu, model, device, mask=mask)
+    consistent = project_consistent(raw, y, mask).astype(np.float32)
+    reliable = mask == 0
+    change = np.abs(raw - y)[reliable]
+    below = (np.abs(raw) < np.abs(y) * (1 - 1e-6))[~reliable]
+    x = raw if a.raw else consistent
     write_audio(a.output, x.T if x.shape[0] > 1 else x[0], rate)
     print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "sample_rate": rate,
-                      "channels": int(y.shape[0]), "threshold": mu,
-                      "saturated_fraction": found["saturated_fraction"] if not a.threshold else None,
+                      "channels": int(y.shape[0]), **rails, "saturated_fraction": float(mask.mean()),
+                      "output_is": "raw" if a.raw else "consistent",
+                      # how far the declipper's own output strayed from the measurement, which --raw keeps
+                      "raw_output": {"reliable_max_abs_change": float(change.max()) if change.size else 0.0,
+                                     "reliable_rms_change": float(np.sqrt(np.mean(change ** 2)))
+                                     if change.size else 0.0,
+                                     "saturated_below_rail_fraction": float(below.mean()) if below.size else 0.0},
                       "seconds": round(time.perf_counter() - start, 2), "device": str(device)}, indent=2))
 
 
@@ -256,18 +283,27 @@ def register(sub) -> None:
     p.add_argument("--saturated-fraction", type=float, required=True,
                    help="fraction v of the samples that end up on the threshold, in (0, 0.5]")
     p.add_argument("--output", required=True, help="clipped audio (float WAV)")
+    common.declare_user_tool("clip", {"--input": "audio"}, ("--output",), example=("--saturated-fraction", "0.05"))
 
     p = common.add_command(sub, "declip", "restore a clipped audio file with a trained declipper or A-SPADE",
-                           cmd_declip, "The clip level is read off the file (its peak, on which a clipped file "
-                           "sits for whole runs of samples) unless --threshold gives it; each channel is "
-                           "declipped on its own at that level. Prints what was done as JSON.")
+                           cmd_declip, "The clipped samples are read off the file: each channel's maximum and "
+                           "minimum on their own (integer PCM saturates at +32767 and -32768), a rail counting as "
+                           "clipped when the channel sits on it for whole runs of samples (on 8-bit audio's coarse "
+                           "grid a smooth peak does too: give the level there); --threshold gives the level instead. Each channel is declipped on its own, and the output is made "
+                           "consistent with the file: unclipped samples kept as they are, clipped ones at least "
+                           "at their rail (--raw: the declipper's output as it is). Prints what was done as JSON, "
+                           "with how far the raw output strayed from the unclipped samples.")
     p.add_argument("--input", required=True, help="clipped audio file")
     p.add_argument("--output", required=True, help="restored audio (float WAV, same rate and channels)")
     p.add_argument("--method", default="network", choices=("network", "aspade"),
                    help="network: the weights of --checkpoint; aspade: the classical declipper (default: %(default)s)")
     p.add_argument("--checkpoint", default="", help="declipper weights (.pt from s4-music-train) (default: none)")
     p.add_argument("--threshold", type=float, default=0.0,
-                   help="clip level mu; 0 = detect it from the file's peak (default: %(default)s)")
+                   help="clip level mu, full scale 1: samples with |y| >= mu (within one step of the file's integer "
+                        "grid) are clipped; 0 = detect each channel's rails (default: %(default)s)")
+    p.add_argument("--raw", action="store_true",
+                   help="write the declipper's output as it is, without putting the unclipped samples back")
+    common.declare_user_tool("declip", {"--input": "audio", "--checkpoint": "weights:S4"}, ("--output",))
     common.add_device_option(p)
     common.add_threads_option(p)
 

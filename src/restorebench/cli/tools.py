@@ -40,7 +40,7 @@ def cmd_score_audio(a):
 
 
 def cmd_restore_audio(a):
-    from ..audio_io import AudioInputError, read_audio, write_audio
+    from ..audio_io import AudioInputError, read_audio_source, white_noise_std_after_reading, write_audio
     from ..dsp import STFTConfig
     from ..methods.dip import restore_recording
     from ..methods.stopping import DEFAULT_UNSUPERVISED_RULE
@@ -48,12 +48,18 @@ def cmd_restore_audio(a):
     common.threads(a.threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        observed = read_audio(a.input)
+        observed, file_rate, file_channels = read_audio_source(a.input)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     cfg = STFTConfig(a.n_fft, a.hop)
-    if a.noise_std is not None and a.noise_std <= 0:
+    if observed.size < a.n_fft:
+        raise AudioInputError(f"{a.input}: {observed.size} samples at 16 kHz ({observed.size / 16000:.3f} s) is "
+                              f"shorter than one STFT frame (--n-fft {a.n_fft}); nothing to fit")
+    if a.noise_std is not None and not a.noise_std > 0:
         raise AudioInputError(f"--noise-std must be positive, got {a.noise_std}")
+    # --noise-std is the user's file's; the fit sees the 16 kHz mono mix
+    noise_std = (None if a.noise_std is None
+                 else white_noise_std_after_reading(a.noise_std, file_rate, file_channels))
     rule = a.select
     if rule == "auto":
         rule = "dp-known" if a.noise_std is not None else DEFAULT_UNSUPERVISED_RULE
@@ -70,13 +76,14 @@ def cmd_restore_audio(a):
         raise AudioInputError(f"--overlap-seconds must be at least 0 and below --segment-seconds "
                               f"({a.overlap_seconds} vs {a.segment_seconds})")
     fit_cfg = common.fit_config(a)
-    result = restore_recording(observed, a.prior, cfg, fit_cfg, rule=rule, noise_std=a.noise_std,
+    result = restore_recording(observed, a.prior, cfg, fit_cfg, rule=rule, noise_std=noise_std,
                                sample_mask=mask, segment_samples=segment, overlap_samples=overlap,
                                log=lambda msg: print(msg, file=sys.stderr, flush=True))
     write_audio(a.output, result.restored)
     print(json.dumps({"input": a.input, "output": a.output, "task": a.task, "prior": a.prior,
                       "iterations": fit_cfg.iterations, "stopping_rule": rule,
-                      "noise_std": a.noise_std, "segments": result.segments,
+                      "noise_std": a.noise_std, "noise_std_at_16k_mono": noise_std,
+                      "segments": result.segments,
                       "estimated_seconds": round(result.estimated_seconds, 1),
                       "wall_seconds": round(result.wall_seconds, 2), "device": result.device}, indent=2))
 
@@ -187,6 +194,7 @@ def register(sub) -> None:
     p.add_argument("--estimate", required=True, help="restored audio file to score against the reference")
     p.add_argument("--mixture", help="the corrupted input, to report input scores and the SNR gain (dB)")
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ (non-speech audio)")
+    common.declare_user_tool("score-audio", {"--reference": "audio", "--estimate": "audio"}, example=("--no-pesq",))
 
     p = common.add_command(sub, "restore-audio", "fit a deep audio prior to your own file", cmd_restore_audio,
                            "The recording is fitted in overlapping segments (--segment-seconds, each fitted on its own "
@@ -210,14 +218,18 @@ def register(sub) -> None:
                         "dp-known when --noise-std is given, else the best rule that needs no noise level "
                         "(dp-blind; README 'Benchmarks') (default: %(default)s)")
     p.add_argument("--noise-std", type=float,
-                   help="the noise's standard deviation per sample, full scale = 1, if you know it (e.g. 0.1); "
-                        "enables the dp-known rule")
+                   help="the standard deviation of white noise per sample in your file (each channel, full scale "
+                        "= 1, at the file's own rate), if you know it (e.g. 0.1); enables the dp-known rule. It is "
+                        "converted to what the fit sees: x sqrt(16000 / rate) for a file above 16 kHz (the band "
+                        "resampling keeps), / sqrt(channels) for the mono mix (noise independent per channel)")
     p.add_argument("--segment-seconds", type=float, default=2.048,
                    help="length of the segments fitted one by one (2.048 s = 512 frames at hop 64, the paper's "
                         "speech geometry) (default: %(default)s)")
     p.add_argument("--overlap-seconds", type=float, default=0.256,
                    help="overlap of consecutive segments, crossfaded (default: %(default)s)")
     common.add_fit_options(p)
+    common.declare_user_tool("restore-audio", {"--input": "audio"}, ("--output",),
+                             example=("--task", "denoise", "--iterations", "2", "--widths", "4,4,4"))
 
     p = common.add_command(sub, "collect", "check tidy TSVs against the result schema and concatenate them into "
                                            "one CSV", cmd_collect)

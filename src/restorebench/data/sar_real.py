@@ -55,15 +55,18 @@ def read_complex_image(path: str | os.PathLike) -> np.ndarray:
 
     A file holding several images (e.g. polarisations) yields its first one. Raises FileNotFoundError if the
     file does not exist, ValueError if sarpy cannot open or read it as a complex SAR image, or if the image is
-    not a non-empty 2-D array of finite values; both messages name the file. Raises ImportError if sarpy is
-    not installed.
+    not a non-empty 2-D array of finite values; both messages name the file. Raises
+    restorebench.data.tools.MissingToolError, with the install command, if sarpy is not installed.
     """
+    path = Path(path)
     try:
         from sarpy.io.complex.converter import open_complex
     except ImportError as err:
-        raise ImportError("read_complex_image needs sarpy to read complex SAR files: pip install sarpy") from err
+        from .tools import MissingToolError
 
-    path = Path(path)
+        raise MissingToolError(f"{path}: reading a SAR product needs sarpy: pip install -e '.[sar]' (or give a 2-D "
+                               f"complex .npy)") from err
+
     if not path.exists():
         raise FileNotFoundError(f"complex SAR image not found: {path}")
     try:

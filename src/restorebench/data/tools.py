@@ -14,7 +14,7 @@ SYSTEM_TOOLS = {
 
 
 class MissingToolError(RuntimeError):
-    """A system program the step needs is not installed."""
+    """A system program or optional library the step needs is not installed (the message says how to install it)."""
 
 
 def install_command(packages: str) -> str:

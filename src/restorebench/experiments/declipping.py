@@ -41,17 +41,20 @@ def _fraction_label(v: float) -> str:
 
 
 def run_declipper(method: str | None, y: np.ndarray, mu: np.ndarray, model=None, device=None,
-                  context=None) -> np.ndarray:
+                  context=None, mask: np.ndarray | None = None) -> np.ndarray:
     """x_hat for every row of ``y`` (n, T) at thresholds ``mu`` (n,): with the trained network ``model`` when
-    one is given (a trained declipper), else with the registered untrained S4 declipper ``method``."""
+    one is given (a trained declipper), else with the registered untrained S4 declipper ``method``.
+    ``mask`` (n, T; 1 = saturated), when given, says which samples are clipped instead of |y| >= mu."""
     if model is not None:
         from ..methods.declipping import declip
 
-        return declip(model, y, mu, device=device)
+        return declip(model, y, mu, device=device, mask=mask)
     spec = registry.get(STUDY, "declipper", method)
     if spec.trained:
         raise ValueError(f"S4 declipper {method!r} is a network: give its trained weights")
-    return np.stack([spec.run(row, float(m), context or {}) for row, m in zip(y, mu)]).astype(np.float32)
+    rows = mask if mask is not None else [None] * len(y)
+    return np.stack([spec.run(row, float(m), {**(context or {}), **({"mask": r} if r is not None else {})})
+                     for row, m, r in zip(y, mu, rows)]).astype(np.float32)
 
 
 def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path,

@@ -66,8 +66,12 @@ def _keep_largest(z: np.ndarray, k: int) -> np.ndarray:
     return np.where(magnitude >= kth[None, :], z, 0)
 
 
-def aspade(y: np.ndarray, mu: float | None = None, cfg: ASpadeConfig = ASpadeConfig()) -> np.ndarray:
-    """Declip the 1-D measurement ``y`` (threshold ``mu``; default: its peak magnitude). Returns x_hat."""
+def aspade(y: np.ndarray, mu: float | None = None, cfg: ASpadeConfig = ASpadeConfig(),
+           mask: np.ndarray | None = None) -> np.ndarray:
+    """Declip the 1-D measurement ``y`` (threshold ``mu``; default: its peak magnitude). Returns x_hat.
+
+    ``mask`` (1 = saturated) overrides the samples read off ``mu``: a file clipped at asymmetric rails
+    (integer PCM: +32767 and -32768) has no single threshold (physics.clipping.detect_clipping)."""
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"A-SPADE declips one signal at a time, got shape {y.shape}")
@@ -75,7 +79,7 @@ def aspade(y: np.ndarray, mu: float | None = None, cfg: ASpadeConfig = ASpadeCon
     if mu <= 0:
         raise ValueError("the measurement is silent")
     y = y / mu                                              # the tolerance is relative; the output is rescaled
-    mask = saturation_mask(y, 1.0)
+    mask = saturation_mask(y, 1.0) if mask is None else np.asarray(mask, dtype=y.dtype).reshape(y.shape)
     if not mask.any():
         return y * mu
     stft = frame(cfg)

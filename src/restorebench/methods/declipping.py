@@ -72,12 +72,13 @@ def train(cfg: DeclipConfig, optim: OptimConfig, arrays: tuple, output: Path, ch
     model = build_model(cfg)
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim,
                           {"s4": cfg.to_dict()}, checkpoint_dir, device, progress)
-    save_trained(output, model.cpu(), {"s4": cfg.to_dict()}, history, optim.seed)
+    save_trained(output, model.cpu(), {"s4": cfg.to_dict()}, history, optim.seed, study="S4")
     return history
 
 
 def load_trained(path: Path) -> tuple[DeclipConfig, Declipper]:
-    state = load_weights(path)
+    """A trained declipper and its config (sample rate, bias-free or not: what the declip tool checks)."""
+    state = load_weights(path, study="S4")
     if "s4" not in state["config"]:
         raise ValueError(f"{path}: not a declipper weights file (it was written for another study)")
     cfg = DeclipConfig.from_dict(state["config"]["s4"])
@@ -88,8 +89,11 @@ def load_trained(path: Path) -> tuple[DeclipConfig, Declipper]:
 
 @torch.no_grad()
 def declip(model: Declipper, y: np.ndarray, mu: float | np.ndarray, device: torch.device = torch.device("cpu"),
-           chunk: int = 1 << 16, margin: int = 4096) -> np.ndarray:
+           chunk: int = 1 << 16, margin: int = 4096, mask: np.ndarray | None = None) -> np.ndarray:
     """x_hat for one or more measurements ``y`` (..., T) at thresholds ``mu`` (scalar or one per signal).
+
+    ``mask`` (same shape as ``y``, 1 = saturated) overrides |y| >= mu: a file clipped at asymmetric rails
+    (integer PCM) has no single threshold.
 
     Long signals run in chunks of ``chunk`` samples with ``margin`` samples of context on each side, of which
     only the centre is kept (the network's receptive field is far shorter than the margin, so chunking does
@@ -97,6 +101,7 @@ def declip(model: Declipper, y: np.ndarray, mu: float | np.ndarray, device: torc
     """
     y = np.asarray(y, dtype=np.float32)
     flat = y.reshape(-1, y.shape[-1])
+    flat_mask = None if mask is None else np.asarray(mask, dtype=np.float32).reshape(flat.shape)
     mu = np.array(np.broadcast_to(np.asarray(mu, dtype=np.float32).reshape(-1, 1), (flat.shape[0], 1)))
     mult = model.multiple
     n = flat.shape[-1]
@@ -109,7 +114,10 @@ def declip(model: Declipper, y: np.ndarray, mu: float | np.ndarray, device: torc
         pad = (-piece.shape[-1]) % mult
         piece = np.pad(piece, ((0, 0), (0, pad)))
         yt = torch.from_numpy(piece).to(device)
-        mt = saturation_mask(yt, torch.from_numpy(mu).to(device))
+        if flat_mask is None:
+            mt = saturation_mask(yt, torch.from_numpy(mu).to(device))
+        else:
+            mt = torch.from_numpy(np.pad(flat_mask[:, lo:hi], ((0, 0), (0, pad)))).to(device)
         estimate = model(yt, mt).cpu().numpy()
         out[:, start:stop] = estimate[:, start - lo:stop - lo]
     return out.reshape(y.shape)

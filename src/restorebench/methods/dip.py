@@ -110,10 +110,24 @@ class FitResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; otherwise the named device."""
+    """'auto' -> CUDA when available, else CPU; otherwise the named device, checked to exist here (a clear
+    ValueError naming --device, not a traceback from deep inside the first tensor moved to it)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"--device {name!r} is not a torch device: use auto, cpu, cuda or cuda:N") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: CUDA is not available on this machine (torch "
+                             f"{torch.__version__}{', a CPU-only build' if torch.version.cuda is None else ''}); "
+                             f"use --device auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type not in ("cpu", "mps"):
+        raise ValueError(f"--device {name}: only auto, cpu, cuda and cuda:N are supported")
+    return device
 
 
 def snr_torch(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -468,6 +482,10 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     from ..dsp import crossfade_join, segment_bounds
 
     observed = np.asarray(observed, dtype=np.float32)
+    if cfg.iterations < 1:
+        raise ValueError(f"--iterations must be at least 1, got {cfg.iterations}")
+    if sample_mask is not None and not np.any(sample_mask):
+        raise ValueError("--mask marks no sample as observed (all 0): there is nothing to fit")
     bounds = segment_bounds(observed.size, segment_samples, overlap_samples)
     device = resolve_device(cfg.device)
     run_cfg = replace(cfg, stop_rule=None if rule in ("final", "oracle") else rule)
@@ -482,8 +500,12 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
             mask = np.asarray(sample_mask[start:end], dtype=np.float32)[centres]
         return padded, mask
 
-    # warm-up: a few timed iterations of the first segment (layout probe and allocation excluded)
-    padded, mask = segment_input(*bounds[0])
+    def observed_any(mask) -> bool:
+        return mask is None or bool(np.any(mask))
+
+    # warm-up: a few timed iterations of the first segment with something observed (layout probe and
+    # allocation excluded)
+    padded, mask = next(pm for pm in (segment_input(*b) for b in bounds) if observed_any(pm[1]))
     warm = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, iterations=4, stop_rule=None),
                        noise_std=noise_std)
     per_iteration = max(warm.wall_seconds - warm.extras["warmup_seconds"], 1e-6) / 2
@@ -499,14 +521,25 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     pieces, segments = [], []
     for k, (start, end) in enumerate(bounds):
         padded, mask = segment_input(start, end)
+        where = f"segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s)"
+        if not observed_any(mask):
+            # a segment inside a gap has nothing to fit (the masked loss would be 0/0): it stays a gap,
+            # filled by its neighbours' crossfade where they overlap it
+            pieces.append(np.zeros(end - start, dtype=np.float32))
+            segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": True,
+                             "note": "no observed STFT frame in this segment: written as silence"})
+            log(f"warning: {where} has no observed frame; it is left as a gap (silence)")
+            continue
         desc = f"segment {k + 1}/{len(bounds)}" if progress else False
         result = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, seed=cfg.seed + 1000 * k),
                              progress=desc, noise_std=noise_std)
         if rule not in result.estimates:
             raise ValueError(f"stopping rule {rule!r} does not apply here; available: {', '.join(result.estimates)}")
         wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded.size)[0][: end - start]
+        if not np.all(np.isfinite(wave)):
+            raise ValueError(f"the fit of {where} diverged (NaN or Inf); nothing was written. Try a lower --lr")
         pieces.append(wave)
-        segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000,
+        segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": False,
                          "stop_iteration": result.stop_iterations[rule],
                          "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
                          or result.iterations_run < cfg.iterations,

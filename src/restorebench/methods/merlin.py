@@ -31,7 +31,7 @@ from ..losses.merlin import height_mse, merlin_nll, weighted_bce
 from ..models.merlin import BackboneSize, IM2Height, MerlinMultitask
 from ..physics.speckle import LogConstants, log_normalise, log_reflectivity
 from .configs import AUGMENTS, SIZE_FIELDS, S3NetConfig  # noqa: F401  (re-exported)
-from .training import OptimConfig, load_weights, save_trained, train_model
+from .training import STUDY_NETWORKS, OptimConfig, load_weights, save_trained, train_model
 
 def build_model(cfg: S3NetConfig) -> torch.nn.Module:
     if cfg.architecture == "im2height":
@@ -133,17 +133,41 @@ def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], 
     config = cfg.to_dict()
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim, config,
                           checkpoint_dir, device, progress)
-    save_trained(output, model, config, history, optim.seed)
+    save_trained(output, model, config, history, optim.seed, {"patch": int(size)}, study="S3")
     return model
 
 
 def load_trained(path: Path) -> tuple[torch.nn.Module, S3NetConfig]:
-    state = load_weights(path)
-    cfg = S3NetConfig(**state["config"])
-    model = build_model(cfg)
-    model.load_state_dict(state["model"])
+    """A trained S3 network and its config (normalisation constants M, m included); another study's weights
+    are a ValueError naming the file."""
+    state = load_weights(path, study="S3")
+    try:
+        cfg = S3NetConfig(**state["config"])
+        model = build_model(cfg)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        raise ValueError(f"{path}: not {STUDY_NETWORKS['S3']} ({err})") from err
     model.eval()
     return model, cfg
+
+
+def check_input_range(slc: np.ndarray, cfg: S3NetConfig, name: str, max_above: float = 0.01) -> None:
+    """Refuse an SLC whose amplitudes lie outside what the network was trained on.
+
+    The network sees log(a^2 + 1e-3) normalised by the training data's constants (M, m) and its output is
+    clipped to [0, 1]: a product calibrated differently (amplitudes 1000 times larger, say) gives a silently
+    saturated estimate. So more than ``max_above`` of the pixels above the training range (normalised input
+    > 1), or a median outside [0, 1], is a ValueError naming the file and the range.
+    """
+    parts = np.concatenate([np.ravel(slc.real), np.ravel(slc.imag)])
+    normalised = log_normalise(parts.astype(np.float64), cfg.constants)
+    above, median = float(np.mean(normalised > 1)), float(np.median(normalised))
+    if above > max_above or not 0 <= median <= 1:
+        low, high = np.exp(cfg.m), np.exp(cfg.M)
+        raise ValueError(f"{name}: its amplitudes lie outside the range the network was trained on (|Re|, |Im| "
+                         f"up to about {high:.3g}, typically above {low:.3g}): {100 * above:.1f} % of the parts "
+                         f"are brighter, the median normalised input is {median:.2f} (0-1 expected). Scale the "
+                         f"product like the training data")
 
 
 # ---------------------------------------------------------------------------------------------- inference
@@ -171,12 +195,17 @@ def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int) -> dict
 
     Tiles of ``tile`` pixels (rounded down to a multiple of ``multiple``) overlap by ``overlap`` pixels and are
     blended with a cosine-tapered weight, so tile borders (where a convolutional network sees zero padding)
-    count little and leave no seam. Images smaller than a tile are padded by reflection.
+    count little and leave no seam. The image itself is first extended by reflection by a margin of
+    max(overlap, tile / 8) pixels on every side (and to at least one tile), so that its own outermost rows and
+    columns lie inside a tile too: without it they are seen only at a tile's zero-padded border, which gave a
+    MERLIN network's estimate there a factor of about 2.5 off.
     """
     h, w = image.shape
     tile = max(multiple, (min(tile, max(h, w) + multiple - 1) // multiple) * multiple)
-    pad_h, pad_w = max(0, tile - h), max(0, tile - w)
-    padded = np.pad(image, ((0, pad_h), (0, pad_w)), mode="reflect" if min(h, w) > 1 else "edge")
+    margin = max(overlap, tile // 8)
+    pad_h, pad_w = max(0, tile - h - 2 * margin), max(0, tile - w - 2 * margin)
+    mode = "reflect" if min(h, w) > 1 else "edge"
+    padded = np.pad(image, ((margin, margin + pad_h), (margin, margin + pad_w)), mode=mode)
     H, W = padded.shape
     overlap = min(overlap, tile // 2)
     stride = tile - overlap
@@ -189,7 +218,7 @@ def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int) -> dict
             for name, value in out.items():
                 sums.setdefault(name, np.zeros((H, W)))[r:r + tile, c:c + tile] += value[0] * weight
             total[r:r + tile, c:c + tile] += weight
-    return {name: (value / total)[:h, :w] for name, value in sums.items()}
+    return {name: (value / total)[margin:margin + h, margin:margin + w] for name, value in sums.items()}
 
 
 @torch.no_grad()

@@ -88,7 +88,12 @@ def network_input(spec: np.ndarray) -> np.ndarray:
 def _pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    return (F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x), (h, w)
+    if not (ph or pw):
+        return x, (h, w)
+    # reflection needs a pad shorter than the side; a spectrogram of a few frames (a short record) is
+    # extended by repeating its edge instead
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
 
 
 @torch.no_grad()

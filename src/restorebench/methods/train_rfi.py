@@ -82,14 +82,14 @@ def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np
     history = train_model(model, lambda m, batch: loss_fn(net, m(batch[0]), batch[1], batch[0]), (x, y), optim,
                           asdict(net), checkpoint_dir, device, progress=f"train {net.model}" if progress else False)
     save_trained(output, model, asdict(net), history, optim.seed,
-                 {"features": features} if features else None)
+                 {"features": features} if features else None, study="S1")
     return model, history
 
 
 def load_trained(path: Path, with_features: bool = False):
     """A trained S1 network from the weights written by :func:`train` (``weights_only`` loading): (model,
     config), and with ``with_features`` the recorded input features (None when the weights lack them)."""
-    state = load_weights(path)
+    state = load_weights(path, study="S1")
     try:
         cfg = RFINetConfig(**state["config"])
         model = build_model(cfg)

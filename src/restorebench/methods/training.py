@@ -170,14 +170,21 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
     return history
 
 
+#: what each study's weights are, for the error a tool prints when it is given another study's
+STUDY_NETWORKS = {"S1": "an S1 RFI-suppression network (s1-train)", "S3": "an S3 MERLIN/IM2HEIGHT network (s3-train)",
+                  "S4": "an S4 declipper (s4-music-train, s4-synthetic)"}
+
+
 def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float],
-                 seed: int, extra: dict | None = None) -> None:
+                 seed: int, extra: dict | None = None, study: str | None = None) -> None:
     """The final weights (the job's output): state dict, the architecture's config, the loss history, the
-    training ``seed`` (evaluation rows carry it: a verdict over several trained networks pairs by seed), and
-    ``extra`` entries (e.g. what the inputs were: S1's feature normalisation and STFT)."""
+    training ``seed`` (evaluation rows carry it: a verdict over several trained networks pairs by seed), the
+    ``study`` they belong to (a tool given another study's weights says so) and ``extra`` entries (what the
+    inputs were: S1's feature normalisation and STFT, S3's patch size)."""
     with atomic_output(path, suffix=".pt") as tmp:
         torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history),
-                    "history": history, "seed": int(seed), **(extra or {})}, tmp)
+                    "history": history, "seed": int(seed), **({"study": study} if study else {}),
+                    **(extra or {})}, tmp)
 
 
 def training_seed(path: Path) -> int | None:
@@ -186,8 +193,10 @@ def training_seed(path: Path) -> int | None:
     return None if seed is None else int(seed)
 
 
-def load_weights(path: Path) -> dict:
-    """A file written by :func:`save_trained`, loaded with ``weights_only=True``; errors name the file."""
+def load_weights(path: Path, study: str | None = None) -> dict:
+    """A file written by :func:`save_trained`, loaded with ``weights_only=True``; errors name the file. With
+    ``study``, weights another study wrote are refused (files written before the study was stored pass here;
+    their loaders check the config)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: trained weights not found; train them with the workflow first")
@@ -197,5 +206,9 @@ def load_weights(path: Path) -> dict:
             if key not in state:
                 raise ValueError(f"it lacks {key!r}")
     except Exception as err:
-        raise ValueError(f"{path}: not a restorebench weights file ({err})") from err
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a restorebench weights file ({reason})") from err
+    if study and state.get("study", study) != study:
+        raise ValueError(f"{path}: these are the weights of {STUDY_NETWORKS.get(state['study'], state['study'])}, "
+                         f"not {STUDY_NETWORKS[study]}")
     return state

@@ -65,6 +65,14 @@ def saturation_mask(y, mu):
     return (y.abs() >= mu * (1 - SATURATION_RTOL)).to(y.dtype)
 
 
+def threshold_mask(y: np.ndarray, mu: float, tolerance: float = 0.0) -> np.ndarray:
+    """1 where y >= mu - tol or y <= -mu + tol, tol = max(``tolerance``, mu * SATURATION_RTOL): a clip level
+    given by the user; ``tolerance`` one step of an integer PCM grid, whose positive rail is one step short."""
+    tol = max(float(tolerance), mu * SATURATION_RTOL)
+    y = np.asarray(y)
+    return ((y >= mu - tol) | (y <= -mu + tol)).astype(np.float32)
+
+
 def measurement_threshold(y):
     """mu read off a clipped measurement: its peak magnitude per signal (shape (..., 1))."""
     return _abs_max(y)
@@ -97,17 +105,47 @@ def longest_run(mask) -> int:
     return int(np.max(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)))
 
 
-def detect_clipping(y: np.ndarray, min_run: int = 3, min_fraction: float = 1e-4) -> dict:
-    """Is ``y`` (samples, or channels x samples) clipped? Its peak magnitude mu, the share of samples that
-    sit on it (|y| >= mu (1 - tol)) and the longest run of consecutive such samples in any channel.
+def _rail_plateau(samples: np.ndarray, rail: float, sign: int) -> np.ndarray:
+    """Where a channel sits on one rail: y >= rail (1 - tol) for the positive rail (sign +1), y <= rail (1 - tol)
+    for the negative one (sign -1); nothing when the channel never reaches that side of zero."""
+    if sign * rail <= 0:
+        return np.zeros(samples.shape, dtype=bool)
+    return sign * samples >= sign * rail * (1 - SATURATION_RTOL)
 
-    ``clipped`` is True when at least ``min_fraction`` of the samples and a run of ``min_run`` sit on the
-    peak: an unclipped recording touches its peak once or twice, a clipped one stays on it for whole runs.
+
+def detect_clipping(y: np.ndarray, min_run: int = 3, min_fraction: float = 1e-4) -> dict:
+    """Is ``y`` (samples, or channels x samples) clipped, and where? Each channel's two rails on their own.
+
+    A converter clips at its rails, which are not symmetric in integer PCM: 16-bit audio saturates at
+    +32767/32768 = +0.99997 and -32768/32768 = -1.0 after reading (and likewise for 8, 24 and 32 bits), and a
+    signal with a DC offset may hit one rail only. So the positive rail of a channel is its maximum, the
+    negative one its minimum, and a rail is *clipped* when at least ``min_fraction`` of the channel's samples
+    and a run of ``min_run`` consecutive ones sit on it (an unclipped recording touches its peak once or
+    twice, a clipped one stays on it for whole runs). On a coarse grid (8-bit PCM, steps of 1/128) a smooth
+    peak stays on one value for several samples and reads as a plateau too: there the clip level is better
+    given (the declip tool's --threshold).
+
+    Returns ``mask`` (channels x samples bool: the samples on a clipped rail), per channel ``channels``
+    (``upper``/``lower`` rail, whether each is clipped, the channel's saturated fraction), and over the whole
+    file ``threshold`` (the largest clipped rail magnitude; the peak when none is), ``saturated_fraction``,
+    ``longest_run`` (on any rail, clipped or not) and ``clipped``.
     """
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    mu = float(np.max(np.abs(y)))
-    mask = np.abs(y) >= mu * (1 - SATURATION_RTOL) if mu > 0 else np.zeros_like(y, dtype=bool)
-    fraction = float(mask.mean())
-    run = max(longest_run(row) for row in mask)
-    return {"threshold": mu, "saturated_fraction": fraction, "longest_run": run,
-            "clipped": bool(mu > 0 and fraction >= min_fraction and run >= min_run)}
+    mask = np.zeros(y.shape, dtype=bool)
+    channels, longest, rails = [], 0, []
+    for c, row in enumerate(y):
+        report = {"upper": float(row.max()), "lower": float(row.min())}
+        for name, sign in (("upper", 1), ("lower", -1)):
+            on_rail = _rail_plateau(row, report[name], sign)
+            run = longest_run(on_rail)
+            longest = max(longest, run)
+            clipped = bool(on_rail.mean() >= min_fraction and run >= min_run)
+            report[f"{name}_clipped"] = clipped
+            if clipped:
+                mask[c] |= on_rail
+                rails.append(abs(report[name]))
+        report["saturated_fraction"] = float(mask[c].mean())
+        channels.append(report)
+    return {"threshold": max(rails) if rails else float(np.max(np.abs(y))),
+            "saturated_fraction": float(mask.mean()), "longest_run": longest, "clipped": bool(rails),
+            "channels": channels, "mask": mask}
