@@ -133,13 +133,38 @@ def _running_job(comment):
     return next((line.split("|")[0] for line in out.splitlines() if line.split("|")[1:] == [comment]), None)
 
 
-def test_a_training_job_cancelled_by_scancel_resumes_from_its_checkpoint_when_the_workflow_is_rerun(cluster, tmp_path):
-    """scancel a training job mid-way, stop Snakemake as a user would (Ctrl-C), rerun the same command: the
-    job is submitted again and resumes from its last checkpoint.
+def _epoch(checkpoint):
+    """The epoch of the trainer's last checkpoint (0 before the first, or while it is being replaced)."""
+    import torch
 
-    Snakemake has to be stopped by hand because snakemake-executor-plugin-slurm 2.8.0 compares sacct's state
-    with "CANCELLED", while sacct reports a user's scancel as "CANCELLED by <uid>": the plugin keeps the job
-    as running (README, "Running on a cluster")."""
+    try:
+        return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
+    except Exception:  # read between the atomic rename and the write: try again
+        return 0
+
+
+def _cancel_when(job_comment, ready, skip=(), deadline=900):
+    """scancel the running job whose comment is `job_comment` (other than the ids in `skip`) once `ready()` is
+    true; its SLURM id."""
+    end = time.time() + deadline
+    while time.time() < end:
+        job_id = _running_job(job_comment)
+        if job_id and job_id not in skip and ready():
+            subprocess.run(["scancel", job_id], check=True)
+            return job_id
+        time.sleep(0.2)
+    raise AssertionError(f"no running job {job_comment} became ready to cancel within {deadline} s")
+
+
+def test_a_cancelled_job_is_resubmitted_then_fails_the_workflow_and_a_rerun_resumes_from_its_checkpoint(cluster, tmp_path):
+    """A user's scancel, as the profile handles it (status from squeue, retries: 1): the first cancel is
+    noticed and the job is submitted again, resuming from its last checkpoint; a second cancel exhausts the
+    retries and Snakemake stops on its own with an error naming the rule and the SLURM job; rerunning the same
+    command resumes from the checkpoint and finishes.
+
+    With the plugin's default status command (sacct) Snakemake would wait forever: sacct reports a user's
+    scancel as "CANCELLED by <uid>", which snakemake-executor-plugin-slurm 2.8.0 does not take for a failure
+    (docs/paper-scale.md, "Running on a cluster")."""
     import torch
 
     work = copy_workflow(tmp_path / "resume")
@@ -150,40 +175,38 @@ def test_a_training_job_cancelled_by_scancel_resumes_from_its_checkpoint_when_th
     (work / "resume.yaml").write_text(yaml.safe_dump({"scale": "tiny", "scales": config["scales"]}))
     command = [str(BIN / "snakemake"), "--workflow-profile", "workflow/profiles/slurm", "--configfile", "resume.yaml",
                *FAST_POLL, "--", "results/s1/models/difnet/seed0.pt"]
+    comment = "rule_s1_train_wildcards_difnet_0"
     checkpoint = work / "results" / "s1" / "checkpoints" / "difnet" / "seed0" / "last.pt"
-    proc = subprocess.Popen(command, cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    cancelled, deadline = None, time.time() + 900
+    train_log = work / "results" / "logs" / "s1_train" / "difnet" / "seed0.log"
+    weights = work / "results" / "s1" / "models" / "difnet" / "seed0.pt"
+    out = (work / "first-run.out").open("w")
+    proc = subprocess.Popen(command, cwd=work, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        while time.time() < deadline and proc.poll() is None and cancelled is None:
-            epoch = 0
-            if checkpoint.exists():
-                try:
-                    epoch = torch.load(checkpoint, weights_only=True)["epoch"]
-                except Exception:  # read between the atomic rename and the write: try again
-                    pass
-            job_id = _running_job("rule_s1_train_wildcards_difnet_0") if epoch >= 2 else None
-            if job_id:
-                subprocess.run(["scancel", job_id], check=True)
-                cancelled = (job_id, epoch)
-            time.sleep(0.2)
-        time.sleep(5)
-        os.killpg(proc.pid, signal.SIGINT)                     # Ctrl-C
-        proc.wait(timeout=300)
+        first = _cancel_when(comment, lambda: _epoch(checkpoint) >= 2)
+        first_epoch = _epoch(checkpoint)
+        # the retry: a new job of the same rule, resuming where the cancelled one stopped
+        second = _cancel_when(comment, lambda: "resumed from epoch" in (train_log.read_text() if train_log.exists()
+                                                                         else "") and _epoch(checkpoint) >= first_epoch + 2,
+                              skip={first})
+        resumed_line = next(line for line in train_log.read_text().splitlines() if "resumed from epoch" in line)
+        returncode = proc.wait(timeout=300)    # no Ctrl-C: Snakemake notices the cancel and stops by itself
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert cancelled is not None, "training finished before it could be cancelled; make it longer"
-    weights = work / "results" / "s1" / "models" / "difnet" / "seed0.pt"
+        out.close()
+    text = (work / "first-run.out").read_text()
+    assert returncode != 0, text[-3000:]
+    assert "Error in rule s1_train" in text and f"SLURM-job '{second}' failed" in text and "CANCELLED" in text, \
+        text[-3000:]
+    assert int(resumed_line.split("resumed from epoch ")[1].split()[0]) >= 2
     assert not weights.exists() and checkpoint.exists()
-    interrupted_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
-    assert 2 <= interrupted_epoch < 60
+    interrupted_epoch = _epoch(checkpoint)
+    assert first_epoch + 2 <= interrupted_epoch < 60
 
     _snakemake(work, *command[1:])
-    states = {job_id: state for job_id, comment, state in _sacct("JobID", "Comment", "State")
-              if comment == "rule_s1_train_wildcards_difnet_0"}
-    assert states[cancelled[0]].startswith("CANCELLED")
-    assert list(states.values()).count("COMPLETED") == 1       # the resubmitted job
-    log = (work / "results" / "logs" / "s1_train" / "difnet" / "seed0.log").read_text()
+    states = {job_id: state for job_id, comment_, state in _sacct("JobID", "Comment", "State") if comment_ == comment}
+    assert states[first].startswith("CANCELLED") and states[second].startswith("CANCELLED")
+    assert list(states.values()).count("COMPLETED") == 1       # the rerun's job
+    log = train_log.read_text()
     assert f"resumed from epoch {interrupted_epoch} of 60" in log, log[-2000:]
     assert torch.load(weights, weights_only=True)["epoch"] == 60

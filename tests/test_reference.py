@@ -76,3 +76,37 @@ def test_the_readme_headline_table_is_rewritten_from_the_published_verdicts(tmp_
     assert "(docs/results/standard/s1/claims.md#s1-h-new-beats-old--held)" in line
     assert "**held** (8 clips)" in line and "weak: 0.5 [0.2, 0.9] snr, n = 8" in line    # the weakest cell
     assert "worst: -2 [-3, -1]" in next(r for r in text.splitlines() if r.startswith("| [s2-C]"))
+
+
+def test_the_report_landing_page_shows_every_study_verdict_table_and_renders_without_warnings(tmp_path):
+    import pandas as pd
+    from docutils.core import publish_parts
+
+    from restorebench.report.results_readme import write_report_landing
+
+    columns = dict(metric="snr", lower=-0.1, upper=0.1, n_detail="3 seeds × 8", population="3 seeds × 8 scenes",
+                   units_needed=float("nan"), ci_low=-1.0, ci_high=2.0)
+    claims, verdicts = [], []
+    for study in ("s1", "s2", "s3", "s4"):
+        (tmp_path / study).mkdir()
+        claims.append(tmp_path / study / "claims.md")
+        claims[-1].write_text(f"# {study.upper()} title: which claims held\n")
+        verdicts.append(tmp_path / study / "verdicts.csv")
+        pd.DataFrame([
+            {**columns, "claim": f"{study.upper()}-A", "statement": "|x|_1 is *smaller*", "verdict": "inconclusive",
+             "verdict_reason": float("nan"), "cell": "only", "effect": 0.5},
+            {**columns, "claim": f"{study.upper()}-B", "statement": "new beats old", "verdict": "contradicted",
+             "verdict_reason": "short of the margin", "cell": "worst", "effect": 0.05, "ci_low": 0.01,
+             "ci_high": 0.09}]).to_csv(verdicts[-1], index=False)
+    prose = tmp_path / "workflow.rst"
+    prose.write_text("Made at scale ``{{ scale }}``.\n")
+    out = tmp_path / "landing.rst"
+    write_report_landing(out, prose, claims, verdicts)
+    text = out.read_text()
+    assert text.startswith("Made at scale ``{{ scale }}``.") and text.count(".. list-table:: S") == 4
+    # halt on any warning: a statement's |, _ and * must not become rST markup
+    html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2})["html_body"]
+    assert "|x|_1 is *smaller*" in html.replace("&lt;", "<")
+    assert html.count("<strong>inconclusive</strong>") == 4
+    assert html.count("<strong>contradicted — short of the margin</strong>") == 4
+    assert "worst: 0.05 [0.01, 0.09] snr, n = 3 seeds × 8" in html

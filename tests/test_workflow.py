@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow
 
+from restorebench.report.verdicts import row_label
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
@@ -267,6 +269,14 @@ def test_report_and_rerun_after_interruption(workdir):
     _snakemake(workdir, "--report", "results/report.html", "--config", "scale=tiny")
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     assert "Table 1" in html and "figure2_convergence" in html
+    # the landing page carries every study's verdict table, each claim with the verdict its claims page gives
+    landing = (workdir / "results" / "report_landing.rst").read_text()
+    assert "Which claims held" in html and landing.count(".. list-table::") == 4
+    for study in ("s1", "s2", "s3", "s4"):
+        verdicts = pd.read_csv(workdir / "results" / study / "verdicts.csv").drop_duplicates("claim")
+        for _, row in verdicts.iterrows():
+            assert f"   * - {row['claim']}\n" in landing
+            assert f"<strong>{row_label(row)}</strong>" in html, (study, row["claim"])
     # an interrupted run never wrote a fit nor anything after it: the rerun must rebuild them identically
     s2 = workdir / "results" / "s2"
     fit = s2 / "fits" / "gaussian" / "speech" / "exp-dense.npz"

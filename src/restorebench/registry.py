@@ -77,7 +77,7 @@ def get(study: str, slot: str, name: str) -> Method:
     found = {m.name: m for m in methods(study, slot)}
     if name not in found:
         raise ValueError(f"unknown {study} {slot} {name!r}; registered: {', '.join(found) or 'none'} "
-                         f"(add one with restorebench.registry.register, README 'Adding a method')")
+                         f"(add one with restorebench.registry.register, docs/adding-a-method.md)")
     return found[name]
 
 

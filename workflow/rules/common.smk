@@ -195,7 +195,7 @@ S1 = config["scales"][SCALE]["s1"]
 S1CFG = config["s1"]
 S1_SPLITS = ["train", "test-same", "test-cross"]
 S1_TEST_SPLITS = ["test-same", "test-cross"]
-# every trained network is trained once per seed: with several, the verdicts pair by seed (README, "Verdicts")
+# every trained network is trained once per seed: with several, the verdicts pair by seed (docs/verdicts.md)
 S1_SEEDS = [config["seed"] + k for k in range(S1["seeds"])]
 S1_UNTRAINED = [m for m in S1_METHODS if m not in S1_TRAINED]
 S1_RUN_FACTS = (

@@ -1,4 +1,5 @@
-# The run's summary page, results/README.md, linking every table, figure and claims page.
+# The run's summary page, results/README.md, linking every table, figure and claims page, and the HTML
+# report's landing page with every study's verdict table.
 
 rule results_readme:
     localrule: True
@@ -14,8 +15,11 @@ rule results_readme:
         + S4_FIGURES
         + [f"results/s{n}/figures/claims_effects.png" for n in (1, 2, 3, 4)],
         benchmarks=S1_TRAIN_BENCHMARKS + S2_FIT_BENCHMARKS + S3_TRAIN_BENCHMARKS + S4_TRAIN_BENCHMARKS,
+        prose="workflow/report/workflow.rst",
     output:
-        "results/README.md",
+        readme="results/README.md",
+        # the HTML report's landing page: the prose above plus every study's verdict table (Snakefile, `report:`)
+        report_landing=REPORT_LANDING,
     params:
         facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}\n\nS3: {S3_RUN_FACTS}\n\nS4: {S4_RUN_FACTS}{S4_MUSIC_RUN_FACTS}"),
     log:
@@ -23,5 +27,6 @@ rule results_readme:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench results-readme --output {output} --metrics {input.metrics} --claims {input.claims} "
+        "restorebench results-readme --output {output.readme} --report-landing {output.report_landing} "
+        "--report-prose {input.prose} --metrics {input.metrics} --claims {input.claims} "
         "--verdicts {input.verdicts} --benchmarks {input.benchmarks} --tables {input.tables} --figures {input.figures} --run-facts {params.facts} 2> {log}"

@@ -120,11 +120,13 @@ def cmd_collect(a):
 
 
 def cmd_results_readme(a):
-    from ..report.results_readme import write_results_readme
+    from ..report.results_readme import write_report_landing, write_results_readme
 
-    write_results_readme(Path(a.output), Path(a.metrics), [Path(p) for p in a.claims], [Path(p) for p in a.verdicts],
-                         [Path(p) for p in a.tables],
+    claims, verdicts = [Path(p) for p in a.claims], [Path(p) for p in a.verdicts]
+    write_results_readme(Path(a.output), Path(a.metrics), claims, verdicts, [Path(p) for p in a.tables],
                          [Path(p) for p in a.figures], common.run_facts(a), [Path(p) for p in a.benchmarks])
+    if a.report_landing:
+        write_report_landing(Path(a.report_landing), Path(a.report_prose), claims, verdicts)
 
 
 def cmd_compare_runs(a):
@@ -216,7 +218,7 @@ def register(sub) -> None:
                    help="stopping rule whose estimate is written: dp-blind = discrepancy principle with a blind noise "
                         "estimate, dp-known = with --noise-std, es = ES-WMV, final = the last iterate; auto = "
                         "dp-known when --noise-std is given, else the best rule that needs no noise level "
-                        "(dp-blind; README 'Benchmarks') (default: %(default)s)")
+                        "(dp-blind; docs/performance.md, 'Benchmarks') (default: %(default)s)")
     p.add_argument("--noise-std", type=float,
                    help="the standard deviation of white noise per sample in your file (each channel, full scale "
                         "= 1, at the file's own rate), if you know it (e.g. 0.1); enables the dp-known rule. It is "
@@ -247,6 +249,10 @@ def register(sub) -> None:
     p.add_argument("--figures", nargs="+", required=True, help="figure files to link")
     p.add_argument("--benchmarks", nargs="*", default=[],
                    help="Snakemake benchmark TSVs (results/benchmarks/<rule>/...) summarised as job times (default: none)")
+    p.add_argument("--report-landing", help="also write the HTML report's landing page (reStructuredText): "
+                   "--report-prose followed by every study's verdict table (default: not written)")
+    p.add_argument("--report-prose", default="workflow/report/workflow.rst",
+                   help="the report's prose, put above the verdict tables (default: %(default)s)")
     common.add_run_facts_option(p)
 
     p = common.add_command(sub, "compare-runs", "did a run reproduce the reference? the verdicts that differ and the "

@@ -297,7 +297,7 @@ def convergence_rows(trajectories: pd.DataFrame, tolerance_db: float, task: str 
     return pd.DataFrame(rows, columns=["method", "metric", "item", "value"])
 
 
-#: why an S2 verdict may differ from the paper's (README, Deviations and Scales)
+#: why an S2 verdict may differ from the paper's (docs/deviations.md and docs/scales.md)
 STAND_INS = ("The clips are the embedded corpus's stand-ins (synthetic speech and digits, soundfont piano and "
              "drums) for LJSpeech, SC09 and WaveGAN, 0.5 s long, and below paper scale the priors are narrower and "
              "fit for fewer iterations (quick and standard: half the widths, 300 of paper scale's 2000): a ranking of priors can change with the "

@@ -203,7 +203,7 @@ def s4_claims(rows: pd.DataFrame, margin_db: float = 1.0) -> list:
 
     claims = []
     differs = ("Only the paper's abstract and figure captions are public, so its network, training and data are "
-               "our reading (README, Deviations); the music set is the embedded stand-in (soundfont ensemble, "
+               "our reading (docs/deviations.md); the music set is the embedded stand-in (soundfont ensemble, "
                "synthetic speech at 16 kHz, 1 s clips) and below paper scale the U-Net is narrower and trained "
                "for fewer epochs.")
     music = rows[rows["experiment"] == "music"]

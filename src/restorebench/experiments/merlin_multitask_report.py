@@ -209,7 +209,7 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
     low, high = min(fractions), max(fractions)
     differs = ("One simulated urban scene (flat-roofed buildings, one incidence angle) stands in for TerraSAR-X "
                "over Paris, and every model gets the same optimiser steps with labelled patches repeated to half "
-               "of each epoch (README, Deviations): both favour the baselines against the paper's protocol, "
+               "of each epoch (docs/deviations.md): both favour the baselines against the paper's protocol, "
                "which gave them 100 epochs of their few labelled patches.")
     at_low = {"condition": f"{low:g}%"}
     at_high = {"condition": f"{high:g}%"}

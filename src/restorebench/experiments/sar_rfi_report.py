@@ -195,9 +195,9 @@ def me_energy_check(rows: pd.DataFrame | None, split: str = "test-cross", better
     return f"{text} {numbers}, {verdict}."
 
 
-#: what every S1 "why it may differ" sentence starts with (README, Deviations from the papers)
-SIMULATED = ("The scenes, echoes and interference are simulated (README, Deviations), and the networks are "
-             "smaller and trained for fewer epochs than the paper's (README, Scales).")
+#: what every S1 "why it may differ" sentence starts with (docs/deviations.md)
+SIMULATED = ("The scenes, echoes and interference are simulated (docs/deviations.md), and the networks are "
+             "smaller and trained for fewer epochs than the paper's (docs/scales.md).")
 
 
 def s1_claims(c4_margin_db: float = 1.0, rows: pd.DataFrame | None = None) -> list[Claim]:

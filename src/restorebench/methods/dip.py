@@ -45,7 +45,7 @@ class FitConfig:
 
     ``discrepancy_tau`` is the discrepancy rule's threshold factor, ``noise_estimator`` and
     ``noise_quantile`` choose the blind noise estimate (methods/stopping.py); the defaults were tuned on
-    clips the workflow does not use (``restorebench bench dip --time-to-quality``, README "Benchmarks").
+    clips the workflow does not use (``restorebench bench dip --time-to-quality``, docs/performance.md, "Benchmarks").
     """
 
     iterations: int = 2000

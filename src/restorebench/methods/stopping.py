@@ -40,7 +40,7 @@ STOPPING_RULES = ("final", "es", "dp-known", "dp-blind", "oracle")
 UNSUPERVISED_RULES = ("es", "dp-known", "dp-blind")
 DISCREPANCY_RULES = ("dp-known", "dp-blind")
 #: what restore-audio stops with when it is not told the noise level (the better of ES-WMV and dp-blind in
-#: ``restorebench bench dip --time-to-quality``; README "Benchmarks")
+#: ``restorebench bench dip --time-to-quality``; docs/performance.md, "Benchmarks")
 DEFAULT_UNSUPERVISED_RULE = "dp-blind"
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .verdicts import row_label
+
 #: columns of a table CSV that hold numbers, not the cell's identity
 VALUE_COLUMNS = frozenset({"mean", "std", "n", "count", "paper", "paper_mean", "paper_std"})
 
@@ -70,10 +72,7 @@ def claim_verdicts(path: Path) -> dict[str, str]:
         raise ValueError(f"{path}: not a verdicts.csv (it lacks {', '.join(sorted(missing))})")
     out = {}
     for claim, group in rows.groupby("claim", sort=False):
-        first = group.iloc[0]
-        reason = first.get("verdict_reason", "")
-        reason = "" if not isinstance(reason, str) else reason
-        out[str(claim)] = str(first["verdict"]) + (f" — {reason}" if reason else "")
+        out[str(claim)] = row_label(group.iloc[0])
     return out
 
 

@@ -98,39 +98,52 @@ def _anchor(claim: str, statement: str, label: str) -> str:
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
-def headline_table(reference: Path, link_base: str, quotes: dict | None = None) -> str:
-    """Markdown table of every claim of a reference run: our verdict with its population, the deciding cell's
-    effect and interval, and the paper's own words (``quotes``: claim -> {quote, where}), linking each claim
-    to its section of the reference's claims page (``link_base``: the reference folder as the README links it).
+def claim_summaries(verdicts_csv: Path) -> list[dict]:
+    """One dict per claim of a study's ``verdicts.csv``: claim, statement, label (verdict — reason),
+    population, and the cell that decides it or comes nearest, as "cell: effect [interval] metric, n = ...".
 
     The deciding cell: for held the weakest cell (smallest effect beyond its threshold), for contradicted the
     one furthest the other way, otherwise the cell nearest to deciding (fewest units needed)."""
     import numpy as np
     import pandas as pd
 
+    from .verdicts import row_label
+
+    summaries = []
+    for claim, cells in pd.read_csv(verdicts_csv).groupby("claim", sort=False):
+        first = cells.iloc[0]
+        label = row_label(first)
+        reason = first["verdict_reason"] if isinstance(first.get("verdict_reason"), str) else ""
+        if first["verdict"] == "held":
+            cell = cells.loc[(cells["effect"] - cells["upper"]).idxmin()]
+        elif reason in ("significantly the other way", "short of the margin"):
+            cell = cells.loc[(cells["effect"] - cells["lower"]).idxmin()]
+        elif cells["units_needed"].notna().any():
+            cell = cells.loc[cells["units_needed"].fillna(np.inf).idxmin()]
+        else:
+            cell = cells.iloc[0]
+        summaries.append({
+            "claim": str(claim), "statement": first["statement"], "label": label,
+            "population": first["population"],
+            "deciding": f"{cell['cell']}: {cell['effect']:.3g} [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}] "
+                        f"{cell['metric']}, n = {cell['n_detail']}"})
+    return summaries
+
+
+def headline_table(reference: Path, link_base: str, quotes: dict | None = None) -> str:
+    """Markdown table of every claim of a reference run: our verdict with its population, the deciding cell's
+    effect and interval (:func:`claim_summaries`), and the paper's own words (``quotes``: claim -> {quote,
+    where}), linking each claim to its section of the reference's claims page (``link_base``: the reference
+    folder as the README links it)."""
     rows = ["| claim | our verdict (population) | the cell that decides it, or comes nearest: effect [interval] | "
             "the paper |", "|---|---|---|---|"]
     for study in STUDIES:
-        verdicts = pd.read_csv(Path(reference) / study / "verdicts.csv")
-        for claim, cells in verdicts.groupby("claim", sort=False):
-            first = cells.iloc[0]
-            reason = first["verdict_reason"] if isinstance(first["verdict_reason"], str) else ""
-            label = f"{first['verdict']} — {reason}" if reason else first["verdict"]
-            beyond = cells["effect"] - cells["upper"]
-            if first["verdict"] == "held":
-                cell = cells.loc[beyond.idxmin()]
-            elif reason in ("significantly the other way", "short of the margin"):
-                cell = cells.loc[(cells["effect"] - cells["lower"]).idxmin()]
-            else:
-                cell = cells.loc[cells["units_needed"].fillna(np.inf).idxmin()] if cells["units_needed"].notna().any() \
-                    else cells.iloc[0]
-            effect = (f"{cell['cell']}: {cell['effect']:.3g} [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}] "
-                      f"{cell['metric']}, n = {cell['n_detail']}")
-            quote = (quotes or {}).get(claim) or {}
+        for c in claim_summaries(Path(reference) / study / "verdicts.csv"):
+            quote = (quotes or {}).get(c["claim"]) or {}
             paper = f"“{quote['quote']}” ({quote['where']})" if quote.get("quote") else "–"
-            link = f"{link_base}/{study}/claims.md#{_anchor(claim, first['statement'], label)}"
-            rows.append(f"| [{claim}]({link}) {first['statement']} | **{label}** ({first['population']}) | "
-                        f"{effect} | {paper} |")
+            link = f"{link_base}/{study}/claims.md#{_anchor(c['claim'], c['statement'], c['label'])}"
+            rows.append(f"| [{c['claim']}]({link}) {c['statement']} | **{c['label']}** ({c['population']}) | "
+                        f"{c['deciding']} | {paper} |")
     return "\n".join(rows) + "\n"
 
 

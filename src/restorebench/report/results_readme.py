@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..audio_io import write_text
-from .verdicts import OUTCOMES
+from .verdicts import OUTCOMES, row_label
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
@@ -16,8 +16,7 @@ def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
         first = cells.iloc[0]
         counts = cells["outcome"].value_counts()
         outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in OUTCOMES if k in counts)
-        reason = first.get("verdict_reason")
-        verdict = f"{first['verdict']} — {reason}" if isinstance(reason, str) and reason else first["verdict"]
+        verdict = row_label(first)
         population = first.get("population", ", ".join(sorted(set(cells["n_detail"].astype(str)))))
         decision = first.get("decision", "")
         lines.append(f"| {claim} | {first['statement']} | **{verdict}** | {population} | {first['scale']} "
@@ -68,4 +67,38 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
                   "can be extrapolated from.", "", times.to_markdown(index=False, floatfmt=".1f")]
     lines += ["", "Every number above comes from the tidy rows of this run (`s{1,2,3,4}/metrics.csv`). "
               "Simulated and stand-in data carry their own names; oracle-stopped values are marked †.", ""]
+    write_text(output, "\n".join(lines))
+
+
+def _rst_text(value: object) -> str:
+    """``value`` as plain reStructuredText: inline markup characters escaped, so a statement such as
+    "|x|_1" or "*not* significant" reads as written."""
+    text = str(value)
+    for char in "\\*`_|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def write_report_landing(output: Path, prose: Path, claims: list[Path], verdicts: list[Path]) -> None:
+    """The HTML report's landing page (reStructuredText that ``snakemake --report`` renders, Jinja and all):
+    the workflow's prose (``workflow/report/workflow.rst``) followed by one table per study of its claims,
+    each with its verdict, population and the cell that decides it (:func:`reference.claim_summaries`), so a
+    reader of the report sees which claims held without opening a results file."""
+    from .reference import claim_summaries
+
+    if len(claims) != len(verdicts):
+        raise ValueError("give one verdicts.csv per claims page")
+    lines = [Path(prose).read_text().rstrip(), "", "Which claims held", "-----------------", "",
+             "Each study's claims at this run's scale. The claims pages (under each study's category) give every "
+             "cell's effect, interval and p-value and how many items would decide an inconclusive claim.", ""]
+    for page, table in zip(claims, verdicts):
+        title = Path(page).read_text().splitlines()[0].lstrip("# ").strip()
+        lines += [f".. list-table:: {_rst_text(title)}", "   :header-rows: 1", "   :widths: 6 34 20 15 25", "",
+                  "   * - claim", "     - statement", "     - verdict", "     - population",
+                  "     - the cell that decides it, or comes nearest"]
+        for c in claim_summaries(table):
+            lines += [f"   * - {_rst_text(c['claim'])}", f"     - {_rst_text(c['statement'])}",
+                      f"     - **{_rst_text(c['label'])}**", f"     - {_rst_text(c['population'])}",
+                      f"     - {_rst_text(c['deciding'])}"]
+        lines.append("")
     write_text(output, "\n".join(lines))

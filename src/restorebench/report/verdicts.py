@@ -514,6 +514,18 @@ class CellResult:
         return bool(np.isfinite(self.margin))
 
 
+def verdict_label(verdict: str, reason: object = "") -> str:
+    """A claim's verdict as every page writes it: "held", "contradicted — short of the margin". ``reason`` may
+    be NaN (an empty ``verdict_reason`` read back from verdicts.csv)."""
+    reason = reason if isinstance(reason, str) else ""
+    return f"{verdict} — {reason}" if reason else str(verdict)
+
+
+def row_label(row) -> str:
+    """:func:`verdict_label` of one row of a verdicts.csv (a claim's first cell row)."""
+    return verdict_label(row["verdict"], row.get("verdict_reason", ""))
+
+
 @dataclass
 class ClaimVerdict:
     claim: Claim
@@ -525,7 +537,7 @@ class ClaimVerdict:
 
     @property
     def label(self) -> str:
-        return f"{self.verdict} — {self.reason}" if self.reason else self.verdict
+        return verdict_label(self.verdict, self.reason)
 
     @property
     def n_items(self) -> str:
