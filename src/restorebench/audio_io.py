@@ -93,6 +93,9 @@ def read_audio_channels(path: str | os.PathLike, stream: int = 0) -> tuple[np.nd
     ``stream`` picks the audio stream of a multi-stream container (0: a stem file's mixture).
     """
     path = Path(path)
+    if not path.is_file():
+        # soundfile would say "System error." for a file that is not there
+        raise AudioInputError(f"{path}: audio file not found" if not path.exists() else f"{path}: not a file")
     if path.suffix.lower() in FFMPEG_SUFFIXES:
         data, rate = read_ffmpeg_audio(path, stream)
     else:

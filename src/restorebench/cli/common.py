@@ -346,7 +346,11 @@ def load_complex(path: str, what: str):
         array = read_complex_image(path)
     else:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: {what} not found")
+            raise FileNotFoundError(f"{path}: file not found ({what})")
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                # np.load would take such a file for a pickle and talk about allow_pickle
+                raise ValueError(f"{path}: not a NumPy .npy file ({what})")
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as err:
@@ -355,7 +359,7 @@ def load_complex(path: str, what: str):
         raise ValueError(f"{path}: {what} must be a 2-D complex array (azimuth x range), got {array.dtype} "
                          f"{array.shape}")
     if min(array.shape) < 2:
-        raise ValueError(f"{path}: {what} is {array.shape[0]} x {array.shape[1]} pixels; it needs at least 2 x 2")
+        raise ValueError(f"{path}: {what}: {array.shape[0]} x {array.shape[1]} pixels, at least 2 x 2 are needed")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{path}: {what} contains NaN or Inf")
     return array

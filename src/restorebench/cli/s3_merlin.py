@@ -100,7 +100,7 @@ def cmd_despeckle(a):
     from ..methods.merlin import predict
 
     common.threads(a.threads)
-    slc = common.load_complex(a.input, "the SLC")
+    slc = common.load_complex(a.input, "SLC")
     model, cfg = _s3_model(a.checkpoint, slc, a.input)
     if "D" not in cfg.tasks:
         raise ValueError(f"{a.checkpoint}: this model has no despeckling head (tasks {cfg.tasks})")
@@ -115,7 +115,7 @@ def cmd_map_buildings(a):
     common.threads(a.threads)
     if not (a.output_mask or a.output_height):
         raise ValueError("give --output-mask and/or --output-height")
-    slc = common.load_complex(a.input, "the SLC")
+    slc = common.load_complex(a.input, "SLC")
     model, cfg = _s3_model(a.checkpoint, slc, a.input)
     for flag, head, what in ((a.output_mask, "S", "segmentation"), (a.output_height, "R", "regression")):
         if flag and head not in cfg.tasks:

@@ -207,6 +207,9 @@ def load_weights(path: Path, study: str | None = None) -> dict:
                 raise ValueError(f"it lacks {key!r}")
     except Exception as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "Weights only load failed" in reason:
+            # torch's own text advises weights_only=False, which would run whatever the file contains
+            reason = "torch.load cannot read it as a file of tensors"
         raise ValueError(f"{path}: not a restorebench weights file ({reason})") from err
     if study and state.get("study", study) != study:
         raise ValueError(f"{path}: these are the weights of {STUDY_NETWORKS.get(state['study'], state['study'])}, "
