@@ -91,3 +91,39 @@ def test_separation_fit_returns_two_sources_summing_to_the_reconstruction():
     result = fit_separation(s.sum(0), s, "conv", CFG, FitConfig(iterations=30, **SMALL))
     assert result.final.shape == (2, 2, 32, 32)
     assert result.loss_trajectory[-1] < result.loss_trajectory[0]
+
+
+def test_the_fitting_loop_reads_nothing_back_from_the_device_per_iteration(monkeypatch):
+    """On a GPU every host read (.item(), bool(), float() of a tensor) and every tensor built from a Python
+    number (a blocking copy) stalls the loop. Counted on the CPU: doubling the iterations may add only the
+    early-stopping check every 16 iterations, nothing per iteration."""
+    clean = _tone(CFG.samples_for_frames(32))
+    noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(clean.size).astype(np.float32)
+    made = {"n": 0}
+    real_tensor = torch.tensor
+
+    def counting_tensor(*args, **kwargs):
+        made["n"] += 1
+        return real_tensor(*args, **kwargs)
+
+    def counts(iterations):
+        made["n"] = 0
+        monkeypatch.setattr(torch, "tensor", counting_tensor)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            fit_denoise(noisy, clean, "conv", CFG, FitConfig(iterations=iterations, stop_rule="es",
+                                                             **{**SMALL, "es_patience": 10_000}))
+        monkeypatch.setattr(torch, "tensor", real_tensor)
+        def in_optimizer(event):   # Adam reads its step counts, which live on the CPU even for a GPU fit
+            while event is not None:
+                if event.name.startswith("Optimizer.step"):
+                    return True
+                event = event.cpu_parent
+            return False
+
+        reads = sum(1 for e in prof.events() if e.name == "aten::_local_scalar_dense" and not in_optimizer(e))
+        return made["n"], reads
+
+    tensors_64, reads_64 = counts(64)
+    tensors_128, reads_128 = counts(128)
+    assert tensors_128 == tensors_64, (tensors_64, tensors_128)
+    assert reads_128 - reads_64 <= 64 // 16, (reads_64, reads_128)

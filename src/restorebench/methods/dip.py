@@ -253,7 +253,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
                 better = snr > best_snr
                 best_snr = torch.where(better, snr, best_snr)
                 best = torch.where(better, current, best)
-                best_record = torch.where(better, torch.tensor(record, device=device), best_record)
+                best_record = torch.where(better, record, best_record)   # a Python scalar: no host-to-device copy
                 wmv_traj[record] = wmv.update(current, record, started)
                 for rule in discrepancy.values():
                     rule.update(current, residual, record)

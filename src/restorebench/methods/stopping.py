@@ -112,7 +112,7 @@ class WindowedVariance:
         self.count += 1
         self.active_records = self.active_records + started.long()
         if self.count < self.window:
-            return torch.tensor(math.nan, device=estimate.device)
+            return torch.full((), math.nan, device=estimate.device)
         flat = self.buffer.reshape(self.window, -1)
         var = ((flat - flat.mean(dim=0, keepdim=True)).square().sum(dim=1).mean()
                / flat.square().sum(dim=1).mean().clamp_min(1e-30))
@@ -122,11 +122,12 @@ class WindowedVariance:
         take = improved & not_stopped
         self.best_var = torch.where(take, var, self.best_var)
         self.best = torch.where(take, estimate, self.best)
-        self.best_record = torch.where(take, torch.tensor(record, device=var.device), self.best_record)
+        # Python scalars in torch.where: a tensor made from `record` would be a blocking copy to the GPU per record
+        self.best_record = torch.where(take, record, self.best_record)
         self.since_best = torch.where(improved, torch.zeros_like(self.since_best),
                                       self.since_best + valid.long())
         fire = not_stopped & valid & (self.since_best >= self.patience)
-        self.stop_record = torch.where(fire, torch.tensor(record, device=var.device), self.stop_record)
+        self.stop_record = torch.where(fire, record, self.stop_record)
         return torch.where(valid, var, torch.full_like(var, math.nan))
 
     def fired(self) -> torch.Tensor:
@@ -144,7 +145,7 @@ class DiscrepancyStop:
 
     def update(self, estimate: torch.Tensor, residual: torch.Tensor, record: int) -> None:
         fire = (self.stop_record < 0) & (residual <= self.threshold)
-        self.stop_record = torch.where(fire, torch.tensor(record, device=residual.device), self.stop_record)
+        self.stop_record = torch.where(fire, record, self.stop_record)
         self.estimate = torch.where(fire, estimate, self.estimate)
 
     def fired(self) -> torch.Tensor:
