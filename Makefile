@@ -63,6 +63,7 @@ bench: setup
 	$(RUN) restorebench bench sar --markdown docs/bench/sar.md
 	$(RUN) restorebench bench merlin --markdown docs/bench/merlin.md
 	$(RUN) restorebench bench declip --markdown docs/bench/declip.md
+	$(RUN) restorebench bench gpu --markdown docs/bench/gpu.md
 
 clean:
 	rm -rf results .snakemake

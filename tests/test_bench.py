@@ -67,3 +67,36 @@ def test_layout_sweep_times_default_and_plain_paths_per_geometry(monkeypatch, tm
         assert r["default_s_per_it"] > 0 and r["plain_s_per_it"] > 0
         assert r["plain_over_default"] == r["plain_s_per_it"] / r["default_s_per_it"]
         assert r["layout"] in ("channels-last", "contiguous")
+
+
+def test_bench_gpu_counts_flops_and_saved_activations_exactly_on_the_meta_device():
+    """A linear layer y = W x + b on a 2 x 8 batch, loss mean(y^2): forward 2*2*8*4 = 128 FLOPs, backward only
+    the weight's gradient (the input needs none) 128 more; autograd keeps x (2 x 8) and y (2 x 4), not W."""
+    import torch
+
+    from restorebench.bench_gpu import PaperStep, _mean_square, meta_estimate
+
+    step = PaperStep("X", "linear", "2 x 8", lambda: torch.nn.Linear(8, 4),
+                     lambda device, dtype: (torch.randn(2, 8, device=device, dtype=dtype),), _mean_square, 1, 1, "")
+    assert meta_estimate(step, torch.float32) == {"parameters": 36, "flops": 256, "activation_bytes": (16 + 8) * 4}
+    # bf16: x in 2 bytes, y cast to fp32 for the loss
+    assert meta_estimate(step, torch.bfloat16)["activation_bytes"] == 16 * 2 + 8 * 4
+
+
+def test_bench_gpu_costs_every_paper_network_and_says_when_it_did_not_time_them(tmp_path, capsys):
+    import torch
+
+    out = tmp_path / "gpu.json"
+    assert main(["bench", "gpu", "--studies", "S1,S4", "--output", str(out), "--markdown", str(tmp_path / "gpu.md")]) == 0
+    rows = json.loads(out.read_text())["gpu"]
+    assert [r["network"] for r in rows] == ["difnet", "pisnet", "declipper, music (L_MC + L_EQ)",
+                                            "declipper, Figure 5 (L_MC + L_EQ)"]
+    difnet = rows[0]
+    assert difnet["parameters_M"] * 1e6 == 3_336_767 and difnet["step"] == "4 x 1 x 128 x 512"
+    assert difnet["steps_per_training"] == 100 * 200 * 32 // 4 and difnet["trainings"] == 8
+    assert 0 < difnet["activations_bf16_gib"] < difnet["activations_fp32_gib"]
+    printed = capsys.readouterr().out
+    if not torch.cuda.is_available():
+        assert "not timed: no CUDA device here" in printed and "step_s_fp32" not in difnet
+    import re
+    assert re.search(r"\| S1 +\| difnet +\| 4 x 1 x 128 x 512 +\| +3\.337 \|", (tmp_path / "gpu.md").read_text())

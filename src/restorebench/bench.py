@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from .dsp import STFTConfig, from_channels, istft, stft, to_channels
-from .methods.dip import FitConfig, fit_denoise, make_code, resolve_device
+from .devices import resolve_device, synchronize
+from .methods.dip import FitConfig, fit_denoise, make_code
 from .models.unet import AudioPriorUNet
 
 TARGET_SPEEDUP = 2.0
@@ -366,7 +367,6 @@ def sar_throughput(args) -> list[dict]:
 
 def network_rates(args) -> list[dict]:
     """Training samples/s and inference spectrograms/s of DIFNet and PISNet at the paper's settings."""
-    from .methods.dip import resolve_device
     from .methods.train_rfi import RFINetConfig, build_model, loss_fn
 
     device = resolve_device(args.device)
@@ -396,13 +396,11 @@ def network_rates(args) -> list[dict]:
         rates = []
         for fn in (step, infer):
             fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             t0 = time.perf_counter()
             for _ in range(args.net_iterations):
                 fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             rates.append(args.net_iterations * args.net_batch / (time.perf_counter() - t0))
         params = sum(p.numel() for p in model.parameters())
         rows.append({"step": f"{kind} training", "samples_per_s": rates[0], "parameters": params, "size": size})
@@ -558,7 +556,11 @@ def declip_rates(args) -> list[dict]:
 
 def run_bench(args) -> None:
     out = {}
-    if args.what == "declip":
+    if args.what == "gpu":
+        from .bench_gpu import gpu_table
+
+        out["gpu"] = gpu_table(args)
+    elif args.what == "declip":
         out["declip"] = declip_rates(args)
     elif args.what == "merlin":
         out["merlin"] = merlin_rates(args)
@@ -584,7 +586,8 @@ SECTION_TITLES = {"speed": "Prior fitting speed: suite loop vs reference loop",
                   "time_to_quality": "Time to quality: oracle vs ES-WMV vs final iterate",
                   "sar": "SAR throughput and networks",
                   "merlin": "MERLIN training steps: suite vs the authors' step",
-                  "declip": "Declipping: training and inference rates, A-SPADE"}
+                  "declip": "Declipping: training and inference rates, A-SPADE",
+                  "gpu": "Paper-scale training steps: FLOPs, activation memory, GPU time"}
 
 
 def markdown_report(out: dict, args) -> str:

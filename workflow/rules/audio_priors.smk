@@ -46,7 +46,7 @@ rule s2_fit:
         f"--noise-estimator {S2CFG['stopping']['noise_estimator']} "
         f"--noise-quantile {S2CFG['stopping']['noise_quantile']}",
         sep=f"--exclusion-weight {S2CFG['separation']['exclusion_weight']} --mask-weight {S2CFG['separation']['mask_weight']}",
-        device=config["device"],
+        device=device_options("s2"),
         seed=config["seed"],
     log:
         "results/logs/s2_fit/{task}/{role}/{prior}.log",
@@ -57,7 +57,7 @@ rule s2_fit:
     shell:
         "restorebench fit-prior --observations {input} --prior {wildcards.prior} --output {output} "
         "--iterations {params.iterations} --lr {params.lr} --lr-decay-every {params.lr_decay} "
-        "--widths {params.widths} {params.es} {params.dp} {params.sep} --device {params.device} --seed {params.seed} "
+        "--widths {params.widths} {params.es} {params.dp} {params.sep} {params.device} --seed {params.seed} "
         "--threads {threads} 2> {log}"
 
 

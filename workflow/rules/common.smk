@@ -1,24 +1,30 @@
 # Shared settings derived from the validated config: the scale preset, paths, run facts.
 import shlex
 
+from restorebench.experiments.audio_priors_tasks import LONG_ROLES, TASK_ROLES
+from restorebench.methods.configs import NETWORK_DESPECKLERS
+
 SCALE = config["scale"]
 S2 = config["scales"][SCALE]["s2"]
 S2CFG = config["s2"]
 RESULTS = "results/s2"
+# what a GPU run computes in (docs/paper-scale.md, "GPUs"): on the claims pages beside the device
+DEVICE_FACTS = (
+    f"device `{config['device']}`, precision {config['precision']}"
+    + ("" if config["device"] == "cpu" else
+       ", deterministic CUDA kernels without TF32" if config["deterministic"] else
+       " (on CUDA: TF32 convolutions and nondeterministic kernels, torch's defaults; `deterministic: true` "
+       "makes GPU runs repeatable)")
+)
 RUN_FACTS = (
-    f"Run facts: scale `{SCALE}`, data source `{config['data_source']}`, device `{config['device']}`, "
+    f"Run facts: scale `{SCALE}`, data source `{config['data_source']}`, {DEVICE_FACTS}, "
     f"seed {config['seed']}, {S2['clips']} clips per dataset, {S2['iterations']} iterations per fit, "
     f"spectrogram {S2['n_fft'] // 2 + 1}×{S2['frames']} (speech {S2['speech_frames']} frames), "
     f"U-Net widths {S2['widths']}."
 )
 
 # (task, data role) pairs of the S2 study and the priors each is fitted with
-S2_TASK_ROLES = [
-    ("gaussian", "speech"), ("gaussian", "digits"), ("gaussian", "piano"),
-    ("environmental", "speech"), ("environmental", "digits"), ("environmental", "piano"),
-    ("inpainting", "speech"), ("inpainting", "digits"),
-    ("separation", "piano"),
-]
+S2_TASK_ROLES = list(TASK_ROLES)
 
 
 def s2_priors(task):
@@ -26,7 +32,7 @@ def s2_priors(task):
 
 
 def s2_frames(role):
-    return S2["speech_frames"] if role == "speech" else S2["frames"]
+    return S2["speech_frames"] if role in LONG_ROLES else S2["frames"]
 
 
 def s2_clip_samples(role):
@@ -51,14 +57,50 @@ def training_options(training):
         f"--weight-decay {training['weight_decay']} --lr-step-epochs {training['lr_step_epochs']} "
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
         + (f" --lr-milestones {' '.join(map(str, training['lr_milestones']))}" if training.get("lr_milestones") else "")
+        + f" --precision {config['precision']}"
     )
 
 
+def gpus_per_network_job(study):
+    """GPUs a job of ``study`` that runs a network reserves: none with device cpu, one with cuda or cuda:N,
+    and with auto what the scale's preset gives its trainings (one at paper, none below)."""
+    device = config["device"]
+    if device.startswith("cuda"):
+        return 1
+    if device != "auto":
+        return 0
+    return min(1, config["scales"][SCALE][study]["train_resources"].get("gpu", 0))
+
+
 def training_resources(study):
-    """Cluster resources of a study's training jobs at this scale; a GPU only when one may be used."""
-    res = dict(config["scales"][SCALE][study]["train_resources"])
-    res["gpu"] = res.get("gpu", 0) if config["device"] != "cpu" else 0
-    return res
+    """Cluster resources of a study's training and fitting jobs at this scale (runtime and memory from the
+    preset), with the GPU a network job reserves."""
+    return dict(config["scales"][SCALE][study]["train_resources"], gpu=gpus_per_network_job(study))
+
+
+def network_resources(study, runs_network=lambda wc: True):
+    """Resources of a job that evaluates a trained network: its GPU (a callable of the wildcards: a rule
+    whose methods are partly networks, partly not, reserves one only for the networks)."""
+    gpus = gpus_per_network_job(study)
+    return {"gpu": lambda wc: gpus if runs_network(wc) else 0}
+
+
+DEVICE_FLAGS = " --deterministic" if config["deterministic"] else ""
+
+
+def device_options(study, runs_network=lambda wc: True):
+    """The --device option of a job (a callable of the wildcards, for params). A network job that reserves a
+    GPU asks for ``cuda`` (under auto too), so a node without one fails with that said instead of running on
+    its CPU for hours; a job that runs no network never touches CUDA (it reserved no GPU)."""
+    gpus = gpus_per_network_job(study)
+
+    def options(wc):
+        if not runs_network(wc):
+            device = "cpu" if config["device"].startswith("cuda") else config["device"]
+        else:
+            device = "cuda" if config["device"] == "auto" and gpus else config["device"]
+        return f"--device {device}{DEVICE_FLAGS}"
+    return options
 
 
 def study_group(study):
@@ -203,7 +245,7 @@ S1_RUN_FACTS = (
     f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
     f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {S1['epochs']} epochs, "
     f"DIFNet C={S1['difnet']['channels']} M={S1['difnet']['window']} L={S1['difnet']['levels']}, "
-    f"PISNet width {S1['pisnet']['width']}, device `{config['device']}`, seed {config['seed']}, "
+    f"PISNet width {S1['pisnet']['width']}, {DEVICE_FACTS}, seed {config['seed']}, "
     f"{len(S1_SEEDS)} training seed(s) per network ({', '.join(map(str, S1_SEEDS))})."
 )
 
@@ -322,7 +364,7 @@ S3_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated urban scene (sim-urban) of {S3['rows']}×{S3['cols']} pixels, "
     f"incidence {S3CFG['incidence_deg']}°, training patches {S3['patch']} px (stride {S3['stride']}), backbone "
     f"{S3['encoder_width']}/{S3['decoder_width']} channels × {S3['levels']} levels, {S3['epochs']} epochs, "
-    f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, seeds {len(S3_SEEDS)}, device `{config['device']}`."
+    f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, seeds {len(S3_SEEDS)}, {DEVICE_FACTS}."
 )
 
 
@@ -334,6 +376,7 @@ S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
 S3_REAL = config["data_source"] == "real"
 # real data has no true reflectivity: the despeckling table needs the simulation
 S3_DESPECKLERS = [] if S3_REAL else list(S3CFG["despecklers"])
+S3_RUNS_NETWORK = lambda wc: wc.method in NETWORK_DESPECKLERS
 S3_DESPECKLE_CHECKPOINT = {
     "merlin": f"results/s3/models/merlin/0pct/seed{S3_SEEDS[0]}.pt",
     "multitask": f"results/s3/models/multitask/{S3_PCTS[0]}pct/seed{S3_SEEDS[0]}.pt",
@@ -371,7 +414,7 @@ S4_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
     f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
-    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), device `{config['device']}`; "
+    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
     f"toy and music networks trained with {len(S4_SEEDS)} seed(s) ({', '.join(map(str, S4_SEEDS))})."
 )
 S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]

@@ -19,7 +19,7 @@ rule s4_figure5_trained:
         net=s4_net_options(),
         optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'])}",
         checkpoints="results/s4/checkpoints/figure5/{method}/d{d}/v{v}",
-        device=config["device"],
+        device=device_options("s4"),
         seed=config["seed"],
     log:
         "results/logs/s4_figure5/{method}/d{d}/v{v}.log",
@@ -30,7 +30,7 @@ rule s4_figure5_trained:
     shell:
         "restorebench s4-synthetic --method {wildcards.method} --d {wildcards.d} --v {wildcards.v} {params.data} "
         "{params.net} {params.optimiser} --seed {params.seed} --scores {output.scores} --output {output.weights} "
-        "--checkpoint-dir {params.checkpoints} --device {params.device} --threads {threads} 2> {log}"
+        "--checkpoint-dir {params.checkpoints} {params.device} --threads {threads} 2> {log}"
 
 
 rule s4_figure5_run:
@@ -70,7 +70,7 @@ rule s4_toy:
         net=s4_net_options(),
         toy=f"--d {S4CFG['toy']['d']} --v {S4CFG['toy']['v']} --objective {S4CFG['toy']['objective']}",
         optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'])}",
-        device=config["device"],
+        device=device_options("s4"),
     log:
         "results/logs/s4_toy/seed{seed}.log",
     benchmark:
@@ -80,7 +80,7 @@ rule s4_toy:
     shell:
         "restorebench s4-toy {params.toy} {params.data} {params.net} {params.optimiser} --seed {wildcards.seed} "
         "--scores {output.scores} --examples {output.examples} --checkpoint-dir results/s4/checkpoints/toy/seed{wildcards.seed} "
-        "--device {params.device} --threads {threads} 2> {log}"
+        "{params.device} --threads {threads} 2> {log}"
 
 
 if not S4_REAL:
@@ -151,7 +151,7 @@ rule s4_music_train:
         segments=f"--segment {S4M['segment']} --hop {S4M['hop']} --fractions {S4_MUSIC_FRACTIONS}",
         optimiser=f"--epochs {S4M['epochs']} --batch-size {S4M['batch_size']} {training_options(S4CFG['training'])}",
         checkpoints="results/s4/checkpoints/music/{method}/seed{seed}",
-        device=config["device"],
+        device=device_options("s4"),
     log:
         "results/logs/s4_music_train/{method}/seed{seed}.log",
     benchmark:
@@ -161,13 +161,13 @@ rule s4_music_train:
     shell:
         "restorebench s4-music-train --method {wildcards.method} --train {input} {params.segments} {params.net} "
         "{params.optimiser} --seed {wildcards.seed} --output {output} --checkpoint-dir {params.checkpoints} "
-        "--device {params.device} --threads {threads} 2> {log}"
+        "{params.device} --threads {threads} 2> {log}"
 
 
 S4_MUSIC_EVAL = (
     "restorebench s4-music-eval --method {wildcards.method} --test {input.test} --fractions {params.fractions} "
     "{params.weights} --scores {output.scores} --example {output.example} --example-fraction {params.example} "
-    "--device {params.device} --threads {threads} 2> {log}"
+    "{params.device} --threads {threads} 2> {log}"
 )
 
 
@@ -185,7 +185,7 @@ rule s4_music_eval:
         weights="",
         fractions=S4_MUSIC_FRACTIONS,
         example=S4MCFG["example_fraction"],
-        device=config["device"],
+        device=device_options("s4", runs_network=lambda wc: False),
     log:
         "results/logs/s4_music_eval/{method}.log",
     benchmark:
@@ -209,11 +209,13 @@ rule s4_music_eval_trained:
         method=wildcard_choice([m for m in S4_MUSIC_METHODS if m in S4_TRAINED]),
         seed=r"\d+",
     threads: 1
+    resources:
+        **network_resources("s4"),
     params:
         weights=lambda wc, input: f"--weights {input.weights}",
         fractions=S4_MUSIC_FRACTIONS,
         example=S4MCFG["example_fraction"],
-        device=config["device"],
+        device=device_options("s4"),
     log:
         "results/logs/s4_music_eval/{method}/seed{seed}.log",
     benchmark:

@@ -56,7 +56,7 @@ rule s3_train:
         share=S3CFG["labelled_share"],
         checkpoints="results/s3/checkpoints/{model}/{pct}pct/seed{seed}",
         optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'])}",
-        device=config["device"],
+        device=device_options("s3"),
     log:
         "results/logs/s3_train/{model}/{pct}pct/seed{seed}.log",
     benchmark:
@@ -66,7 +66,7 @@ rule s3_train:
     shell:
         "restorebench s3-train --scene {input} --model {wildcards.model} --labelled-pct {wildcards.pct} "
         "--seed {wildcards.seed} {params.sizes} {params.optimiser} --labelled-share {params.share} --output {output} "
-        "--checkpoint-dir {params.checkpoints} --device {params.device} --threads {threads} 2> {log}"
+        "--checkpoint-dir {params.checkpoints} {params.device} --threads {threads} 2> {log}"
 
 
 rule s3_evaluate:
@@ -81,9 +81,11 @@ rule s3_evaluate:
         model=wildcard_choice(registry.names("S3", "model")),
         pct=r"[0-9.]+",
         seed=r"\d+",
+    resources:
+        **network_resources("s3"),
     params:
         tile=S3["tile"],
-        device=config["device"],
+        device=device_options("s3"),
     log:
         "results/logs/s3_evaluate/{model}/{pct}pct/seed{seed}.log",
     benchmark:
@@ -92,7 +94,7 @@ rule s3_evaluate:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s3-evaluate --scene {input.scene} --checkpoint {input.checkpoint} --model {wildcards.model} "
-        "--labelled-pct {wildcards.pct} --seed {wildcards.seed} --tile {params.tile} --device {params.device} "
+        "--labelled-pct {wildcards.pct} --seed {wildcards.seed} --tile {params.tile} {params.device} "
         "--threads {threads} --output {output.metrics} --examples {output.examples} 2> {log}"
 
 
@@ -108,10 +110,12 @@ rule s3_despeckle:
         example="results/s3/despeckling/{method}.example.npz",
     wildcard_constraints:
         method="|".join(S3_DESPECKLERS) or "(?!)",
+    resources:
+        **network_resources("s3", S3_RUNS_NETWORK),
     params:
         checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if "checkpoint" in input.keys() else "",
         tile=S3["tile"],
-        device=config["device"],
+        device=device_options("s3", S3_RUNS_NETWORK),
     log:
         "results/logs/s3_despeckle/{method}.log",
     benchmark:
@@ -120,7 +124,7 @@ rule s3_despeckle:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s3-despeckle-eval --scene {input.scene} --method {wildcards.method} {params.checkpoint} "
-        "--tile {params.tile} --device {params.device} --threads {threads} --output {output.metrics} "
+        "--tile {params.tile} {params.device} --threads {threads} --output {output.metrics} "
         "--example {output.example} 2> {log}"
 
 

@@ -67,7 +67,7 @@ rule s1_train:
         checkpoints="results/s1/checkpoints/{model}/seed{seed}",
         optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'])}",
         loss=f"--nuclear {S1CFG['pisnet_loss']['nuclear']} --l1 {S1CFG['pisnet_loss']['l1']}",
-        device=config["device"],
+        device=device_options("s1"),
     log:
         "results/logs/s1_train/{model}/seed{seed}.log",
     benchmark:
@@ -77,7 +77,7 @@ rule s1_train:
     shell:
         "restorebench s1-train --images {input} --model {wildcards.model} --output {output} "
         "--checkpoint-dir {params.checkpoints} {params.model} {params.optimiser} {params.loss} "
-        "--device {params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
+        "{params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
 
 
 # The notch's P_fa is tuned on the pulses the networks train on (methods/notch.py)
@@ -102,7 +102,7 @@ rule s1_calibrate_notch:
 
 S1_EVALUATE = (
     "restorebench s1-evaluate --split-file {input.split} --method {wildcards.method} {params.checkpoint} "
-    "{params.calibration} {params.cfar} --device {params.device} --threads {threads} --output {output.metrics} "
+    "{params.calibration} {params.cfar} {params.device} --threads {threads} --output {output.metrics} "
     "--examples {output.examples} 2> {log}"
 )
 
@@ -121,7 +121,7 @@ rule s1_evaluate:
         checkpoint=s1_input_option("checkpoint"),
         calibration=s1_input_option("calibration", "cfar-calibration"),
         cfar=s1_cfar_options(),
-        device=config["device"],
+        device=device_options("s1", runs_network=lambda wc: False),
     log:
         "results/logs/s1_evaluate/{split}/{method}.log",
     benchmark:
@@ -144,11 +144,13 @@ rule s1_evaluate_trained:
         split="test-same|test-cross",
         method=wildcard_choice(S1_TRAINED),
         seed=r"\d+",
+    resources:
+        **network_resources("s1"),
     params:
         checkpoint=s1_input_option("checkpoint"),
         calibration=s1_input_option("calibration", "cfar-calibration"),
         cfar=s1_cfar_options(),
-        device=config["device"],
+        device=device_options("s1"),
     log:
         "results/logs/s1_evaluate/{split}/{method}/seed{seed}.log",
     benchmark:

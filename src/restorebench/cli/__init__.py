@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         common.check_outputs_writable(args)
+        if getattr(args, "deterministic", False):
+            from ..devices import make_deterministic
+            make_deterministic()             # before the command's first CUDA operation
         status = args.func(args)            # a command may return its own exit status (compare-runs: 1)
     # audio_io.AudioInputError and metrics.audio.MetricError are ValueErrors: caught here without importing
     # their modules, which would cost every workflow step scipy.signal's start-up

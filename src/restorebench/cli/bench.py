@@ -16,12 +16,18 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "bench", "speed and time-to-quality benchmarks (prints figures)", cmd_bench,
                            "Options marked dip or sar apply to that benchmark only.")
-    p.add_argument("what", choices=("dip", "sar", "merlin", "declip"), nargs="?", default="dip",
+    p.add_argument("what", choices=("dip", "sar", "merlin", "declip", "gpu"), nargs="?", default="dip",
                    help="dip: prior-fitting speed of the suite's loop vs a reference loop (or time to quality); "
                         "sar: focusing, echo simulation and CFAR throughput, DIFNet/PISNet training and "
                         "inference rates; merlin: MERLIN / MERLIN-multitask training steps vs the authors' step; "
-                        "declip: declipper training samples/s, inference and A-SPADE seconds per minute of audio "
+                        "declip: declipper training samples/s, inference and A-SPADE seconds per minute of audio; "
+                        "gpu: every network's paper-scale training step (FLOPs and activation memory counted on "
+                        "the meta device; with CUDA also timed, with peak memory and the paper run's GPU-hours) "
                         "(default: %(default)s)")
+    p.add_argument("--config", default="config.yaml",
+                   help="gpu: the workflow config whose scales.paper preset is costed (default: %(default)s)")
+    p.add_argument("--studies", default="",
+                   help="gpu: only these studies, comma-separated (S1,S2,S3,S4; default: all)")
     p.add_argument("--declip-batch", type=int, default=16, help="declip: segments per training step (default: %(default)s)")
     p.add_argument("--declip-segment", type=int, default=16384,
                    help="declip: samples per training segment (default: %(default)s)")
@@ -38,7 +44,7 @@ def register(sub) -> None:
                    help="sar: side of the networks' square input, pixels (default: %(default)s)")
     p.add_argument("--net-batch", type=int, default=1, help="sar: images per network batch (default: %(default)s)")
     p.add_argument("--net-iterations", type=int, default=2,
-                   help="sar, merlin: timed training (and inference) steps per network, after one warm-up step "
+                   help="sar, merlin, gpu: timed training (and inference) steps per network, after one warm-up step "
                         "(default: %(default)s)")
     p.add_argument("--iterations", type=int, default=4,
                    help="dip: timed iterations per loop, after two warm-up iterations (default: %(default)s)")

@@ -148,6 +148,9 @@ def add_threads_option(p) -> None:
 
 def add_device_option(p, what: str = "") -> None:
     p.add_argument("--device", default="auto", help=(f"{what}: " if what else "") + DEVICE_HELP)
+    p.add_argument("--deterministic", action="store_true",
+                   help="repeatable CUDA runs: deterministic kernels, no TF32, a fixed cuBLAS workspace (slower "
+                        "on a GPU; CPU runs are repeatable without it)")
 
 
 def threads(n: int | None) -> None:
@@ -296,6 +299,9 @@ def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4
     p.add_argument("--lr-gamma", type=float, default=0.5, help="step-schedule factor (default: %(default)s)")
     p.add_argument("--grad-clip-norm", type=float, default=0.0,
                    help="clip the global gradient norm to this; 0 = off (default: %(default)s)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: the network's forward passes under bfloat16 autocast (about half the activation "
+                        "memory on a GPU), losses, weights and optimiser state in fp32 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed (default: %(default)s)")
     add_device_option(p)
     add_threads_option(p)
@@ -307,7 +313,7 @@ def optim_config(a):
     return OptimConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, learning_rate=a.lr,
                        weight_decay=a.weight_decay, lr_step_epochs=a.lr_step_epochs, lr_gamma=a.lr_gamma,
                        grad_clip_norm=a.grad_clip_norm, seed=a.seed,
-                       lr_milestones=tuple(a.lr_milestones))
+                       lr_milestones=tuple(a.lr_milestones), precision=a.precision)
 
 
 def add_cfar_options(p) -> None:

@@ -35,7 +35,7 @@ def cmd_s1_training_images(a):
 
 def cmd_s1_train(a):
     from ..audio_io import load_npz
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.train_rfi import RFINetConfig, train
 
     common.threads(a.threads)
@@ -119,7 +119,7 @@ def cmd_sar_focus(a):
 def cmd_suppress_rfi(a):
     from .. import registry
     from ..dsp import STFTConfig
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.train_rfi import load_trained
 
     from ..methods.rfi_suppression import check_features

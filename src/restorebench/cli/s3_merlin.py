@@ -37,7 +37,7 @@ def cmd_s3_scene_from_files(a):
 
 def cmd_s3_train(a):
     from ..experiments.merlin_multitask import train_job
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
 
     common.threads(a.threads)
     train_job(Path(a.scene), a.model, a.labelled_pct, a.seed, _sizes(a), common.optim_config(a), Path(a.output),
@@ -96,7 +96,7 @@ def _s3_model(checkpoint: str, slc, input_name: str):
 
 
 def cmd_despeckle(a):
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.merlin import predict
 
     common.threads(a.threads)
@@ -109,7 +109,7 @@ def cmd_despeckle(a):
 
 
 def cmd_map_buildings(a):
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.merlin import predict
 
     common.threads(a.threads)

@@ -19,7 +19,7 @@ def _net_config(a):
 
 def cmd_s4_synthetic(a):
     from ..experiments.declipping import SyntheticSizes, synthetic_job
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
 
     common.threads(a.threads)
     sizes = SyntheticSizes(length=a.length, band=a.band, train_signals=a.train_signals, test_signals=a.test_signals)
@@ -32,7 +32,7 @@ def cmd_s4_toy(a):
     from dataclasses import replace
 
     from ..experiments.declipping import SyntheticSizes, toy_job
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
 
     common.threads(a.threads)
     sizes = SyntheticSizes(length=a.length, band=a.band, train_signals=a.train_signals, test_signals=a.test_signals)
@@ -42,7 +42,7 @@ def cmd_s4_toy(a):
 
 def cmd_s4_music_train(a):
     from ..experiments.declipping import MusicSizes, music_train_job
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
 
     common.threads(a.threads)
     music_train_job(a.method, [Path(p) for p in a.train], a.fractions, MusicSizes(a.segment, a.hop), _net_config(a),
@@ -51,7 +51,7 @@ def cmd_s4_music_train(a):
 
 def cmd_s4_music_eval(a):
     from ..experiments.declipping import music_eval_job
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
 
     common.threads(a.threads)
     music_eval_job(a.method, [Path(p) for p in a.test], a.fractions, Path(a.scores), resolve_device(a.device),
@@ -143,7 +143,7 @@ def cmd_declip(a):
 
     from ..audio_io import AudioInputError, quantisation_step, write_audio
     from ..experiments.declipping import run_declipper
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..physics.clipping import detect_clipping, project_consistent, threshold_mask
 
     if a.threshold < 0:

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ..audio_io import load_npz, save_npz
+from .audio_priors_tasks import TASK_ROLES, TASKS  # noqa: F401 (re-exported)
 from ..tidy import write_rows
 from ..dsp import STFTConfig
 from ..physics.audio import add_gaussian_noise, add_noise_at_snr, gap_frame_mask, mix_sources
 
 SAMPLE_RATE = 16000
 STUDY = "S2"
-TASKS = ("gaussian", "environmental", "inpainting", "separation")
 EXPERIMENT_OF_TASK = {"gaussian": "table1", "environmental": "table2", "inpainting": "table3",
                       "separation": "table4"}
 SPEECH_ROLES = ("speech", "digits")

@@ -157,7 +157,7 @@ def _example_window(scene: dict) -> tuple[slice, slice]:
 def evaluate_job(scene_path: Path, checkpoint: Path, model: str, pct: float, seed: int, tile: int, output: Path,
                  examples: Path | None, device) -> None:
     """Tidy rows of one trained model on the test area (+ a crop of its outputs for the example figure)."""
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.merlin import load_trained, predict
 
     scene = load_scene(scene_path)
@@ -263,7 +263,7 @@ def _released_scale(model, cfg, scene: dict, tile: int) -> float:
 def despeckle_job(scene_path: Path, method: str, output: Path, example: Path, tile: int,
                   checkpoint: Path | None = None, device: str = "cpu") -> None:
     """PSNR / SSIM against the true reflectivity on the test area and ENL on the flat patch, one despeckler."""
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.merlin import load_trained, predict
 
     if method not in DESPECKLERS:

@@ -257,7 +257,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     """Tidy metric rows of one method on every scene of a split (and, optionally, example arrays).
     ``cfar_calibration``: the JSON of :func:`calibrate_notch`, whose CFAR configuration replaces ``cfar``."""
 
-    from ..methods.dip import resolve_device
+    from ..devices import resolve_device
     from ..methods.train_rfi import load_trained
     from ..methods.training import training_seed
 

@@ -125,6 +125,8 @@ RELEASED = {"released-stripmap": ("merlin/saved_model/stripmap.pth", "TERRASAR_X
             "released-spotlight": ("merlin/saved_model/spotlight.pth", "TERRASAR_X"),
             "released-sentinel_tops": ("merlin/saved_models/sentinel_tops.pth", "SENTINEL1_TOPS")}
 DESPECKLERS = ("noisy", "nlmeans", "merlin", "multitask", *RELEASED)
+#: the despecklers that run a network (a workflow job reserves a GPU for them where networks get one)
+NETWORK_DESPECKLERS = ("merlin", "multitask", *RELEASED)
 DESPECKLER_LABELS = {"noisy": "noisy input (one look)", "nlmeans": "NL-means, log domain (scikit-image)",
                      "merlin": "MERLIN (ours, trained here)", "multitask": "MERLIN-multitask D head (ours)",
                      "released-stripmap": "authors' MERLIN, TerraSAR-X stripmap",

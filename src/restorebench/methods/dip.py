@@ -32,6 +32,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..devices import resolve_device, synchronize
 from ..dsp import STFTConfig, from_channels, istft, stft, to_channels
 from .stopping import DiscrepancyStop, WindowedVariance, blind_noise_residual, stft_noise_residual
 
@@ -107,27 +108,6 @@ class FitResult:
     @property
     def es_stop_iteration(self) -> int:
         return self.stop_iterations["es"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; otherwise the named device, checked to exist here (a clear
-    ValueError naming --device, not a traceback from deep inside the first tensor moved to it)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"--device {name!r} is not a torch device: use auto, cpu, cuda or cuda:N") from err
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available on this machine (torch "
-                             f"{torch.__version__}{', a CPU-only build' if torch.version.cuda is None else ''}); "
-                             f"use --device auto or cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif device.type not in ("cpu", "mps"):
-        raise ValueError(f"--device {name}: only auto, cpu, cuda and cuda:N are supported")
-    return device
 
 
 def snr_torch(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -222,8 +202,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
     iterations_run = 0
     for it in range(1, cfg.iterations + 1):
         if it == 3:  # the first two iterations pay for allocation and kernel selection
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             warmup_seconds = time.perf_counter() - start
         outputs = [net(code) for net, code in zip(nets, codes)]
         estimate = render(outputs)
@@ -269,8 +248,7 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
                 break
     if bar is not None:
         bar.close()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     wall = time.perf_counter() - start
 
     record_iterations = (np.arange(n_records) + 1) * cfg.record_every

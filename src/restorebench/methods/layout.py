@@ -25,6 +25,8 @@ from typing import Sequence
 
 import torch
 
+from ..devices import synchronize
+
 CACHE_NAME = "memory_format.json"
 
 
@@ -61,12 +63,10 @@ def time_step(prior: str, shape: Sequence[int], widths: Sequence[int], device: t
     code = torch.randn(tuple(shape), device=device).contiguous(memory_format=memory_format)
     best = float("inf")
     for k in range(repeats + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         start = time.perf_counter()
         net(code).square().mean().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         if k:
             best = min(best, time.perf_counter() - start)
     return best
@@ -75,7 +75,14 @@ def time_step(prior: str, shape: Sequence[int], widths: Sequence[int], device: t
 def time_step_bounded(prior: str, shape: Sequence[int], widths: Sequence[int], device: torch.device,
                       layout: str, limit: float) -> float:
     """:func:`time_step` in a child process killed after its two passes have taken 2 x ``limit`` (plus the
-    child's start-up); returns ``inf`` if it was killed or failed. The child uses this process's threads."""
+    child's start-up); returns ``inf`` if it was killed or failed. The child uses this process's threads.
+
+    On CUDA it runs here instead: a child would open a second CUDA context (refused on a GPU in exclusive-
+    process mode) and spend the time limit on CUDA's start-up, and the pathologically slow layouts the child
+    guards against are CPU ones."""
+    if device.type == "cuda":
+        return time_step(prior, shape, widths, device, torch.channels_last if layout == "channels-last"
+                         else torch.contiguous_format)
     spec = json.dumps({"prior": prior, "shape": list(shape), "widths": list(widths), "device": str(device),
                        "layout": layout, "threads": torch.get_num_threads()})
     try:

@@ -9,7 +9,12 @@ What it guarantees, so that a training survives Snakemake, a cluster time limit 
   atomically after every epoch, and the declared output (the final weights) is written once, at the end.
 * **Exact resume.** The batch order of epoch e comes from a generator seeded by (seed, e); the optimiser,
   learning-rate schedule and torch RNG states are saved with the weights, so a resumed training gives the
-  same weights as one that was never interrupted (tested on CPU).
+  same weights as one that was never interrupted (tested on CPU). Every generator the training draws from
+  is saved: the CPU's and, on CUDA, the device's (S4 draws its rescaling factors there).
+* **No host round trip per step.** The training set is copied to the device once when it takes at most a
+  quarter of the device's free memory (else each batch is copied through pinned memory without blocking); the
+  epoch's loss is summed on the device and read, and checked to be finite, once per epoch. A non-finite loss
+  stops the training before its epoch is checkpointed, so a rerun resumes from the last good epoch.
 * **Safe loading.** Checkpoints load with ``torch.load(weights_only=True)``. A checkpoint that cannot be read,
   or was written for another model, configuration or training set (compared by fingerprint), is reported
   with a warning naming the file and training restarts from scratch.
@@ -31,6 +36,7 @@ import numpy as np
 import torch
 
 from ..audio_io import atomic_output
+from ..devices import PRECISIONS, mixed_precision, rng_state, set_rng_state
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -47,6 +53,7 @@ class OptimConfig:
     grad_clip_norm: float = 0.0      # clip the global gradient norm to this (0 = off)
     seed: int = 0
     lr_milestones: tuple[int, ...] = ()   # or: multiply by lr_gamma at each of these epochs (MultiStepLR)
+    precision: str = "fp32"          # fp32 | bf16 (autocast forward passes; fp32 losses, weights, optimiser)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -55,6 +62,8 @@ class OptimConfig:
             raise ValueError(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be at least 1")
         if self.lr_milestones and self.lr_step_epochs:
             raise ValueError("give either lr_milestones or lr_step_epochs, not both")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         object.__setattr__(self, "lr_milestones", tuple(int(e) for e in self.lr_milestones))
 
 
@@ -69,9 +78,11 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 
 def _identity(model_config: dict, optim: OptimConfig, data_digest: str) -> dict:
-    # everything but the epoch budget: a longer run may continue a shorter one's checkpoint
-    return {"model": model_config, "optim": {k: v for k, v in asdict(optim).items() if k != "epochs"},
-            "data": data_digest}
+    # everything but the epoch budget: a longer run may continue a shorter one's checkpoint. fp32 is left
+    # out so that checkpoints written before the precision setting existed still resume
+    optim_identity = {k: v for k, v in asdict(optim).items()
+                      if k != "epochs" and not (k == "precision" and v == "fp32")}
+    return {"model": model_config, "optim": optim_identity, "data": data_digest}
 
 
 def load_checkpoint(path: Path, identity: dict) -> dict | None:
@@ -97,6 +108,25 @@ def _scheduler(optimizer, cfg: OptimConfig):
     if cfg.lr_step_epochs:
         return torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def _training_tensors(data: tuple[np.ndarray, ...], device: torch.device) -> list[torch.Tensor]:
+    """The training arrays as tensors: on a CUDA ``device`` when they take at most a quarter of its free
+    memory (no copy per step), else on the CPU (each batch then goes through pinned memory: see _batch)."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in data]
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if sum(t.numel() * t.element_size() for t in tensors) > free // 4:
+            return tensors
+    return [t.to(device) for t in tensors]
+
+
+def _batch(tensor: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rows ``idx`` of ``tensor`` on ``device``; from the CPU to CUDA through pinned memory, without blocking."""
+    if tensor.device.type == device.type:
+        return tensor[idx.to(tensor.device)]
+    rows = tensor[idx]
+    return (rows.pin_memory() if device.type == "cuda" else rows).to(device, non_blocking=True)
 
 
 def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
@@ -128,10 +158,10 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        set_rng_state(state["rng"], device)
         start, history = int(state["epoch"]), list(state["history"])
         print(f"{checkpoint}: resumed from epoch {start} of {cfg.epochs}", file=sys.stderr, flush=True)
-    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in data]
+    tensors = _training_tensors(data, device)
     bar = None
     if progress and start < cfg.epochs:
         from tqdm.auto import tqdm
@@ -140,27 +170,30 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
     for epoch in range(start, cfg.epochs):
         model.train()
         order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
-        total = 0.0
+        # summed on the device in float64: the same sum, in the same order, as Python floats would give
+        total = torch.zeros((), dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
         for first in range(0, n, cfg.batch_size):
             idx = torch.from_numpy(order[first:first + cfg.batch_size])
-            batch = tuple(t[idx].to(device) for t in tensors)
-            loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {float(loss.detach())} at epoch {epoch + 1}; lower the "
-                                         f"learning rate or enable gradient clipping")
+            batch = tuple(_batch(t, idx, device) for t in tensors)
+            with mixed_precision(model, cfg.precision, device):
+                loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip_norm:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip_norm)
             optimizer.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().to(total.dtype) * len(idx)
+        mean_loss = float(total) / n           # the epoch's one read from the device
+        if not np.isfinite(mean_loss):
+            raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower the learning "
+                                     f"rate or enable gradient clipping (the checkpoint keeps epoch {epoch})")
         scheduler.step()
-        history.append(total / n)
+        history.append(mean_loss)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(checkpoint, suffix=".pt") as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "history": history,
-                        "identity": identity, "rng": torch.get_rng_state()}, tmp)
+                        "identity": identity, "rng": rng_state(device)}, tmp)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{history[-1]:.4g}")

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .upsample import interpolate
+
 
 class _DoubleConv(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: int, bias: bool):
@@ -71,7 +73,7 @@ class Declipper(nn.Module):
             n = F.max_pool1d(n, 2)
         n = self.bottleneck(n)
         for block in self.up:
-            n = F.interpolate(n, scale_factor=2, mode="linear", align_corners=False)
+            n = interpolate(n, "linear", scale_factor=2)
             n = block(torch.cat((n, skips.pop()), dim=1))
         out = self.out(n)[:, 0]
         return y + out if self.residual else out

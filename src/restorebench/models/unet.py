@@ -23,6 +23,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .upsample import interpolate
+
 PRIOR_NAMES = ("conv", "dilated", "exp", "exp-dense")
 
 #: Dilations of the two 3x3 convolutions of each block: enc0, enc1, bottleneck, dec1, dec0.
@@ -131,7 +133,7 @@ class UpStage(nn.Module):
         self.stage = Stage(width + skip_channels, width, dilations, dense, norm=False)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = interpolate(x, "bilinear", size=skip.shape[-2:])
         x = self.up_conv(x)
         return self.stage(torch.cat([x, skip], dim=1))[1]
 

@@ -49,7 +49,8 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
     fits = metrics[metrics["method"] != "input"].drop_duplicates(["task", "dataset", "method", "item"])
     lines = ["# Results of this run", "", run_facts, "",
              f"S2 fits: {len(fits)} (task × dataset × prior × clip), {fits['wall_seconds'].sum() / 60:.1f} "
-             f"CPU-minutes of fitting on {', '.join(sorted(set(fits['device'].astype(str))))}.", ""]
+             f"minutes of fitting (wall time summed over the fits) on "
+             f"{', '.join(sorted(set(fits['device'].astype(str))))}.", ""]
     if len(claims) != len(verdicts):
         raise ValueError("give one verdicts.csv per claims page")
     for page, table in zip(claims, verdicts):
