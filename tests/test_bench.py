@@ -1,6 +1,9 @@
 """The benchmark commands run and report every figure they promise (speeds are printed, not asserted)."""
 import json
 
+import pytest
+import torch
+
 from restorebench.cli import main
 
 
@@ -100,3 +103,12 @@ def test_bench_gpu_costs_every_paper_network_and_says_when_it_did_not_time_them(
         assert "not timed: no CUDA device here" in printed and "step_s_fp32" not in difnet
     import re
     assert re.search(r"\| S1 +\| difnet +\| 4 x 1 x 128 x 512 +\| +3\.337 \|", (tmp_path / "gpu.md").read_text())
+
+
+def test_the_batched_fit_benchmark_counts_every_fits_iterations():
+    from restorebench.bench_gpu import batched_fit_rates
+
+    r = batched_fit_rates("conv", 62, 16, 16, fits=2, iterations=6, device=torch.device("cpu"))
+    assert r["fits"] == 2 and r["geometry"] == "32 x 16"
+    assert r["fit_iterations_per_s_one_by_one"] > 0 and r["fit_iterations_per_s_batched"] > 0
+    assert r["speedup"] == pytest.approx(r["fit_iterations_per_s_batched"] / r["fit_iterations_per_s_one_by_one"])

@@ -127,3 +127,96 @@ def test_the_fitting_loop_reads_nothing_back_from_the_device_per_iteration(monke
     tensors_128, reads_128 = counts(128)
     assert tensors_128 == tensors_64, (tensors_64, tensors_128)
     assert reads_128 - reads_64 <= 64 // 16, (reads_64, reads_128)
+
+
+def _noisy_clips(n_clips, frames=32, sigma=0.1):
+    rng = np.random.default_rng(7)
+    n = CFG.samples_for_frames(frames)
+    clean = [_tone(n, f) for f in (300.0, 700.0, 1500.0)[:n_clips]]
+    return clean, [c + sigma * rng.standard_normal(n).astype(np.float32) for c in clean]
+
+
+def test_a_batched_fit_follows_each_fits_own_trajectory():
+    """run_fits_batched stacks the clips' networks into one vmapped call and sums their losses: each fit must
+    follow the trajectory it follows alone (to float rounding), stopping rules included."""
+    from dataclasses import replace
+
+    from restorebench.methods.dip import run_fits_batched, setup_inpaint
+
+    clean, noisy = _noisy_clips(3)
+    # the paper's learning rate: at 1e-2 Adam amplifies float rounding into visibly different trajectories
+    # within 100 iterations, as any change of convolution kernel would
+    cfg = FitConfig(iterations=120, memory_format="contiguous", discrepancy_tau=4.0, **SMALL)
+    mask = np.ones(32, dtype=np.float32)
+    mask[12:18] = 0
+    masks = [None, mask, None]          # a denoising and an inpainting fit share the batch
+
+    def problem(k):
+        return setup_inpaint(noisy[k], clean[k], masks[k], "exp-dense", CFG, replace(cfg, seed=1000 * k),
+                             noise_std=0.1)
+
+    alone = [problem(k).run(replace(cfg, seed=1000 * k)) for k in range(3)]
+    batched = run_fits_batched([problem(k) for k in range(3)], cfg)
+    # the clips differ, so the trajectories do: a mix-up of fits would show
+    assert abs(alone[0].snr_trajectory[-1] - alone[2].snr_trajectory[-1]) > 1.0, [a.snr_trajectory[-1] for a in alone]
+    for a, b in zip(alone, batched):
+        np.testing.assert_allclose(b.snr_trajectory, a.snr_trajectory, atol=1e-3)
+        np.testing.assert_allclose(b.loss_trajectory, a.loss_trajectory, rtol=1e-4)
+        assert np.linalg.norm(b.final - a.final) < 1e-2 * np.linalg.norm(a.final)
+        assert b.stop_iterations == a.stop_iterations
+        assert b.extras["batched_fits"] == 3
+    assert any(a.stop_iterations["dp-known"] < 120 for a in alone)           # a rule fired inside the run
+
+
+def test_a_batched_separation_stacks_the_source_priors_and_matches_separate_fits():
+    from dataclasses import replace
+
+    from restorebench.methods.dip import _architecture, run_fits_batched, setup_separation
+
+    clean, _ = _noisy_clips(3)
+    sources = [np.stack([clean[0], clean[1]]), np.stack([clean[1], clean[2]])]
+    cfg = FitConfig(iterations=30, memory_format="contiguous", **SMALL)
+
+    def problem(k):
+        return setup_separation(sources[k].sum(0), sources[k], "conv", CFG, replace(cfg, seed=1000 * k))
+
+    nets = problem(0).nets
+    # the two source priors share an architecture (one group), the sigmoid mask prior does not
+    assert _architecture(nets[0]) == _architecture(nets[1]) != _architecture(nets[2])
+    alone = [problem(k).run(replace(cfg, seed=1000 * k)) for k in range(2)]
+    batched = run_fits_batched([problem(k) for k in range(2)], cfg)
+    for a, b in zip(alone, batched):
+        np.testing.assert_allclose(b.loss_trajectory, a.loss_trajectory, rtol=1e-4)
+        assert np.linalg.norm(b.final - a.final) < 1e-2 * np.linalg.norm(a.final)
+
+
+def test_fits_per_batch_is_one_on_a_cpu_unless_asked_and_never_more_than_the_fits():
+    from restorebench.methods.dip import fits_per_batch
+
+    cpu = torch.device("cpu")
+    assert fits_per_batch(0, cpu, 12) == 1
+    assert fits_per_batch(4, cpu, 12) == 4
+    assert fits_per_batch(40, cpu, 12) == 12
+    with pytest.raises(ValueError, match=">= 0"):
+        fits_per_batch(-1, cpu, 12)
+
+
+def test_a_fit_file_is_the_same_whether_its_clips_are_fitted_in_batches_or_one_by_one(tmp_path):
+    from restorebench.audio_io import load_npz, save_npz
+    from restorebench.experiments.audio_priors import fit_observations
+
+    clean, noisy = _noisy_clips(3)
+    obs = tmp_path / "obs.npz"
+    save_npz(obs, clean=np.stack(clean), observed=np.stack(noisy), noise_std=np.full(3, 0.1),
+             conditions=np.asarray(["sigma=0.1"] * 3), meta_task=np.asarray("gaussian"),
+             meta_dataset=np.asarray("tones"), meta_role=np.asarray("speech"), meta_n_fft=np.asarray(CFG.n_fft),
+             meta_hop=np.asarray(CFG.hop), meta_frames=np.asarray(32), meta_seed=np.asarray(0),
+             meta_data_source=np.asarray("test"))
+    cfg = FitConfig(iterations=40, memory_format="contiguous", **SMALL)
+    fit_observations(obs, "exp", cfg, tmp_path / "one.npz", progress=False, fits_per_batch=1)
+    fit_observations(obs, "exp", cfg, tmp_path / "two.npz", progress=False, fits_per_batch=2)
+    one, two = load_npz(tmp_path / "one.npz"), load_npz(tmp_path / "two.npz")
+    assert int(one["meta_fits_per_batch"]) == 1 and int(two["meta_fits_per_batch"]) == 2
+    for key in ("final", "oracle", "dp-blind", "snr_trajectory", "loss_trajectory"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-3, atol=1e-4, err_msg=key)
+    np.testing.assert_array_equal(two["oracle_stop_iteration"], one["oracle_stop_iteration"])

@@ -194,6 +194,29 @@ def test_tiles_cover_the_image_border_like_its_interior():
     np.testing.assert_allclose(out[:, [0, -1]], 3.0, rtol=0.02)
 
 
+def test_tiles_in_batches_blend_to_exactly_the_one_at_a_time_image():
+    """predict batches tiles on a GPU: the blend must not depend on how many tiles one call gets."""
+    from scipy.ndimage import uniform_filter
+
+    from restorebench.methods.merlin import tiled
+
+    calls = []
+
+    def box(batch):
+        calls.append(len(batch))
+        return {"out": np.stack([uniform_filter(b, size=5, mode="constant") for b in batch]), "neg": -batch}
+
+    image = np.random.default_rng(3).random((150, 97))
+    one = tiled(box, image, tile=64, overlap=16, multiple=16)
+    tiles = len(calls)
+    calls.clear()
+    five = tiled(box, image, tile=64, overlap=16, multiple=16, tiles_per_batch=5)
+    assert tiles > 5 and calls == [5] * (tiles // 5) + ([tiles % 5] if tiles % 5 else [])
+    for name in ("out", "neg"):
+        np.testing.assert_array_equal(five[name], one[name])
+    np.testing.assert_allclose(one["neg"], -image, rtol=1e-12)
+
+
 def _s3_weights(tmp_path, tasks="SRD"):
     from restorebench.data.urban import UrbanSceneConfig, area_patches, simulate
     from restorebench.methods.merlin import S3NetConfig, train, training_arrays
@@ -269,3 +292,22 @@ def test_suppress_rfi_runs_on_a_record_shorter_than_the_networks_padding(tmp_pat
     assert main(["suppress-rfi", "--method", "difnet", "--checkpoint", str(tmp_path / "d.pt"),
                  "--input", str(tmp_path / "e.npy"), "--output", str(tmp_path / "o.npy")]) == 0
     assert np.load(tmp_path / "o.npy").shape == echoes.shape
+
+
+def test_predict_gives_the_same_maps_with_tiles_in_batches():
+    import torch
+
+    from restorebench.methods.configs import S3NetConfig
+    from restorebench.methods.merlin import build_model, predict
+
+    cfg = S3NetConfig(encoder_width=4, decoder_width=8, levels=2, head_widths=(4, 4), regression_width=8,
+                      regression_blocks=1, M=8.0, m=-2.0)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    rng = np.random.default_rng(5)
+    slc = (rng.standard_normal((70, 90)) + 1j * rng.standard_normal((70, 90))).astype(np.complex64)
+    one = predict(model, cfg, slc, tile=32, overlap=8, tiles_per_batch=1)
+    batched = predict(model, cfg, slc, tile=32, overlap=8, tiles_per_batch=6)
+    assert set(one) == {"reflectivity", "probability", "height"}
+    for name in one:
+        np.testing.assert_allclose(batched[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)

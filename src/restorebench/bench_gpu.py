@@ -192,6 +192,38 @@ def time_step(step: PaperStep, device: torch.device, precision: str, repeats: in
     return {"seconds": best, "peak_bytes": peak, "note": ""}
 
 
+def batched_fit_rates(prior: str, n_fft: int, hop: int, frames: int, fits: int, iterations: int,
+                      device: torch.device) -> dict:
+    """Fit-iterations per second of ``fits`` S2 denoising fits of ``prior`` at the (n_fft, hop, frames) geometry,
+    one after another (:meth:`restorebench.methods.dip.FitProblem.run`) and as one batch
+    (:func:`restorebench.methods.dip.run_fits_batched`), allocation and warm-up excluded (their first two
+    iterations)."""
+    import numpy as np
+
+    from .dsp import STFTConfig
+    from .methods.dip import FitConfig, run_fits_batched, setup_inpaint
+
+    stft_cfg = STFTConfig(n_fft, hop)
+    n = stft_cfg.samples_for_frames(frames)
+    rng = np.random.default_rng(0)
+    clips = [(0.1 * rng.standard_normal(n)).astype(np.float32) for _ in range(fits)]
+    cfg = FitConfig(iterations=iterations, device=str(device), memory_format="contiguous")
+
+    def problems():
+        return [setup_inpaint(c, c, None, prior, stft_cfg, cfg, memory_format=torch.contiguous_format)
+                for c in clips]
+
+    def rate(results):
+        seconds = sum(r.wall_seconds - r.extras["warmup_seconds"] for r in results)
+        return fits * (iterations - 2) / max(seconds, 1e-9)
+
+    one_by_one = rate([p.run(cfg) for p in problems()])
+    batched = rate(run_fits_batched(problems(), cfg))
+    return {"prior": prior, "geometry": f"{n_fft // 2 + 1} x {frames}", "fits": fits,
+            "fit_iterations_per_s_one_by_one": one_by_one, "fit_iterations_per_s_batched": batched,
+            "speedup": batched / one_by_one}
+
+
 def gpu_table(args) -> list[dict]:
     """One row per network of the paper preset; prints the table as it goes."""
     import yaml
@@ -235,4 +267,14 @@ def gpu_table(args) -> list[dict]:
           + (f"; {sum(r['gpu_hours_fp32'] for r in rows):,.0f} GPU-hours fp32, "
              f"{sum(r['gpu_hours_bf16'] for r in rows):,.0f} bf16 on this GPU" if timed else
              "; GPU-hours = PFLOP / (your GPU's sustained PFLOP/s x 3600), or run this on a GPU"))
+    if timed and (not args.studies or "S2" in args.studies.split(",")):
+        s2 = config["scales"]["paper"]["s2"]
+        print(f"# S2 fits one by one and batched (run_fits_batched), {args.net_iterations + 2} iterations each, "
+              "paper geometry")
+        for prior in config["s2"]["priors"]:
+            for fits in (1, 8):
+                r = batched_fit_rates(prior, s2["n_fft"], s2["hop"], s2["frames"], fits, args.net_iterations + 2, device)
+                print(f"S2 {prior:<10} {r['geometry']:<10} {fits} fit(s): {r['fit_iterations_per_s_one_by_one']:8.1f} "
+                      f"fit-it/s one by one, {r['fit_iterations_per_s_batched']:8.1f} batched "
+                      f"(x{r['speedup']:.2f})", flush=True)
     return rows

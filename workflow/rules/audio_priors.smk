@@ -47,6 +47,7 @@ rule s2_fit:
         f"--noise-quantile {S2CFG['stopping']['noise_quantile']}",
         sep=f"--exclusion-weight {S2CFG['separation']['exclusion_weight']} --mask-weight {S2CFG['separation']['mask_weight']}",
         device=device_options("s2"),
+        batch=S2CFG["fits_per_batch"],
         seed=config["seed"],
     log:
         "results/logs/s2_fit/{task}/{role}/{prior}.log",
@@ -58,6 +59,7 @@ rule s2_fit:
         "restorebench fit-prior --observations {input} --prior {wildcards.prior} --output {output} "
         "--iterations {params.iterations} --lr {params.lr} --lr-decay-every {params.lr_decay} "
         "--widths {params.widths} {params.es} {params.dp} {params.sep} {params.device} --seed {params.seed} "
+        "--fits-per-batch {params.batch} "
         "--threads {threads} 2> {log}"
 
 

@@ -212,6 +212,11 @@ def add_fit_options(p, iterations: int = 2000) -> None:
     p.add_argument("--memory-format", choices=("auto", "channels-last", "contiguous"), default="auto",
                    help="memory layout of the fit; auto: the faster of the two, measured once per prior, shape and "
                         "machine (cached in $RESTOREBENCH_CACHE or ~/.cache/restorebench) (default: %(default)s)")
+    p.add_argument("--fits-per-batch", type=int, default=0, metavar="N",
+                   help="fit N clips (segments) at once, as one batched network call per layer: the same "
+                        "results to float rounding, meant for a GPU, where a small fit mostly waits on kernel "
+                        "launches (restorebench bench gpu times both ways); 0 = auto: one at a time on a CPU, as many as fit in half the free memory on "
+                        "a GPU (default: %(default)s)")
 
 
 def fit_config(a):

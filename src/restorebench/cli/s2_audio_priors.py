@@ -45,7 +45,7 @@ def cmd_fit_prior(a):
     common.threads(a.threads)
     fit_observations(Path(a.observations), a.prior, common.fit_config(a), Path(a.output),
                      separation_weights=SeparationWeights(a.exclusion_weight, a.mask_weight),
-                     progress=not a.quiet)
+                     progress=not a.quiet, fits_per_batch=a.fits_per_batch)
 
 
 def cmd_score_fits(a):

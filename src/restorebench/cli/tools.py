@@ -78,7 +78,8 @@ def cmd_restore_audio(a):
     fit_cfg = common.fit_config(a)
     result = restore_recording(observed, a.prior, cfg, fit_cfg, rule=rule, noise_std=noise_std,
                                sample_mask=mask, segment_samples=segment, overlap_samples=overlap,
-                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                               log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                               segments_per_batch=a.fits_per_batch)
     write_audio(a.output, result.restored)
     print(json.dumps({"input": a.input, "output": a.output, "task": a.task, "prior": a.prior,
                       "iterations": fit_cfg.iterations, "stopping_rule": rule,

@@ -145,14 +145,19 @@ def apply_frame_mask(x: np.ndarray, frame_mask: np.ndarray, cfg: STFTConfig) -> 
 # -------------------------------------------------------------------------------------------------- fit
 
 def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
-                     separation_weights=None, progress: bool = True) -> None:
+                     separation_weights=None, progress: bool = True, fits_per_batch: int = 0) -> None:
     """Fit one prior to every observation in the file; write estimates and trajectories.
 
     Every stopping rule that applies to the task is written (``final``, ``oracle``, ``es`` and, except
     for separation, ``dp-known`` with the task's noise level and ``dp-blind``), each with its stop
-    iteration (``<rule>_stop_iteration``).
+    iteration (``<rule>_stop_iteration``). Clip i is fitted with seed ``fit_cfg.seed + 1000 i``.
+    ``fits_per_batch`` clips are fitted as one batch (:func:`restorebench.methods.dip.run_fits_batched`:
+    the same trajectories to float rounding); 0 = auto (one at a time on a CPU, as many as fit in memory
+    on a GPU: :func:`restorebench.methods.dip.fits_per_batch`).
     """
-    from ..methods.dip import SeparationWeights, estimate_to_waves, fit_inpaint, fit_separation
+    from ..devices import resolve_device
+    from ..methods.dip import (SeparationWeights, estimate_to_waves, fits_per_batch as batch_size,
+                               run_fits_batched, setup_inpaint, setup_separation)
 
     data = load_npz(observations)
     meta = read_meta(data)
@@ -166,31 +171,49 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
     levels = {k: [] for k in rules if k.startswith("dp-")}
     traj_snr, traj_wmv, traj_loss = [], [], []
     record_iterations, device, layout = None, "", ""
-    for i in range(n):
+
+    def item_cfg(i):
+        return replace(fit_cfg, seed=fit_cfg.seed + 1000 * i)
+
+    def problem(i, memory_format=None):
         observed, clean = data["observed"][i], data["clean"][i]
-        desc = f"{task}/{meta['dataset']}/{prior} clip {i + 1}/{n}" if progress else False
-        item_cfg = replace(fit_cfg, seed=fit_cfg.seed + 1000 * i)
         if task == "separation":
-            result = fit_separation(observed, clean, prior, cfg, item_cfg,
-                                    separation_weights or SeparationWeights(), progress=desc)
+            return setup_separation(observed, clean, prior, cfg, item_cfg(i),
+                                    separation_weights or SeparationWeights(), memory_format=memory_format)
+        mask = data["frame_mask"][i] if task == "inpainting" else None
+        noise_std = float(data["noise_std"][i]) if "noise_std" in data else None
+        return setup_inpaint(observed, clean, mask, prior, cfg, item_cfg(i), noise_std,
+                             memory_format=memory_format)
+
+    import torch
+    batch = batch_size(fits_per_batch, resolve_device(fit_cfg.device), n,
+                       probe=lambda: problem(0, torch.contiguous_format))
+    batched_fits = 1
+    for first in range(0, n, batch):
+        items = list(range(first, min(n, first + batch)))
+        label = f"{task}/{meta['dataset']}/{prior} clip {first + 1}" + (f"-{items[-1] + 1}" if batch > 1 else "")
+        desc = f"{label}/{n}" if progress else False
+        if batch == 1:
+            results = [problem(first).run(item_cfg(first), progress=desc)]
         else:
-            mask = data["frame_mask"][i] if task == "inpainting" else None
-            noise_std = float(data["noise_std"][i]) if "noise_std" in data else None
-            result = fit_inpaint(observed, clean, mask, prior, cfg, item_cfg, progress=desc,
-                                 noise_std=noise_std)
-        length = observed.shape[-1]
-        for k in rules:
-            waves[k].append(estimate_to_waves(result.estimates[k], cfg, length))
-            stops[k].append(result.stop_iterations[k])
-        for k in levels:
-            levels[k].append(result.noise_levels[k])
-        rows["es_selected_iteration"].append(result.es_selected_iteration)
-        rows["wall_seconds"].append(result.wall_seconds)
-        traj_snr.append(result.snr_trajectory)
-        traj_wmv.append(result.wmv_trajectory)
-        traj_loss.append(result.loss_trajectory)
-        record_iterations, device = result.record_iterations, result.device
-        layout = result.extras["memory_format"]
+            # one seed per clip is in its problem; the batch's own config only sets the optimisation
+            results = run_fits_batched([problem(i, torch.contiguous_format) for i in items], fit_cfg,
+                                       progress=desc)
+        for i, result in zip(items, results):
+            length = data["observed"][i].shape[-1]
+            for k in rules:
+                waves[k].append(estimate_to_waves(result.estimates[k], cfg, length))
+                stops[k].append(result.stop_iterations[k])
+            for k in levels:
+                levels[k].append(result.noise_levels[k])
+            rows["es_selected_iteration"].append(result.es_selected_iteration)
+            rows["wall_seconds"].append(result.wall_seconds)
+            traj_snr.append(result.snr_trajectory)
+            traj_wmv.append(result.wmv_trajectory)
+            traj_loss.append(result.loss_trajectory)
+            record_iterations, device = result.record_iterations, result.device
+            layout = result.extras["memory_format"]
+            batched_fits = max(batched_fits, result.extras["batched_fits"])
     save_npz(output, **{k: np.stack(v) for k, v in waves.items()},
              **{f"{k}_stop_iteration": np.asarray(v) for k, v in stops.items()},
              **{f"{k}_noise_level": np.asarray(v) for k, v in levels.items()},
@@ -200,7 +223,7 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
              **_meta(prior=prior, iterations=fit_cfg.iterations, device=device, memory_format=layout,
                      learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths)),
                      discrepancy_tau=fit_cfg.discrepancy_tau, noise_quantile=fit_cfg.noise_quantile,
-                     rules=",".join(rules)))
+                     rules=",".join(rules), fits_per_batch=batched_fits))
 
 
 def fit_rules(task: str) -> tuple[str, ...]:

@@ -1,8 +1,10 @@
 """Fitting untrained spectrogram priors to one observation (deep audio priors, S2).
 
 A prior f_theta(z) with z ~ N(0, 1) fixed is fitted to one corrupted observation by Adam on an MSE loss
-(paper Sec. 4.1-4.3). This module holds the one loop every task uses (:func:`run_fit`) and the three
-task set-ups built on it: :func:`fit_denoise`, :func:`fit_inpaint` and :func:`fit_separation`.
+(paper Sec. 4.1-4.3). This module holds the one loop every task uses (:func:`run_fit`; several fits at once,
+as one batched network call per layer: :func:`run_fits_batched`) and the three task set-ups built on it:
+:func:`fit_denoise`, :func:`fit_inpaint` and :func:`fit_separation` (set up without running:
+:func:`setup_inpaint`, :func:`setup_separation`).
 
 What the loop records, per fit, without leaving the device between checkpoints:
 
@@ -22,6 +24,7 @@ needs.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -150,6 +153,114 @@ def resolve_memory_format(cfg: FitConfig, prior: str, shape: Sequence[int], devi
     return measured_memory_format(prior, tuple(shape), cfg.widths, device, networks)
 
 
+class FitTracker:
+    """What one fit records, kept on the device: the SNR / loss / WMV trajectories, the oracle-stopped
+    iterate and the unsupervised rules' states (module docstring). :func:`run_fit` keeps one;
+    :func:`run_fits_batched` keeps one per fit of the batch."""
+
+    def __init__(self, cfg: FitConfig, device: torch.device, noise_levels: dict[str, float],
+                 score_fn: Callable[[torch.Tensor], torch.Tensor]):
+        self.cfg, self.noise_levels, self.score_fn = cfg, noise_levels, score_fn
+        self.n_records = cfg.iterations // cfg.record_every
+        self.snr_traj = torch.full((self.n_records,), math.nan, device=device)
+        self.loss_traj = torch.full((self.n_records,), math.nan, device=device)
+        self.wmv_traj = torch.full((self.n_records,), math.nan, device=device)
+        self.best_snr = torch.tensor(-math.inf, device=device)
+        self.best = None
+        self.best_record = torch.tensor(-1, device=device)
+        self.wmv = None
+        self.discrepancy: dict[str, DiscrepancyStop] = {}
+        self.first_loss = None
+        self.started = torch.tensor(False, device=device)
+
+    @torch.no_grad()
+    def record(self, record: int, current: torch.Tensor, residual: torch.Tensor) -> None:
+        """Record the estimate ``current`` and its loss ``residual`` (both detached) as record ``record``."""
+        cfg = self.cfg
+        snr = self.score_fn(current)
+        self.snr_traj[record] = snr
+        self.loss_traj[record] = residual
+        if self.first_loss is None:
+            self.first_loss = residual.clone()
+        self.started = self.started | (residual <= cfg.es_start_loss_fraction * self.first_loss)
+        if self.best is None:
+            self.best = current.clone()
+            self.wmv = WindowedVariance(cfg.es_window // cfg.record_every or 1,
+                                        max(1, cfg.es_patience // cfg.record_every), current)
+            self.discrepancy = {rule: DiscrepancyStop(cfg.discrepancy_tau * level, current)
+                                for rule, level in self.noise_levels.items()}
+        better = snr > self.best_snr
+        self.best_snr = torch.where(better, snr, self.best_snr)
+        self.best = torch.where(better, current, self.best)
+        self.best_record = torch.where(better, record, self.best_record)   # a Python scalar: no host-to-device copy
+        self.wmv_traj[record] = self.wmv.update(current, record, self.started)
+        for rule in self.discrepancy.values():
+            rule.update(current, residual, record)
+
+    def fired(self, rule: str) -> torch.Tensor | None:
+        """Whether stopping rule ``rule`` has fired (a device bool), or None before the first record."""
+        if self.wmv is None:
+            return None
+        return (self.wmv if rule == "es" else self.discrepancy[rule]).fired()
+
+    def result(self, final: torch.Tensor, iterations_run: int, wall: float, device: torch.device,
+               extras: dict) -> FitResult:
+        """The :class:`FitResult` of the fit whose last iterate is ``final``."""
+        record_iterations = (np.arange(self.n_records) + 1) * self.cfg.record_every
+        to_np = lambda t: t.float().cpu().numpy().astype(np.float32)
+        estimates, stops = {"final": to_np(final)}, {"final": iterations_run}
+        if self.best is None:  # fewer iterations than one record: everything is the final iterate
+            for rule in ("oracle", "es", *self.noise_levels):
+                estimates[rule], stops[rule] = estimates["final"], iterations_run
+            es_sel = iterations_run
+        else:
+            wmv = self.wmv
+            estimates["oracle"], stops["oracle"] = to_np(self.best), int(record_iterations[int(self.best_record)])
+            stop_record = int(wmv.stop_record)
+            if int(wmv.best_record) >= 0 and stop_record >= 0:
+                estimates["es"], stops["es"] = to_np(wmv.best), int(record_iterations[stop_record])
+                es_sel = int(record_iterations[int(wmv.best_record)])
+            else:  # the rule never fired: an unsupervised user keeps the last iterate
+                estimates["es"], stops["es"], es_sel = estimates["final"], iterations_run, iterations_run
+            for name, rule in self.discrepancy.items():
+                fired_at = int(rule.stop_record)
+                if fired_at >= 0:
+                    estimates[name], stops[name] = to_np(rule.estimate), int(record_iterations[fired_at])
+                else:
+                    estimates[name], stops[name] = estimates["final"], iterations_run
+        return FitResult(estimates=estimates, stop_iterations=stops, es_selected_iteration=es_sel,
+                         record_iterations=record_iterations, snr_trajectory=to_np(self.snr_traj),
+                         loss_trajectory=to_np(self.loss_traj), wmv_trajectory=to_np(self.wmv_traj),
+                         wall_seconds=wall, device=str(device), iterations_run=iterations_run,
+                         noise_levels=self.noise_levels, extras=extras)
+
+
+def _check_stop_rule(cfg: FitConfig, noise_levels: dict[str, float]) -> None:
+    if cfg.stop_rule is not None and cfg.stop_rule not in ("es", *noise_levels):
+        raise ValueError(f"stop rule {cfg.stop_rule!r} does not apply to this fit; "
+                         f"available: {', '.join(('es', *noise_levels))}")
+
+
+def _optimizer(params, cfg: FitConfig, device: torch.device):
+    # fused Adam runs one kernel over all parameters instead of several per tensor
+    optimizer = torch.optim.Adam(params, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
+    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_decay_every, 0.1)
+                 if cfg.lr_decay_every else None)
+    return optimizer, scheduler
+
+
+def _progress_bar(progress: bool | str, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else "fit",
+                unit="it", leave=False, mininterval=2.0)
+
+
+def _layout_name(memory_format: torch.memory_format) -> str:
+    return "channels-last" if memory_format == torch.channels_last else "contiguous"
+
+
 def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
             render: Callable[[list[torch.Tensor]], torch.Tensor],
             loss_fn: Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor],
@@ -166,33 +277,13 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
     residual). See the module docstring for what is recorded.
     """
     noise_levels = dict(noise_levels or {})
-    if cfg.stop_rule is not None and cfg.stop_rule not in ("es", *noise_levels):
-        raise ValueError(f"stop rule {cfg.stop_rule!r} does not apply to this fit; "
-                         f"available: {', '.join(('es', *noise_levels))}")
+    _check_stop_rule(cfg, noise_levels)
     params = [p for net in nets for p in net.parameters()]
-    # fused Adam runs one kernel over all parameters instead of several per tensor
-    optimizer = torch.optim.Adam(params, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
-    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_decay_every, 0.1)
-                 if cfg.lr_decay_every else None)
+    optimizer, scheduler = _optimizer(params, cfg, device)
     codes = [c.contiguous(memory_format=memory_format) for c in codes]
+    tracker = FitTracker(cfg, device, noise_levels, score_fn)
 
-    n_records = cfg.iterations // cfg.record_every
-    snr_traj = torch.full((n_records,), math.nan, device=device)
-    loss_traj = torch.full((n_records,), math.nan, device=device)
-    wmv_traj = torch.full((n_records,), math.nan, device=device)
-    best_snr = torch.tensor(-math.inf, device=device)
-    best = None
-    best_record = torch.tensor(-1, device=device)
-    wmv = None
-    discrepancy: dict[str, DiscrepancyStop] = {}
-    first_loss = None
-    started = torch.tensor(False, device=device)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.iterations, desc=progress if isinstance(progress, str) else "fit",
-                   unit="it", leave=False, mininterval=2.0)
+    bar = _progress_bar(progress, cfg.iterations)
     start = time.perf_counter()
     for net in nets:
         net.train()
@@ -213,74 +304,174 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
         if scheduler is not None:
             scheduler.step()
         iterations_run = it
-        if it % cfg.record_every == 0 and record < n_records:
-            with torch.no_grad():
-                current = estimate.detach()
-                residual = loss.detach()
-                snr = score_fn(current)
-                snr_traj[record] = snr
-                loss_traj[record] = residual
-                if first_loss is None:
-                    first_loss = residual.clone()
-                started = started | (residual <= cfg.es_start_loss_fraction * first_loss)
-                if best is None:
-                    best = current.clone()
-                    wmv = WindowedVariance(cfg.es_window // cfg.record_every or 1,
-                                           max(1, cfg.es_patience // cfg.record_every), current)
-                    discrepancy = {rule: DiscrepancyStop(cfg.discrepancy_tau * level, current)
-                                   for rule, level in noise_levels.items()}
-                better = snr > best_snr
-                best_snr = torch.where(better, snr, best_snr)
-                best = torch.where(better, current, best)
-                best_record = torch.where(better, record, best_record)   # a Python scalar: no host-to-device copy
-                wmv_traj[record] = wmv.update(current, record, started)
-                for rule in discrepancy.values():
-                    rule.update(current, residual, record)
+        if it % cfg.record_every == 0 and record < tracker.n_records:
+            tracker.record(record, estimate.detach(), loss.detach())
             record += 1
         if bar is not None:
             bar.update(1)
             if it % max(1, cfg.iterations // 10) == 0:
                 bar.set_postfix(loss=f"{loss.item():.3e}")   # one host sync per tenth of the fit
         # one host sync per 16 iterations, not per iteration
-        if cfg.stop_rule is not None and wmv is not None and it % 16 == 0:
-            watched = wmv if cfg.stop_rule == "es" else discrepancy[cfg.stop_rule]
-            if bool(watched.fired()):
+        if cfg.stop_rule is not None and it % 16 == 0:
+            fired = tracker.fired(cfg.stop_rule)
+            if fired is not None and bool(fired):
                 break
     if bar is not None:
         bar.close()
     synchronize(device)
     wall = time.perf_counter() - start
+    return tracker.result(estimate.detach(), iterations_run, wall, device,
+                          {"warmup_seconds": warmup_seconds, "memory_format": _layout_name(memory_format),
+                           "batched_fits": 1})
 
-    record_iterations = (np.arange(n_records) + 1) * cfg.record_every
-    final = estimate.detach()
-    to_np = lambda t: t.float().cpu().numpy().astype(np.float32)
-    estimates, stops = {"final": to_np(final)}, {"final": iterations_run}
-    if best is None:  # fewer iterations than one record: everything is the final iterate
-        for rule in ("oracle", "es", *noise_levels):
-            estimates[rule], stops[rule] = estimates["final"], iterations_run
-        es_sel = iterations_run
-    else:
-        estimates["oracle"], stops["oracle"] = to_np(best), int(record_iterations[int(best_record)])
-        stop_record = int(wmv.stop_record)
-        if int(wmv.best_record) >= 0 and stop_record >= 0:
-            estimates["es"], stops["es"] = to_np(wmv.best), int(record_iterations[stop_record])
-            es_sel = int(record_iterations[int(wmv.best_record)])
-        else:  # the rule never fired: an unsupervised user keeps the last iterate
-            estimates["es"], stops["es"], es_sel = estimates["final"], iterations_run, iterations_run
-        for name, rule in discrepancy.items():
-            fired_at = int(rule.stop_record)
-            if fired_at >= 0:
-                estimates[name], stops[name] = to_np(rule.estimate), int(record_iterations[fired_at])
-            else:
-                estimates[name], stops[name] = estimates["final"], iterations_run
-    return FitResult(estimates=estimates, stop_iterations=stops, es_selected_iteration=es_sel,
-                     record_iterations=record_iterations, snr_trajectory=to_np(snr_traj),
-                     loss_trajectory=to_np(loss_traj), wmv_trajectory=to_np(wmv_traj),
-                     wall_seconds=wall, device=str(device), iterations_run=iterations_run,
-                     noise_levels=noise_levels,
-                     extras={"warmup_seconds": warmup_seconds,
-                             "memory_format": "channels-last" if memory_format == torch.channels_last
-                             else "contiguous"})
+
+@dataclass
+class FitProblem:
+    """One fit set up and not yet run: the arguments of :func:`run_fit` (what :func:`setup_inpaint` and
+    :func:`setup_separation` build), so that several can also be run as one batch (:func:`run_fits_batched`)."""
+
+    nets: list[nn.Module]
+    codes: list[torch.Tensor]
+    render: Callable[[list[torch.Tensor]], torch.Tensor]
+    loss_fn: Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor]
+    score_fn: Callable[[torch.Tensor], torch.Tensor]
+    noise_levels: dict[str, float]
+    memory_format: torch.memory_format
+    device: torch.device
+
+    def run(self, cfg: FitConfig, progress: bool | str = False) -> FitResult:
+        return run_fit(self.nets, self.codes, self.render, self.loss_fn, self.score_fn, cfg, self.device,
+                       progress, self.noise_levels, self.memory_format)
+
+
+def _architecture(net: nn.Module) -> tuple:
+    """What two networks must share to be stacked into one vmapped call: class, parameter shapes and head."""
+    return (type(net), getattr(net, "out_activation", None),
+            tuple((name, tuple(t.shape)) for name, t in net.state_dict().items()))
+
+
+class _StackedNetworks:
+    """Networks of one architecture evaluated as one batched call: their parameters stacked along a new
+    leading axis (``torch.func.stack_module_state``) and the module run under ``torch.func.vmap`` with
+    ``functional_call``. On a GPU that is one launch per layer for the whole group instead of one per layer
+    and network (a small fit is launch-bound); the arithmetic is the same, so each network follows its own
+    trajectory (convolutions with batched weights become grouped convolutions: equal to float rounding)."""
+
+    def __init__(self, nets: list[nn.Module], codes: list[torch.Tensor]):
+        from torch.func import functional_call, stack_module_state, vmap
+
+        self.params, self.buffers = stack_module_state(nets)
+        template = copy.deepcopy(nets[0]).to("meta")
+        template.train()
+        self.codes = torch.stack(codes)
+        self._forward = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)))
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def __call__(self) -> torch.Tensor:
+        return self._forward(self.params, self.buffers, self.codes)
+
+
+def run_fits_batched(problems: Sequence[FitProblem], cfg: FitConfig,
+                     progress: bool | str = False) -> list[FitResult]:
+    """Run several fits as one: the same results as ``[p.run(cfg) for p in problems]`` to float rounding
+    (which Adam amplifies over a long fit at a high learning rate, as it would any change of kernel).
+
+    Every network of every problem is put in a group of networks of the same architecture (across
+    problems, and within one: separation's two source priors), each group runs as one vmapped call
+    (:class:`_StackedNetworks`), and one Adam steps the sum of the problems' losses. The parameters of
+    different fits are disjoint, so the sum's gradient with respect to each fit's parameters is that fit's
+    own gradient, and Adam's update is elementwise: each fit follows the trajectory it would follow alone.
+    Each problem keeps its own :class:`FitTracker`. With ``cfg.stop_rule`` the batch stops once every fit's
+    rule has fired (each rule's estimate is the one at its own firing). The problems must share the device
+    and the number of networks; every problem runs in the contiguous layout.
+    """
+    if not problems:
+        return []
+    device = problems[0].device
+    for p in problems:
+        _check_stop_rule(cfg, p.noise_levels)
+        if len(p.nets) != len(problems[0].nets):
+            raise ValueError("a batch of fits must have the same number of networks per fit")
+    slots: dict[tuple, list[tuple[int, int]]] = {}          # architecture -> [(problem, network)]
+    for k, p in enumerate(problems):
+        for j, net in enumerate(p.nets):
+            slots.setdefault(_architecture(net), []).append((k, j))
+    groups = [(members, _StackedNetworks([problems[k].nets[j] for k, j in members],
+                                         [problems[k].codes[j].contiguous() for k, j in members]))
+              for members in slots.values()]
+    optimizer, scheduler = _optimizer([t for _, g in groups for t in g.parameters()], cfg, device)
+    trackers = [FitTracker(cfg, device, p.noise_levels, p.score_fn) for p in problems]
+
+    bar = _progress_bar(progress, cfg.iterations)
+    start = time.perf_counter()
+    record, warmup_seconds, iterations_run = 0, 0.0, 0
+    estimates = []
+    for it in range(1, cfg.iterations + 1):
+        if it == 3:
+            synchronize(device)
+            warmup_seconds = time.perf_counter() - start
+        outputs = [[None] * len(p.nets) for p in problems]
+        for members, group in groups:
+            stacked = group()
+            for row, (k, j) in enumerate(members):
+                outputs[k][j] = stacked[row]
+        estimates, losses = [], []
+        for p, outs in zip(problems, outputs):
+            estimate = p.render(outs)
+            estimates.append(estimate)
+            losses.append(p.loss_fn(estimate, outs))
+        total = torch.stack(losses).sum()
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        iterations_run = it
+        if it % cfg.record_every == 0 and record < trackers[0].n_records:
+            for tracker, estimate, loss in zip(trackers, estimates, losses):
+                tracker.record(record, estimate.detach(), loss.detach())
+            record += 1
+        if bar is not None:
+            bar.update(1)
+            if it % max(1, cfg.iterations // 10) == 0:
+                bar.set_postfix(loss=f"{total.item() / len(problems):.3e}")
+        if cfg.stop_rule is not None and it % 16 == 0:
+            fired = [t.fired(cfg.stop_rule) for t in trackers]
+            if all(f is not None for f in fired) and bool(torch.stack(fired).all()):   # one host sync
+                break
+    if bar is not None:
+        bar.close()
+    synchronize(device)
+    wall = time.perf_counter() - start
+    # each fit's share of the batch's time: what the per-item wall-time columns report
+    extras = {"warmup_seconds": warmup_seconds / len(problems), "memory_format": "contiguous",
+              "batched_fits": len(problems)}
+    return [tracker.result(estimate.detach(), iterations_run, wall / len(problems), device, dict(extras))
+            for tracker, estimate in zip(trackers, estimates)]
+
+
+def fits_per_batch(requested: int, device: torch.device, n_fits: int,
+                   probe: Callable[[], FitProblem] | None = None) -> int:
+    """How many fits to run as one batch: ``requested`` if > 0; with 0 (``auto``), 1 on a CPU (the fits run
+    one after another, as they always have, so CPU results stay bit-identical; a batch would change them at
+    float rounding) and, on CUDA, as many as fit in half the free GPU memory, from the peak memory of a
+    two-iteration fit of ``probe()``; never more than ``n_fits``."""
+    if requested < 0:
+        raise ValueError(f"fits per batch must be >= 0 (0 = auto), got {requested}")
+    if requested > 0:
+        return max(1, min(requested, n_fits))
+    if device.type != "cuda" or probe is None or n_fits <= 1:
+        return 1
+    synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    run_fits_batched([probe()], FitConfig(iterations=2))
+    synchronize(device)
+    per_fit = max(torch.cuda.max_memory_allocated(device) - before, 1)
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(n_fits, int(0.5 * free // per_fit)))
 
 
 def _observation(observed_wave: np.ndarray, stft_cfg: STFTConfig, device) -> torch.Tensor:
@@ -313,6 +504,15 @@ def fit_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: n
     runs blind (noise level estimated from the observed frames) and, when ``noise_std`` (per sample) is
     given, with the known level too.
     """
+    return setup_inpaint(observed_wave, clean_wave, frame_mask, prior, stft_cfg, cfg,
+                         noise_std).run(cfg, progress)
+
+
+def setup_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: np.ndarray | None,
+                  prior: str, stft_cfg: STFTConfig, cfg: FitConfig, noise_std: float | None = None,
+                  memory_format: torch.memory_format | None = None) -> FitProblem:
+    """The fit of :func:`fit_inpaint`, set up (network, code, loss, noise levels) and not yet run;
+    ``memory_format`` None resolves it from ``cfg`` (:func:`resolve_memory_format`)."""
     device = resolve_device(cfg.device)
     spec = stft(torch.from_numpy(np.asarray(observed_wave, dtype=np.float32)).to(device), stft_cfg)
     target = to_channels(spec)[None]                     # (1, 2, F, T)
@@ -328,7 +528,8 @@ def fit_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: n
                                                      cfg.noise_quantile, observed_frames)}
     if noise_std is not None:
         noise_levels["dp-known"] = stft_noise_residual(noise_std, stft_cfg)
-    memory_format = resolve_memory_format(cfg, prior, target.shape, device)
+    if memory_format is None:
+        memory_format = resolve_memory_format(cfg, prior, target.shape, device)
     net = build_prior(prior, cfg, device, memory_format=memory_format)
     code = make_code(target.shape, cfg.seed, device)
 
@@ -337,9 +538,9 @@ def fit_inpaint(observed_wave: np.ndarray, clean_wave: np.ndarray, frame_mask: n
             return F.mse_loss(estimate, target)
         return ((estimate - target) * weight).square().mean() / observed_fraction
 
-    return run_fit([net], [code], render=lambda outs: outs[0], loss_fn=loss_fn,
-                   score_fn=_snr_scorer(clean_wave, stft_cfg, device), cfg=cfg, device=device,
-                   progress=progress, noise_levels=noise_levels, memory_format=memory_format)
+    return FitProblem([net], [code], render=lambda outs: outs[0], loss_fn=loss_fn,
+                      score_fn=_snr_scorer(clean_wave, stft_cfg, device), noise_levels=noise_levels,
+                      memory_format=memory_format, device=device)
 
 
 @dataclass(frozen=True)
@@ -384,11 +585,19 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
     estimate is the pair of masked sources (n_sources=2), which sums to Y_hat. ``sources_wave`` (2, N)
     only feeds the trajectory (mean SNR of the two sources under the best permutation).
     """
+    return setup_separation(mixture_wave, sources_wave, prior, stft_cfg, cfg, weights).run(cfg, progress)
+
+
+def setup_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: str, stft_cfg: STFTConfig,
+                     cfg: FitConfig, weights: SeparationWeights = SeparationWeights(),
+                     memory_format: torch.memory_format | None = None) -> FitProblem:
+    """The fit of :func:`fit_separation`, set up and not yet run (as :func:`setup_inpaint`)."""
     device = resolve_device(cfg.device)
     target = _observation(mixture_wave, stft_cfg, device)
     power = target.square().mean()
     shape = target.shape
-    memory_format = resolve_memory_format(cfg, prior, shape, device, networks=3)
+    if memory_format is None:
+        memory_format = resolve_memory_format(cfg, prior, shape, device, networks=3)
     nets = [build_prior(prior, cfg, device, seed_offset=k, memory_format=memory_format) for k in range(2)]
     nets.append(build_prior(prior, cfg, device, seed_offset=2, out_channels=1, out_activation="sigmoid",
                             memory_format=memory_format))
@@ -417,8 +626,8 @@ def fit_separation(mixture_wave: np.ndarray, sources_wave: np.ndarray, prior: st
         return torch.maximum(direct, swapped)
 
     # no discrepancy rule: a separation has no noise level to reach (methods/stopping.py)
-    return run_fit(nets, codes, render, loss_fn, score, cfg, device, progress,
-                   memory_format=memory_format)
+    return FitProblem(nets, codes, render, loss_fn, score, noise_levels={}, memory_format=memory_format,
+                      device=device)
 
 
 def estimate_to_waves(estimate: np.ndarray, stft_cfg: STFTConfig, length: int) -> np.ndarray:
@@ -447,14 +656,16 @@ def _frames_for(cfg: STFTConfig, n_samples: int) -> int:
 def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cfg: FitConfig, *,
                       rule: str, noise_std: float | None = None, sample_mask: np.ndarray | None = None,
                       segment_samples: int = 32768, overlap_samples: int = 4096,
-                      log: Callable[[str], None] = print, progress: bool = True) -> Restoration:
+                      log: Callable[[str], None] = print, progress: bool = True,
+                      segments_per_batch: int = 0) -> Restoration:
     """Denoise (or, with ``sample_mask``, inpaint) a recording of any length with a deep prior.
 
     The recording is cut into overlapping segments of ``segment_samples`` (the length a prior is fitted
-    at: 32768 samples = 512 frames at the paper's hop of 64), each fitted independently (its own seed, so
-    the segments could be fitted in parallel), stopped by ``rule`` (fitting ends once the rule fires; a
-    rule that never fires keeps the last iterate) and joined with the raised-cosine crossfade of
-    :func:`restorebench.dsp.crossfade_join`. Before fitting, a short timed warm-up on the first segment
+    at: 32768 samples = 512 frames at the paper's hop of 64), each fitted independently (its own seed;
+    ``segments_per_batch`` segments of one length are fitted as one batch by :func:`run_fits_batched`, 0 = auto:
+    :func:`fits_per_batch`), stopped by ``rule`` (fitting ends once the rule fires, in a batch once it has
+    fired for every segment of it; a rule that never fires keeps the last iterate) and joined with the raised-cosine crossfade of
+    :func:`restorebench.dsp.crossfade_join`. Before fitting, a short timed warm-up on the first segment (batch)
     gives the estimated total time, which ``log`` reports (with a warning on a CPU above 10 minutes).
     """
     from ..dsp import crossfade_join, segment_bounds
@@ -481,49 +692,82 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     def observed_any(mask) -> bool:
         return mask is None or bool(np.any(mask))
 
-    # warm-up: a few timed iterations of the first segment with something observed (layout probe and
-    # allocation excluded)
-    padded, mask = next(pm for pm in (segment_input(*b) for b in bounds) if observed_any(pm[1]))
-    warm = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, iterations=4, stop_rule=None),
-                       noise_std=noise_std)
-    per_iteration = max(warm.wall_seconds - warm.extras["warmup_seconds"], 1e-6) / 2
-    estimated = per_iteration * cfg.iterations * len(bounds)
-    log(f"estimated fitting time: {_duration(estimated)} ({len(bounds)} segment(s) x {cfg.iterations} iterations "
-        f"x {per_iteration:.2f} s on {device}; an early stop by {rule} cuts it)")
+    def problem(k, memory_format=None):
+        padded, mask = segment_input(*bounds[k])
+        return setup_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, seed=cfg.seed + 1000 * k),
+                             noise_std, memory_format=memory_format)
+
+    to_fit = [k for k, b in enumerate(bounds) if observed_any(segment_input(*b)[1])]
+    batch = fits_per_batch(segments_per_batch, device, len(to_fit),
+                           probe=lambda: problem(to_fit[0], torch.contiguous_format))
+    # warm-up: a few timed iterations of the first segment(s) with something observed (layout probe and
+    # allocation excluded); a batch is timed as a batch
+    warm_cfg = replace(run_cfg, iterations=4, stop_rule=None)
+    if batch == 1:
+        warm = problem(to_fit[0]).run(warm_cfg)
+        warm_seconds, warm_setup = warm.wall_seconds, warm.extras["warmup_seconds"]
+    else:
+        warm = run_fits_batched([problem(k, torch.contiguous_format) for k in to_fit[:batch]], warm_cfg)
+        warm_seconds = warm[0].wall_seconds * len(warm)
+        warm_setup = warm[0].extras["warmup_seconds"] * len(warm)
+    per_iteration = max(warm_seconds - warm_setup, 1e-6) / 2
+    batches = math.ceil(len(to_fit) / batch)
+    estimated = per_iteration * cfg.iterations * batches
+    log(f"estimated fitting time: {_duration(estimated)} ({len(to_fit)} segment(s)"
+        + (f" in {batches} batch(es) of up to {batch}" if batch > 1 else "")
+        + f" x {cfg.iterations} iterations x {per_iteration:.2f} s on {device}; an early stop by {rule} cuts it)")
     if device.type == "cpu" and estimated > 600:
         log("warning: more than 10 minutes on the CPU. To cut it: --device cuda (a GPU), fewer --iterations, "
             "or a lighter prior (--prior exp or conv: about half the time of exp-dense per iteration), or "
             "smaller --widths")
 
     start_time = time.perf_counter()
-    pieces, segments = [], []
+    pieces: list[np.ndarray | None] = [None] * len(bounds)
+    segments: list[dict | None] = [None] * len(bounds)
     for k, (start, end) in enumerate(bounds):
-        padded, mask = segment_input(start, end)
-        where = f"segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s)"
-        if not observed_any(mask):
-            # a segment inside a gap has nothing to fit (the masked loss would be 0/0): it stays a gap,
-            # filled by its neighbours' crossfade where they overlap it
-            pieces.append(np.zeros(end - start, dtype=np.float32))
-            segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": True,
-                             "note": "no observed STFT frame in this segment: written as silence"})
-            log(f"warning: {where} has no observed frame; it is left as a gap (silence)")
+        if k in to_fit:
             continue
-        desc = f"segment {k + 1}/{len(bounds)}" if progress else False
-        result = fit_inpaint(padded, padded, mask, prior, stft_cfg, replace(run_cfg, seed=cfg.seed + 1000 * k),
-                             progress=desc, noise_std=noise_std)
-        if rule not in result.estimates:
-            raise ValueError(f"stopping rule {rule!r} does not apply here; available: {', '.join(result.estimates)}")
-        wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded.size)[0][: end - start]
-        if not np.all(np.isfinite(wave)):
-            raise ValueError(f"the fit of {where} diverged (NaN or Inf); nothing was written. Try a lower --lr")
-        pieces.append(wave)
-        segments.append({"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": False,
-                         "stop_iteration": result.stop_iterations[rule],
-                         "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
-                         or result.iterations_run < cfg.iterations,
-                         "iterations_run": result.iterations_run,
-                         "noise_level": {k2: round(v, 6) for k2, v in result.noise_levels.items()},
-                         "memory_format": result.extras["memory_format"]})
+        # a segment inside a gap has nothing to fit (the masked loss would be 0/0): it stays a gap,
+        # filled by its neighbours' crossfade where they overlap it
+        pieces[k] = np.zeros(end - start, dtype=np.float32)
+        segments[k] = {"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": True,
+                       "note": "no observed STFT frame in this segment: written as silence"}
+        log(f"warning: segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s) has no "
+            "observed frame; it is left as a gap (silence)")
+
+    # segments of one length can share a batch (every segment but perhaps the last)
+    by_length: dict[int, list[int]] = {}
+    for k in to_fit:
+        by_length.setdefault(bounds[k][1] - bounds[k][0], []).append(k)
+    for same_length in by_length.values():
+        for first in range(0, len(same_length), batch):
+            chunk = same_length[first: first + batch]
+            desc = (f"segment {chunk[0] + 1}" + (f"-{chunk[-1] + 1}" if len(chunk) > 1 else "")
+                    + f"/{len(bounds)}") if progress else False
+            if len(chunk) == 1:
+                results = [problem(chunk[0]).run(replace(run_cfg, seed=cfg.seed + 1000 * chunk[0]), desc)]
+            else:
+                results = run_fits_batched([problem(k, torch.contiguous_format) for k in chunk], run_cfg, desc)
+            for k, result in zip(chunk, results):
+                start, end = bounds[k]
+                where = f"segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s)"
+                if rule not in result.estimates:
+                    raise ValueError(f"stopping rule {rule!r} does not apply here; "
+                                     f"available: {', '.join(result.estimates)}")
+                padded_size = stft_cfg.samples_for_frames(_frames_for(stft_cfg, end - start))
+                wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded_size)[0][: end - start]
+                if not np.all(np.isfinite(wave)):
+                    raise ValueError(f"the fit of {where} diverged (NaN or Inf); nothing was written. "
+                                     "Try a lower --lr")
+                pieces[k] = wave
+                segments[k] = {"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": False,
+                               "stop_iteration": result.stop_iterations[rule],
+                               "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
+                               or result.iterations_run < cfg.iterations,
+                               "iterations_run": result.iterations_run,
+                               "noise_level": {k2: round(v, 6) for k2, v in result.noise_levels.items()},
+                               "memory_format": result.extras["memory_format"],
+                               "fits_per_batch": result.extras["batched_fits"]}
     restored = crossfade_join(pieces, bounds, observed.size)
     return Restoration(restored, rule, segments, estimated, time.perf_counter() - start_time, str(device))
 

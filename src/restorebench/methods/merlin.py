@@ -172,6 +172,10 @@ def check_input_range(slc: np.ndarray, cfg: S3NetConfig, name: str, max_above: f
 
 # ---------------------------------------------------------------------------------------------- inference
 
+#: tiles per forward pass of :func:`predict` on a GPU (inference keeps no activations for a backward pass, so
+#: a batch costs only the feature maps alive at once)
+GPU_TILES_PER_BATCH = 16
+
 def _weight(tile: int, overlap: int) -> np.ndarray:
     """Blending weight of one tile: 1 inside, a cosine taper over the overlap, never 0 (a lone tile is kept)."""
     ramp = np.ones(tile)
@@ -190,8 +194,10 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return starts
 
 
-def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int) -> dict[str, np.ndarray]:
-    """Apply ``fn`` (an (N, t, t) float array -> {name: (N, t, t)}) over overlapping tiles of a 2-D image.
+def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int,
+          tiles_per_batch: int = 1) -> dict[str, np.ndarray]:
+    """Apply ``fn`` (an (N, t, t) float array -> {name: (N, t, t)}) over overlapping tiles of a 2-D image,
+    ``tiles_per_batch`` tiles per call (the blend is summed in the same order whatever the batch).
 
     Tiles of ``tile`` pixels (rounded down to a multiple of ``multiple``) overlap by ``overlap`` pixels and are
     blended with a cosine-tapered weight, so tile borders (where a convolutional network sees zero padding)
@@ -212,19 +218,25 @@ def tiled(fn, image: np.ndarray, tile: int, overlap: int, multiple: int) -> dict
     weight = _weight(tile, overlap)
     sums: dict[str, np.ndarray] = {}
     total = np.zeros((H, W))
-    for r in _starts(H, tile, stride):
-        for c in _starts(W, tile, stride):
-            out = fn(padded[None, r:r + tile, c:c + tile])
+    positions = [(r, c) for r in _starts(H, tile, stride) for c in _starts(W, tile, stride)]
+    for first in range(0, len(positions), max(1, tiles_per_batch)):
+        chunk = positions[first:first + max(1, tiles_per_batch)]
+        out = fn(np.stack([padded[r:r + tile, c:c + tile] for r, c in chunk]))
+        for i, (r, c) in enumerate(chunk):
             for name, value in out.items():
-                sums.setdefault(name, np.zeros((H, W)))[r:r + tile, c:c + tile] += value[0] * weight
+                sums.setdefault(name, np.zeros((H, W)))[r:r + tile, c:c + tile] += value[i] * weight
             total[r:r + tile, c:c + tile] += weight
     return {name: (value / total)[margin:margin + h, margin:margin + w] for name, value in sums.items()}
 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, cfg: S3NetConfig, slc: np.ndarray, tile: int = 256, overlap: int = 32,
-            device: torch.device = torch.device("cpu")) -> dict[str, np.ndarray]:
+            device: torch.device = torch.device("cpu"), tiles_per_batch: int = 0) -> dict[str, np.ndarray]:
     """Reflectivity, building probability and height of a complex SLC, averaged over its two parts.
+
+    The image is processed in overlapping tiles (:func:`tiled`), ``tiles_per_batch`` per forward pass; 0 =
+    auto: one at a time on a CPU (the tables stay as they were to the bit)
+    and :data:`GPU_TILES_PER_BATCH` on a GPU, where one tile per pass would leave it mostly idle.
 
     Returns the outputs of the model's heads: "reflectivity" (D: (R^x + R^y) / 2 with R = exp(log R) of
     each part's clipped normalised estimate, as the authors), "probability" (S: mean of the two sigmoids),
@@ -236,15 +248,17 @@ def predict(model: torch.nn.Module, cfg: S3NetConfig, slc: np.ndarray, tile: int
     def run(part: np.ndarray) -> dict[str, np.ndarray]:
         x = torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device)
         out = model(log_normalise(x, constants)[:, None])
-        result = {}
+        heads = {}
         if "D" in out:
-            result["reflectivity"] = torch.exp(log_reflectivity(out["D"][:, 0].clamp(0, 1), constants)).cpu().numpy()
+            heads["reflectivity"] = torch.exp(log_reflectivity(out["D"][:, 0].clamp(0, 1), constants))
         if "S" in out:
-            result["probability"] = torch.sigmoid(out["S"][:, 0]).cpu().numpy()
+            heads["probability"] = torch.sigmoid(out["S"][:, 0])
         if "R" in out:
-            result["height"] = out["R"][:, 0].clamp_min(0).cpu().numpy()
-        return result
+            heads["height"] = out["R"][:, 0].clamp_min(0)
+        # one device-to-host copy per batch for all heads
+        return dict(zip(heads, torch.stack(list(heads.values())).cpu().numpy()))
 
     z = np.asarray(slc)
-    parts = [tiled(run, z.real, tile, overlap, cfg.multiple), tiled(run, z.imag, tile, overlap, cfg.multiple)]
+    per_batch = tiles_per_batch or (GPU_TILES_PER_BATCH if torch.device(device).type == "cuda" else 1)
+    parts = [tiled(run, part, tile, overlap, cfg.multiple, per_batch) for part in (z.real, z.imag)]
     return {name: 0.5 * (parts[0][name] + parts[1][name]) for name in parts[0]}
