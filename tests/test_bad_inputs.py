@@ -27,7 +27,7 @@ def _write_weights(folder: Path) -> dict[str, Path]:
     from restorebench.models.declipper import Declipper
 
     torch.manual_seed(0)
-    s1 = RFINetConfig("difnet", width=4, window=4, levels=1)
+    s1 = RFINetConfig("difnet", dict(channels=4, window=4, levels=1))
     s3 = S3NetConfig(tasks="SRD", encoder_width=4, decoder_width=4, levels=2, head_widths=(4, 4),
                      regression_width=4, M=3.0, m=-4.0)
     s4 = DeclipConfig(widths=(4,), kernel=3)

@@ -189,3 +189,20 @@ def test_the_readme_without_make_path_installs_what_make_setup_installs():
             continue
         assert spec in line, f"README's 'Without make' line lacks {spec} (make setup installs it)"
     assert "license-files" in (root / "pyproject.toml").read_text() and (root / "LICENSE").is_file()
+
+
+def test_every_package_data_pattern_names_files_that_exist_and_every_data_file_is_listed():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["restorebench"]
+    package = root / "src" / "restorebench"
+    listed = set()
+    for pattern in patterns:
+        found = set(package.glob(pattern))
+        assert found, f"package-data pattern {pattern!r} matches no file"
+        listed |= found
+    data_files = {p for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+                  and "__pycache__" not in p.parts}
+    assert data_files <= listed, sorted(str(p.relative_to(package)) for p in data_files - listed)

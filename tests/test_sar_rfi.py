@@ -259,7 +259,7 @@ def test_suppress_rfi_uses_the_stft_the_network_was_trained_with(tmp_path, capsy
     from restorebench.methods.training import OptimConfig
 
     x = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
-    net = RFINetConfig("difnet", width=4, window=4, levels=1)
+    net = RFINetConfig("difnet", dict(channels=4, window=4, levels=1))
     train(net, OptimConfig(epochs=1, batch_size=2), x, (x > 0.5).astype(np.float32), tmp_path / "difnet.pt",
           tmp_path / "ckpt", progress=False, features=feature_meta(32, 8))
     echoes = (np.random.default_rng(1).normal(size=(8, 256)) + 1j).astype(np.complex64)

@@ -7,7 +7,7 @@ import torch
 from restorebench.methods.train_rfi import RFINetConfig, load_trained, train
 from restorebench.methods.training import OptimConfig, train_model
 
-NET = dict(width=4, window=4, levels=1, residual_blocks=1, bases=4)
+SIZES = {"difnet": dict(channels=4, window=4, levels=1), "pisnet": dict(width=4, residual_blocks=1, bases=4)}
 OPTIM = dict(epochs=3, batch_size=2)
 
 
@@ -25,7 +25,7 @@ def _toy(n=6, seed=0):
 
 def test_difnet_training_lowers_the_loss_and_saves_weights_only_files(tmp_path):
     x, y = _toy()
-    net = RFINetConfig("difnet", **NET)
+    net = RFINetConfig("difnet", SIZES["difnet"])
     model, history = train(net, OptimConfig(epochs=12, batch_size=2, learning_rate=3e-3), x, y,
                            tmp_path / "difnet.pt", tmp_path / "ckpt", progress=False)
     assert history[-1] < 0.6 * history[0]
@@ -40,7 +40,7 @@ def test_difnet_training_lowers_the_loss_and_saves_weights_only_files(tmp_path):
 @pytest.mark.parametrize("kind", ["difnet", "pisnet"])
 def test_resumed_training_equals_uninterrupted_training(tmp_path, kind, capsys):
     x, y = _toy()
-    net = RFINetConfig(kind, **NET)
+    net = RFINetConfig(kind, SIZES[kind])
     # a step schedule and gradient clipping too: their state must survive the interruption
     optim = OptimConfig(**OPTIM, lr_step_epochs=1, lr_gamma=0.5, grad_clip_norm=0.5)
     full, full_history = train(net, optim, x, y, tmp_path / "full.pt", tmp_path / "full", progress=False)
@@ -63,7 +63,7 @@ def test_corrupt_or_foreign_checkpoint_restarts_with_a_warning(tmp_path):
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
     (ckpt / "last.pt").write_bytes(b"\x80\x02 truncated")
-    net = RFINetConfig("difnet", **NET)
+    net = RFINetConfig("difnet", SIZES["difnet"])
     with pytest.warns(UserWarning, match="last.pt: unusable checkpoint"):
         _, history = train(net, OptimConfig(**OPTIM), x, y, tmp_path / "w.pt", ckpt, progress=False)
     assert len(history) == 3 and torch.load(ckpt / "last.pt", weights_only=True)["epoch"] == 3
@@ -98,7 +98,7 @@ def test_gradient_clipping_bounds_the_step():
 def test_bad_training_data_is_named(tmp_path):
     x, y = _toy()
     with pytest.raises(ValueError, match="multiples of 8"):
-        train(RFINetConfig("difnet", **{**NET, "levels": 1}), OptimConfig(**OPTIM), x[:, :12, :12], y[:, :12, :12],
+        train(RFINetConfig("difnet", {**SIZES["difnet"], "levels": 1}), OptimConfig(**OPTIM), x[:, :12, :12], y[:, :12, :12],
               tmp_path / "w.pt", tmp_path / "c")
     with pytest.raises(ValueError, match="not a restorebench weights file"):
         (tmp_path / "junk.pt").write_bytes(b"junk")

@@ -284,7 +284,7 @@ def test_suppress_rfi_runs_on_a_record_shorter_than_the_networks_padding(tmp_pat
     from restorebench.methods.training import OptimConfig
 
     x = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
-    train(RFINetConfig("difnet", width=4, window=4, levels=1), OptimConfig(epochs=1, batch_size=2), x,
+    train(RFINetConfig("difnet", dict(channels=4, window=4, levels=1)), OptimConfig(epochs=1, batch_size=2), x,
           (x > 0.5).astype(np.float32), tmp_path / "d.pt", tmp_path / "ck", progress=False,
           features=feature_meta(32, 8))
     echoes = (np.random.default_rng(1).normal(size=(8, 31)) + 1j).astype(np.complex64)

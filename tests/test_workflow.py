@@ -471,3 +471,100 @@ def test_a_method_registered_in_a_plugin_module_reaches_the_tables(workdir):
     # an unregistered name in the config is an error that names the key
     proc = _snakemake(workdir, "-n", "--config", "scale=tiny", "s2={'priors': ['nonesuch']}", check=False)
     assert proc.returncode != 0 and "s2.priors" in proc.stdout + proc.stderr and "nonesuch" in proc.stdout + proc.stderr
+
+
+RFI_PLUGIN = '''
+"""A throw-away trained S1 network, declared in its own module: nothing else in the repository is edited."""
+import torch.nn.functional as F
+from torch import nn
+
+from restorebench.registry import Method, register
+
+
+def build(p):
+    return nn.Sequential(nn.Conv2d(1, p["width"], 3, padding=1), nn.ReLU(), nn.Conv2d(p["width"], 1, 3, padding=1))
+
+
+def loss(p, output, target, inputs):
+    return F.binary_cross_entropy_with_logits(output, target)
+
+
+register(Method("tinyconv", "Two-layer CNN mask", "S1", "rfi", trained=True, build=build, loss=loss,
+                target="mask", params={"width": 4}))
+'''
+
+
+def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled(workdir):
+    import torch
+
+    (workdir / "tiny_rfi.py").write_text(RFI_PLUGIN)
+    (workdir / "rfi.yaml").write_text(
+        "plugins: [tiny_rfi]\n"
+        "s1: {methods: [interfered, notch, pisnet, difnet, notch-untuned, oracle-mask, oracle-magnitude, tinyconv],"
+        " params: {tinyconv: {width: 3}}}\n")
+    _snakemake(workdir, "--cores", "2", "--configfile", "rfi.yaml", "--config", "scale=tiny", "-q", "--",
+               "results/s1/tables/table4.csv", "results/s1/tables/table5.md")
+    s1 = workdir / "results" / "s1"
+    weights = torch.load(s1 / "models" / "tinyconv" / "seed0.pt", weights_only=True)
+    assert weights["config"] == {"model": "tinyconv", "params": {"width": 3}}      # the config's width
+    table = pd.read_csv(s1 / "tables" / "table4.csv")
+    ours = table[table["method"] == "tinyconv"].set_index("metric")
+    assert ours.loc["pa", "n"] > 0 and 0 < ours.loc["pa", "mean"] <= 1 and pd.isna(ours.loc["pa", "paper"])
+    metrics = pd.read_csv(s1 / "metrics.csv")
+    pa = metrics[(metrics["method"] == "tinyconv") & (metrics["split"] == "test-same") & (metrics["metric"] == "pa")]
+    assert ours.loc["pa", "mean"] == pytest.approx(pa["value"].mean())
+    assert "Two-layer CNN mask" in (s1 / "tables" / "table5.md").read_text()
+    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
+    env = dict(os.environ, RESTOREBENCH_PLUGINS="tiny_rfi", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+    def train(out, checkpoints, epochs):
+        return subprocess.run(["restorebench", "s1-train", "--images", "results/s1/data/train_images.npz",
+                        "--model", "tinyconv", "--param", "width=3", "--epochs", str(epochs), "--batch-size", "4",
+                        "--output", str(out), "--checkpoint-dir", str(checkpoints)],
+                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
+
+    scratch = workdir / "resume"
+    train(scratch / "part.pt", scratch / "part", 1)
+    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
+    train(scratch / "full.pt", scratch / "full", 2)
+    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
+    assert resumed["history"] == full["history"] and len(full["history"]) == 2
+    for name, tensor in full["model"].items():
+        assert torch.equal(resumed["model"][name], tensor), name
+
+
+DECLIP_PLUGIN = '''
+"""A throw-away S4 training objective, declared in its own module: L_MC + half of L_EQ."""
+from restorebench.losses.declipping import consistency_loss, equivariance_loss
+from restorebench.registry import Method, register
+
+
+def loss(cfg, model, y, mu, mask, estimate, clean):
+    return consistency_loss(estimate, y, mask) + 0.5 * equivariance_loss(model, estimate, mu, cfg.alpha_max)
+
+
+register(Method("mc-halfeq", "L_MC + L_EQ / 2", "S4", "declipper", trained=True, loss=loss,
+                params={"objective": "mc-halfeq"}))
+'''
+
+
+def test_an_s4_training_objective_declared_in_a_plugin_trains_and_reaches_the_music_table(workdir):
+    import torch
+
+    (workdir / "halfeq.py").write_text(DECLIP_PLUGIN)
+    (workdir / "halfeq.yaml").write_text(
+        "plugins: [halfeq]\ns4: {music: {methods: [clipped, aspade, nmc-eq, mc-eq, supervised, mc-halfeq]}}\n")
+    _snakemake(workdir, "--cores", "2", "--configfile", "halfeq.yaml", "--config", "scale=tiny", "-q", "--",
+               "results/s4/tables/music.md")
+    s4 = workdir / "results" / "s4"
+    weights = torch.load(s4 / "models" / "music" / "mc-halfeq" / "seed0.pt", weights_only=True)
+    assert weights["config"]["s4"]["objective"] == "mc-halfeq"
+    table = pd.read_csv(s4 / "tables" / "music.csv")
+    ours = table[(table["method"] == "mc-halfeq") & (table["metric"] == "sdr")]
+    assert len(ours) > 0 and ours["mean"].notna().all()
+    metrics = pd.read_csv(s4 / "metrics.csv")
+    cell = ours.iloc[0]
+    rows = metrics[(metrics["method"] == "mc-halfeq") & (metrics["metric"] == "sdr") & (metrics["v"] == cell["v"])
+                   & (metrics["dataset"] == cell["dataset"])]
+    assert cell["mean"] == pytest.approx(rows["value"].mean())
+    assert "L_MC + L_EQ / 2" in (s4 / "tables" / "music.md").read_text()

@@ -376,12 +376,12 @@ def network_rates(args) -> list[dict]:
           f"{torch.get_num_threads()} threads ({args.net_iterations} timed steps after 1 warm-up)")
     print(f"{'network':<10} {'params':>10} {'train samples/s':>16} {'inference spectrograms/s':>25}")
     for kind in ("difnet", "pisnet"):
-        cfg = RFINetConfig(kind, width=16 if kind == "difnet" else 64)
+        cfg = RFINetConfig(kind)                         # the declared (paper) sizes
         torch.manual_seed(0)
         model = build_model(cfg).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.02)
         x = torch.rand(args.net_batch, 1, size, size, device=device)
-        y = (torch.rand_like(x) > 0.8).float() if kind == "difnet" else torch.rand_like(x)
+        y = (torch.rand_like(x) > 0.8).float() if cfg.target == "mask" else torch.rand_like(x)
 
         def step():
             loss = loss_fn(cfg, model(x), y, x)

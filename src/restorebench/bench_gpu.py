@@ -64,11 +64,9 @@ def paper_steps(preset: dict, table2_priors: list[str]) -> list[PaperStep]:
     s1 = preset["s1"]
     images = s1["train_scenes"] * s1["lines_per_scene"]
     bins, frames = s1["n_fft"], s1["range"] // s1["hop"]
-    for kind, sizes in (("difnet", dict(width=s1["difnet"]["channels"], window=s1["difnet"]["window"],
-                                        levels=s1["difnet"]["levels"])),
-                        ("pisnet", dict(width=s1["pisnet"]["width"], residual_blocks=s1["pisnet"]["residual_blocks"],
-                                        bases=s1["pisnet"]["bases"]))):
-        cfg = train_rfi.RFINetConfig(kind, **sizes)
+    # the paper's own network first, then the baselines and plugins in registration order
+    for kind in sorted(train_rfi.trained_methods(), key=lambda m: registry.get("S1", "rfi", m).paper != "method"):
+        cfg = train_rfi.RFINetConfig(kind, dict(s1.get(kind, {})))
         steps.append(PaperStep(
             "S1", kind, f"{s1['batch_size']} x 1 x {bins} x {frames}", lambda cfg=cfg: train_rfi.build_model(cfg),
             lambda d, t: (torch.rand(s1["batch_size"], 1, bins, frames, device=d, dtype=t),), _mean_square,

@@ -10,10 +10,16 @@ Slots (what a study asks of a method):
 * ``S2`` / ``prior``: ``build(in_channels, out_channels, widths, out_activation) -> nn.Module`` mapping the
   fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram; fitted by the deep-prior loop.
 * ``S1`` / ``rfi``: ``run(echoes, stft, context) -> Suppression``; ``trained=True`` methods get a
-  trained network in ``context["net"]`` (their ``params`` are the architecture's defaults).
+  trained network in ``context["net"]`` and declare how it is trained: ``build(params) -> nn.Module``
+  (one-channel (B, 1, F, T) normalised TF magnitude in, (B, 1, F, T) out), ``target`` (what it learns:
+  ``"mask"``, the Eq. 13 RFI mask, or ``"magnitude"``, the clean normalised magnitude), ``loss(params,
+  output, target, inputs) -> scalar`` and ``input_multiple(params)``; ``params`` are the architecture's
+  and the loss's defaults, overridden by the config (``s1.params.<name>``, and the scale presets).
 * ``S3`` / ``model``: networks trained on the urban scenes; ``params`` = architecture and heads.
-* ``S4`` / ``declipper``: ``run(y, mu, context) -> x_hat`` for one clipped signal, or ``trained=True`` with
-  ``params["objective"]`` one of methods.declipping.OBJECTIVES (the network is trained with it).
+* ``S4`` / ``declipper``: ``run(y, mu, context) -> x_hat`` for one clipped signal, or ``trained=True``: a
+  declipper network trained with the objective it declares, ``loss(cfg, model, y, mu, mask, estimate,
+  clean) -> scalar`` (``estimate`` = model(y, mask); ``clean`` is None unless ``target="clean"``, a
+  supervised objective), named by ``params["objective"]`` (the method's name).
 
 Your own methods live in your own module: call :func:`register` in it and list the module under
 ``plugins:`` in the workflow config (or in ``RESTOREBENCH_PLUGINS``, comma-separated, for the CLI). The
@@ -36,17 +42,26 @@ class Method:
     label: str                                 # table rows and figure legends
     study: str                                 # "S1", "S2", ...
     slot: str                                  # what the study asks of it ("prior", "rfi")
-    build: Callable[..., Any] | None = None    # builds a network (slot "prior")
+    build: Callable[..., Any] | None = None    # builds a network (slot "prior"; S1 trained: build(params))
     run: Callable[..., Any] | None = None      # runs the method (slot "rfi")
     params: dict = field(default_factory=dict)  # parameters and their defaults
     trained: bool = False                      # needs a training job before it can run
     paper: str = ""                            # "method" (the paper's own), "baseline", "oracle" (reads the truth), or "" (a user's)
     input_multiple: Callable[[dict], int] | None = None   # network input sides must be multiples of this
+    loss: Callable[..., Any] | None = None     # S1 trained: loss(params, output, target, inputs)
+    target: str = ""                           # S1 trained: "mask" or "magnitude"; S4 trained: "clean" if supervised
     description: str = ""
 
     def __post_init__(self):
         if not self.name or any(c.isspace() or c in "/|{}" for c in self.name) or self.name != self.name.lower():
             raise ValueError(f"method name {self.name!r} must be lower-case without spaces, '/', '|' or braces")
+        if self.study == "S1" and self.trained:
+            missing = [k for k in ("build", "loss", "target") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"trained S1 method {self.name!r} must declare {', '.join(missing)} "
+                                 "(restorebench.registry, slot S1/rfi)")
+            if self.run is None:   # run as what it learned: a mask (as DIFNet) or a magnitude (as PISNet)
+                object.__setattr__(self, "run", _trained_rfi_run(self.target))
 
 
 _REGISTRY: dict[tuple[str, str], dict[str, Method]] = {}
@@ -107,6 +122,14 @@ def load_plugins(modules: list[str] | tuple[str, ...] | None = None) -> None:
 
 # ------------------------------------------------------------------------------------ built-in methods
 
+def _trained_rfi_run(target: str) -> Callable[..., Any]:
+    def run(echoes, stft, context):
+        from .methods.rfi_suppression import suppress_trained
+
+        return suppress_trained(echoes, stft, context["net"], context["device"], target, context["multiple"])
+    return run
+
+
 def _audio_prior(prior: str) -> Callable[..., Any]:
     def build(in_channels: int, out_channels: int, widths: tuple[int, int, int], out_activation: str = "linear"):
         from .models.unet import AudioPriorUNet
@@ -138,16 +161,36 @@ def _notch(echoes, stft, context):
     return suppress_notch(echoes, stft, context.get("cfar") or CFARConfig())
 
 
-def _difnet(echoes, stft, context):
-    from .methods.rfi_suppression import suppress_difnet
+def _build_difnet(p):
+    from .models.difnet import DIFNet
 
-    return suppress_difnet(echoes, stft, context["net"], context["device"])
+    return DIFNet(1, p["channels"], p["window"], p["levels"])
 
 
-def _pisnet(echoes, stft, context):
-    from .methods.rfi_suppression import suppress_pisnet
+def _build_pisnet(p):
+    from .models.pisnet import PISNet
 
-    return suppress_pisnet(echoes, stft, context["net"], context["device"])
+    return PISNet(p["width"], p["residual_blocks"], p["bases"])
+
+
+def _mask_loss(p, output, target, inputs):
+    """DIFNet: binary cross-entropy (with logits) on the Eq. 13 mask (our choice of loss, SPEC S1)."""
+    import torch.nn.functional as F
+
+    return F.binary_cross_entropy_with_logits(output, target)
+
+
+def _pisnet_loss(p, output, target, inputs):
+    """PISNet: MSE to the clean normalised magnitude + ``nuclear`` x nuclear norm of the output / width (low
+    rank, as the interference-free spectrogram of a pulse is) + ``l1`` x mean |input - output|. The public
+    code's loss is 1000 MSE + 0.1 nuc(first item) / 256 + 0.01 ||input - output||_1 / 256^2 on 256 x 256
+    images; divided by 1000, the defaults nuclear = 1e-4 and l1 = 1e-5 (we average the nuclear norm over
+    the batch instead of taking the first item's)."""
+    import torch
+    import torch.nn.functional as F
+
+    nuclear = torch.linalg.matrix_norm(output[:, 0], ord="nuc").mean() / output.shape[-1]
+    return F.mse_loss(output, target) + p["nuclear"] * nuclear + p["l1"] * (inputs - output).abs().mean()
 
 
 def _oracle_mask(echoes, stft, context):
@@ -168,12 +211,14 @@ register(Method("notch", "Notch filtering (CFAR)", "S1", "rfi", run=_notch, pape
                 params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency", "calibrated": True},
                 description="cell-averaging CFAR on the TF magnitude, P_fa tuned on the training pulses; "
                             "detected bins are zeroed"))
-register(Method("pisnet", "PISNet", "S1", "rfi", run=_pisnet, trained=True, paper="baseline",
-                params={"width": 64, "residual_blocks": 8, "bases": 128},
+register(Method("pisnet", "PISNet", "S1", "rfi", trained=True, paper="baseline",
+                params={"width": 64, "residual_blocks": 8, "bases": 128, "nuclear": 1e-4, "l1": 1e-5},
+                build=_build_pisnet, target="magnitude", loss=_pisnet_loss,
                 input_multiple=lambda p: 4,                                  # two stride-2 convolutions
                 description="PISNet-style inpainting of the clean TF magnitude (Shen et al. 2022)"))
-register(Method("difnet", "DIFNet", "S1", "rfi", run=_difnet, trained=True, paper="method",
-                params={"channels": 16, "window": 8, "levels": 4},
+register(Method("difnet", "DIFNet", "S1", "rfi", trained=True, paper="method",
+                params={"channels": 16, "window": 8, "levels": 4}, build=_build_difnet, target="mask",
+                loss=_mask_loss,
                 input_multiple=lambda p: p["window"] * 2 ** p["levels"],     # windows at the deepest stage
                 description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))
 register(Method("notch-untuned", "Notch filtering (CFAR, nominal P_fa)", "S1", "rfi", run=_notch, paper="",
@@ -200,10 +245,10 @@ for _name, _label, _tasks, _paper, _text in (
                                             "patches only"),
         ("merlin", "MERLIN (ours)", "D", "baseline", "self-supervised despeckling only (MERLIN)")):
     register(Method(_name, _label, "S3", "model", trained=True, paper=_paper, description=_text,
-                    params={"architecture": "merlin", "tasks": _tasks},
-                    input_multiple=lambda p: 2 ** p["levels"]))
+                    params={"architecture": "merlin", "tasks": _tasks}))
+# (the input multiple of an S3 network follows from its whole configuration: methods.configs.S3NetConfig.multiple)
 register(Method("im2height", "IM2HEIGHT", "S3", "model", trained=True, paper="baseline",
-                params={"architecture": "im2height", "tasks": "R"}, input_multiple=lambda p: 16,
+                params={"architecture": "im2height", "tasks": "R"},
                 description="IM2HEIGHT-like residual conv-deconv height regression, labelled patches only"))
 
 
@@ -220,15 +265,53 @@ def _aspade(y, mu, context):
     return aspade(y, mu, context.get("aspade") or ASpadeConfig(), mask=context.get("mask"))
 
 
+def _plus_equivariance(loss, cfg, model, estimate, mu):
+    """loss + lambda L_EQ (``cfg.eq_weight`` = lambda; nothing added when it is 0)."""
+    from .losses.declipping import equivariance_loss
+
+    if not cfg.eq_weight:
+        return loss
+    return loss + cfg.eq_weight * equivariance_loss(model, estimate, mu, cfg.alpha_max,
+                                                    stop_gradient=cfg.stop_gradient)
+
+
+def _mc_eq_loss(cfg, model, y, mu, mask, estimate, clean):
+    """L_MC + lambda L_EQ (the paper's, losses/declipping.py)."""
+    from .losses.declipping import consistency_loss
+
+    return _plus_equivariance(consistency_loss(estimate, y, mask), cfg, model, estimate, mu)
+
+
+def _nmc_eq_loss(cfg, model, y, mu, mask, estimate, clean):
+    """L_NMC + lambda L_EQ: the naive consistency ||y - eta(f(y))||^2 with the same equivariance term."""
+    from .losses.declipping import naive_consistency_loss
+
+    return _plus_equivariance(naive_consistency_loss(estimate, y, mu), cfg, model, estimate, mu)
+
+
+def _mc_loss(cfg, model, y, mu, mask, estimate, clean):
+    """L_MC alone."""
+    from .losses.declipping import consistency_loss
+
+    return consistency_loss(estimate, y, mask)
+
+
+def _supervised_loss(cfg, model, y, mu, mask, estimate, clean):
+    from .losses.declipping import supervised_loss
+
+    return supervised_loss(estimate, clean)
+
+
 register(Method("clipped", "Clipped input", "S4", "declipper", run=_clipped, paper="baseline",
                 description="no processing: the clipped measurement itself"))
-for _name, _label, _paper, _text in (
-        ("mc-eq", "Self-supervised (L_MC + L_EQ)", "method", "the paper's: measurement consistency + amplitude "
-                                                             "equivariance, clipped data only"),
-        ("nmc-eq", "Naive (L_NMC + L_EQ)", "baseline", "naive consistency ||y - eta(f(y))||^2 + the same equivariance"),
-        ("mc", "L_MC only", "ablation", "measurement consistency alone, no equivariance"),
-        ("supervised", "Supervised", "baseline", "trained on (clipped, clean) pairs")):
+for _name, _label, _paper, _loss, _text in (
+        ("mc-eq", "Self-supervised (L_MC + L_EQ)", "method", _mc_eq_loss,
+         "the paper's: measurement consistency + amplitude equivariance, clipped data only"),
+        ("nmc-eq", "Naive (L_NMC + L_EQ)", "baseline", _nmc_eq_loss,
+         "naive consistency ||y - eta(f(y))||^2 + the same equivariance"),
+        ("mc", "L_MC only", "ablation", _mc_loss, "measurement consistency alone, no equivariance"),
+        ("supervised", "Supervised", "baseline", _supervised_loss, "trained on (clipped, clean) pairs")):
     register(Method(_name, _label, "S4", "declipper", trained=True, paper=_paper, description=_text,
-                    params={"objective": _name}))
+                    params={"objective": _name}, loss=_loss, target="clean" if _name == "supervised" else ""))
 register(Method("aspade", "A-SPADE", "S4", "declipper", run=_aspade, paper="baseline",
                 description="classical analysis-sparsity declipper (Kitić et al. 2015), STFT frame"))

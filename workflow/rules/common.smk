@@ -1,4 +1,5 @@
 # Shared settings derived from the validated config: the scale preset, paths, run facts.
+import json
 import shlex
 
 from restorebench.experiments.audio_priors_tasks import LONG_ROLES, TASK_ROLES
@@ -282,15 +283,18 @@ def s1_multiple():
     """Training images are cropped to a size every trained network accepts (registry input_multiple)."""
     import math
 
-    sizes = {"difnet": S1["difnet"], "pisnet": S1["pisnet"]}
-    return math.lcm(*(registry.get("S1", "rfi", m).input_multiple(sizes.get(m, {})) for m in S1_TRAINED))
+    multiples = [registry.get("S1", "rfi", m).input_multiple for m in S1_TRAINED]
+    return math.lcm(*(f(s1_method_params(m)) for f, m in zip(multiples, S1_TRAINED) if f))
+
+
+def s1_method_params(method):
+    """A trained S1 method's parameters: its declaration's defaults, then `s1.params.<method>`, then the
+    scale preset's sizes (`scales.<scale>.s1.<method>`)."""
+    return {**registry.get("S1", "rfi", method).params, **S1CFG["params"].get(method, {}), **S1.get(method, {})}
 
 
 def s1_model_options(wc):
-    d, p = S1["difnet"], S1["pisnet"]
-    if wc.model == "difnet":
-        return f"--width {d['channels']} --window {d['window']} --levels {d['levels']}"
-    return f"--width {p['width']} --residual-blocks {p['residual_blocks']} --bases {p['bases']}"
+    return " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in s1_method_params(wc.model).items())
 
 
 def s1_cfar_options():

@@ -66,7 +66,6 @@ rule s1_train:
         # (after a kill or a cluster time limit) must find it to resume
         checkpoints="results/s1/checkpoints/{model}/seed{seed}",
         optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'])}",
-        loss=f"--nuclear {S1CFG['pisnet_loss']['nuclear']} --l1 {S1CFG['pisnet_loss']['l1']}",
         device=device_options("s1"),
     log:
         "results/logs/s1_train/{model}/seed{seed}.log",
@@ -76,7 +75,7 @@ rule s1_train:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-train --images {input} --model {wildcards.model} --output {output} "
-        "--checkpoint-dir {params.checkpoints} {params.model} {params.optimiser} {params.loss} "
+        "--checkpoint-dir {params.checkpoints} {params.model} {params.optimiser} "
         "{params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
 
 

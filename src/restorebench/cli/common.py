@@ -74,6 +74,23 @@ def defer_help(action: argparse.Action, **lists: Callable[[], Sequence[str]]) ->
     return action
 
 
+def key_values(items: Sequence[str], option: str) -> dict:
+    """``KEY=VALUE`` strings as a dict; a VALUE that reads as JSON (a number, true/false, a quoted string, a
+    list) is that, anything else a string. A malformed item is an error naming ``option``."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{option} {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def listed(names: Sequence[str]) -> str:
     """Names as help text, comma-separated, with '%' escaped for argparse's help formatting."""
     return ", ".join(names).replace("%", "%%")

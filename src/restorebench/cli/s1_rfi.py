@@ -36,21 +36,19 @@ def cmd_s1_training_images(a):
 def cmd_s1_train(a):
     from ..audio_io import load_npz
     from ..devices import resolve_device
-    from ..methods.train_rfi import RFINetConfig, train
+    from ..methods.rfi_suppression import feature_meta
+    from ..methods.train_rfi import TARGET_ARRAYS, RFINetConfig, train
 
     common.threads(a.threads)
-    net = RFINetConfig(a.model, a.width, a.window, a.levels, a.residual_blocks, a.bases, a.nuclear, a.l1)
-    from ..methods.rfi_suppression import feature_meta
-
+    net = RFINetConfig(a.model, common.key_values(a.param, "--param"))
     images = load_npz(a.images)
-    target = images["labels"] if a.model == "difnet" else images["clean_features"]
     if "feature_n_fft" not in images:
         raise ValueError(f"{a.images}: training images without their STFT geometry; regenerate them with "
                          f"s1-training-images")
     features = feature_meta(int(images["feature_n_fft"]), int(images["feature_hop"]))
     features["normalisation"] = str(images["feature_normalisation"])
-    train(net, common.optim_config(a), images["features"], target, Path(a.output), Path(a.checkpoint_dir),
-          resolve_device(a.device), progress=True, features=features)
+    train(net, common.optim_config(a), images["features"], images[TARGET_ARRAYS[net.target]], Path(a.output),
+          Path(a.checkpoint_dir), resolve_device(a.device), progress=True, features=features)
 
 
 def cmd_s1_evaluate(a):
@@ -150,7 +148,9 @@ def cmd_suppress_rfi(a):
         cfar = load_calibration(a.cfar_calibration)
     context = {"cfar": cfar, "device": device, "net": None}
     if method.trained:
-        context["net"] = net.to(device)
+        from ..methods.train_rfi import size_multiple
+
+        context.update(net=net.to(device), multiple=size_multiple(tcfg))
     result = method.run(echoes, cfg, context)
     _save_complex(a.output, result.echoes)
     masked = None if result.mask is None else float(result.mask.mean())
@@ -163,7 +163,9 @@ def register(sub) -> None:
     methods = registry.names("S1", "rfi")
     trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
     checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
-    difnet, pisnet = registry.get("S1", "rfi", "difnet").params, registry.get("S1", "rfi", "pisnet").params
+    trained_names = [m.name for m in registry.methods("S1", "rfi") if m.trained]
+    param_help = [f"{m.name}: " + " ".join(f"{k}={v}" for k, v in m.params.items())
+                  for m in registry.methods("S1", "rfi") if m.trained]
 
     p = common.add_command(sub, "s1-split", "S1: scenes, clean echoes and RFI of one split (npz)", cmd_s1_split,
                            "Scene i gets RFI kind i mod (number of kinds) and an SIR drawn uniformly in "
@@ -216,24 +218,15 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the pulse draw (default: %(default)s)")
     p.add_argument("--output", required=True, help="training images file to write (.npz)")
 
-    p = common.add_command(sub, "s1-train", "S1: train DIFNet or PISNet (per-epoch checkpoints; a rerun resumes)",
+    p = common.add_command(sub, "s1-train", "S1: train a network (DIFNet, PISNet or a plugin's; per-epoch "
+                           "checkpoints; a rerun resumes)",
                            cmd_s1_train)
     p.add_argument("--images", required=True, help="training images npz written by s1-training-images")
-    p.add_argument("--model", required=True, choices=("difnet", "pisnet"), help="network to train")
-    p.add_argument("--width", type=int, default=difnet["channels"],
-                   help=f"DIFNet channels C (paper {difnet['channels']}) / PISNet base width (public code "
-                        f"{pisnet['width']}) (default: %(default)s)")
-    p.add_argument("--window", type=int, default=difnet["window"],
-                   help="DIFNet attention window M, pixels (default: %(default)s)")
-    p.add_argument("--levels", type=int, default=difnet["levels"], help="DIFNet encoder stages L (default: %(default)s)")
-    p.add_argument("--residual-blocks", type=int, default=pisnet["residual_blocks"],
-                   help="PISNet residual blocks (default: %(default)s)")
-    p.add_argument("--bases", type=int, default=pisnet["bases"], help="PISNet EM-attention bases (default: %(default)s)")
-    p.add_argument("--nuclear", type=float, default=1e-4,
-                   help="PISNet loss weight of the output's nuclear norm / width, relative to the MSE (the "
-                        "public code's) (default: %(default)s)")
-    p.add_argument("--l1", type=float, default=1e-5, help="PISNet loss weight of mean |input - output|, relative "
-                                                          "to the MSE (the public code's) (default: %(default)s)")
+    p.add_argument("--model", required=True, choices=trained_names,
+                   help=f"trained S1 method whose network to train (registry: {common.listed(trained_names)})")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of the method's network or loss, repeatable; the others keep the "
+                        f"declaration's defaults: {common.listed(param_help)}")
     common.add_training_options(p)
 
     p = common.add_command(sub, "s1-evaluate", "S1: metrics of one method on one split (tidy TSV)", cmd_s1_evaluate,

@@ -216,6 +216,7 @@ def register(sub) -> None:
     from .. import registry
 
     declippers = registry.names("S4", "declipper")
+    objectives = [m.params["objective"] for m in registry.methods("S4", "declipper") if m.trained]
     p = common.add_command(sub, "s4-synthetic", "S4: one Figure 5 cell -- train (if needed) and score a declipper "
                            "at model dimension d and saturated fraction v", cmd_s4_synthetic,
                            "Signals exactly d-sparse in the DCT (restorebench.data.clipping), each clipped at its own "
@@ -231,8 +232,9 @@ def register(sub) -> None:
                            "on signals of peak 1, scored on those signals and on the same signals divided by 10",
                            cmd_s4_toy)
     _add_signal_options(p)
-    p.add_argument("--objective", default="mc-eq", choices=("supervised", "mc-eq", "nmc-eq", "mc"),
-                   help="training objective of both networks (default: %(default)s, the paper's)")
+    p.add_argument("--objective", default="mc-eq", choices=objectives,
+                   help="training objective of both networks: a trained S4 declipper of the registry "
+                        "(default: %(default)s, the paper's)")
     p.add_argument("--examples", required=True, help="npz keeping test signal 0 for the figure")
     common.add_training_options(p, epochs=20, batch_size=16, optimizer="adam", lr=2e-3, weight_decay=0.0,
                                 weights="none")

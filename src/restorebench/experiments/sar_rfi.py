@@ -258,7 +258,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     ``cfar_calibration``: the JSON of :func:`calibrate_notch`, whose CFAR configuration replaces ``cfar``."""
 
     from ..devices import resolve_device
-    from ..methods.train_rfi import load_trained
+    from ..methods.train_rfi import load_trained, size_multiple
     from ..methods.training import training_seed
 
     declared = registry.get("S1", "rfi", method)
@@ -274,9 +274,9 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     if declared.trained:
         if checkpoint is None:
             raise ValueError(f"method {method} is trained: give its weights (--checkpoint)")
-        net, _, features = load_trained(checkpoint, with_features=True)
+        net, trained_cfg, features = load_trained(checkpoint, with_features=True)
         check_features(features, cfg, str(checkpoint))
-        context["net"] = net.to(dev)
+        context.update(net=net.to(dev), multiple=size_multiple(trained_cfg))
         trained_with = training_seed(checkpoint)
     band = in_band_bins(sensor, cfg.n_fft)      # the receiver's bins: the mask metrics count these
     rows, example = [], {}

@@ -71,7 +71,22 @@ class S3NetConfig:
         return d
 
 
-OBJECTIVES = ("supervised", "mc-eq", "nmc-eq", "mc")
+def objectives() -> tuple[str, ...]:
+    """The S4 training objectives: the registered trained S4 declippers (restorebench.registry, slot
+    ``S4``/``declipper``; a plugin's too), by their ``params["objective"]``."""
+    from .. import registry
+
+    return tuple(m.params["objective"] for m in registry.methods("S4", "declipper") if m.trained)
+
+
+def objective_method(objective: str):
+    """The registered declaration of an S4 training objective."""
+    from .. import registry
+
+    for m in registry.methods("S4", "declipper"):
+        if m.trained and m.params["objective"] == objective:
+            return m
+    raise ValueError(f"unknown S4 objective {objective!r}; choose one of {', '.join(objectives())}")
 
 
 @dataclass(frozen=True)
@@ -87,13 +102,13 @@ class DeclipConfig:
     sample_rate: int = 16000         # of the training audio (the declip tool refuses other rates)
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown S4 objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        objective_method(self.objective)          # an unknown objective is an error listing the known ones
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
 
     @property
     def self_supervised(self) -> bool:
-        return self.objective != "supervised"
+        """Trains on clipped measurements alone (every objective but those declaring ``target="clean"``)."""
+        return objective_method(self.objective).target != "clean"
 
     @property
     def multiple(self) -> int:

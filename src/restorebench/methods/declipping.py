@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..losses.declipping import consistency_loss, equivariance_loss, naive_consistency_loss, supervised_loss
 from ..models.declipper import Declipper
 from ..physics.clipping import saturation_mask
-from .configs import OBJECTIVES, DeclipConfig  # noqa: F401  (re-exported)
+from .configs import DeclipConfig, objective_method, objectives  # noqa: F401  (re-exported)
 from .training import OptimConfig, load_weights, save_trained, train_model
 
 def build_model(cfg: DeclipConfig) -> Declipper:
@@ -35,20 +34,14 @@ def build_model(cfg: DeclipConfig) -> Declipper:
 
 
 def batch_loss(cfg: DeclipConfig, model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """The objective on one batch: (y, mu) for the self-supervised objectives, (y, mu, clean) supervised."""
+    """The objective on one batch: (y, mu) for the self-supervised objectives, (y, mu, clean) supervised.
+    The objective's declaration (restorebench.registry, slot S4/declipper) computes it from the network's
+    estimate x_hat = f(y)."""
     y, mu = batch[0], batch[1][:, None]
     mask = saturation_mask(y, mu)
     estimate = model(y, mask)
-    if cfg.objective == "supervised":
-        return supervised_loss(estimate, batch[2])
-    if cfg.objective == "nmc-eq":
-        loss = naive_consistency_loss(estimate, y, mu)
-    else:
-        loss = consistency_loss(estimate, y, mask)
-    if cfg.objective in ("mc-eq", "nmc-eq") and cfg.eq_weight:
-        loss = loss + cfg.eq_weight * equivariance_loss(model, estimate, mu, cfg.alpha_max,
-                                                        stop_gradient=cfg.stop_gradient)
-    return loss
+    clean = batch[2] if len(batch) > 2 else None
+    return objective_method(cfg.objective).loss(cfg, model, y, mu, mask, estimate, clean)
 
 
 def training_arrays(cfg: DeclipConfig, y: np.ndarray, mu: np.ndarray, clean: np.ndarray | None = None) -> tuple:

@@ -108,12 +108,14 @@ def predict_mask(net, features: np.ndarray, multiple: int, device: torch.device,
 
 
 @torch.no_grad()
-def predict_magnitude(net, features: np.ndarray, device: torch.device, batch: int = 8) -> np.ndarray:
-    """PISNet's clean normalised log-magnitude for (lines, bins, frames) features."""
+def predict_magnitude(net, features: np.ndarray, device: torch.device, batch: int = 8,
+                      multiple: int = 4) -> np.ndarray:
+    """PISNet's clean normalised log-magnitude for (lines, bins, frames) features (inputs padded to
+    ``multiple``: 4 for PISNet's two stride-2 convolutions)."""
     out = []
     for start in range(0, features.shape[0], batch):
         x = torch.from_numpy(features[start:start + batch, None]).to(device)
-        x, (h, w) = _pad_to(x, 4)
+        x, (h, w) = _pad_to(x, multiple)
         out.append(net(x)[:, 0, :h, :w].cpu().numpy())
     return np.concatenate(out)
 
@@ -139,15 +141,19 @@ def suppress_with_mask(echoes: np.ndarray, cfg: STFTConfig, mask: np.ndarray) ->
     return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), mask, cleaned)
 
 
-def suppress_difnet(echoes: np.ndarray, cfg: STFTConfig, net, device: torch.device) -> Suppression:
+def suppress_trained(echoes: np.ndarray, cfg: STFTConfig, net, device: torch.device, target: str,
+                     multiple: int) -> Suppression:
+    """Suppression by any trained S1 network, by what it learned (its declaration's ``target``): ``mask``,
+    logits of the Eq. 13 RFI mask, zeroed where the probability is above 0.5 (as DIFNet); ``magnitude``, the
+    clean normalised magnitude, put back with the interfered phase (as PISNet). Inputs are padded to
+    ``multiple``."""
     spec = spectrograms(echoes, cfg)
-    mask = predict_mask(net, network_input(spec), net.window * 2 ** net.levels, device)
-    return suppress_with_mask(echoes, cfg, mask)
-
-
-def suppress_pisnet(echoes: np.ndarray, cfg: STFTConfig, net, device: torch.device) -> Suppression:
-    spec = spectrograms(echoes, cfg)
-    magnitude = invert_features(predict_magnitude(net, network_input(spec), device), spec)
+    features = network_input(spec)
+    if target == "mask":
+        return suppress_with_mask(echoes, cfg, predict_mask(net, features, multiple, device))
+    if target != "magnitude":
+        raise ValueError(f"unknown S1 training target {target!r}; choose mask or magnitude")
+    magnitude = invert_features(predict_magnitude(net, features, device, multiple=multiple), spec)
     cleaned = magnitude * np.exp(1j * np.angle(spec))
     return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), None, cleaned)
 

@@ -1,68 +1,88 @@
 """Supervised training of the S1 networks, through the suite's one training loop (:mod:`.training`).
 
-* DIFNet: binary cross-entropy (with logits) on the Eq. 13 mask (our choice of loss, SPEC S1).
-* PISNet: MSE to the clean normalised magnitude + ``nuclear`` x nuclear norm of the output / width (low
-  rank, as the interference-free spectrogram of a pulse is) + ``l1`` x mean |input - output|. The public
-  code's loss is 1000 MSE + 0.1 nuc(first item) / 256 + 0.01 ||input - output||_1 / 256^2 on 256 x 256
-  images; divided by 1000, the defaults nuclear = 1e-4 and l1 = 1e-5 (we average the nuclear norm over
-  the batch instead of taking the first item's).
-
-The paper's optimiser is AdamW (lr 2e-4, weight decay 0.02, batch 4); it comes from the workflow's config as
-an :class:`~restorebench.methods.training.OptimConfig`.
+Every trained S1 method declares in the registry (:mod:`restorebench.registry`, slot ``S1``/``rfi``) how its
+network is built, what it learns (``target``: the Eq. 13 RFI mask or the clean normalised magnitude), its
+loss and its parameters with their defaults: DIFNet learns the mask with binary cross-entropy, PISNet the
+magnitude with MSE + nuclear-norm + L1 terms (their docstrings in the registry). This module trains any of
+them. The paper's optimiser is AdamW (lr 2e-4, weight decay 0.02, batch 4); it comes from the workflow's
+config as an :class:`~restorebench.methods.training.OptimConfig`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..models.difnet import DIFNet
-from ..models.pisnet import PISNet
 from .training import OptimConfig, load_weights, save_trained, train_model
 
-MODELS = ("difnet", "pisnet")
+#: training targets a trained S1 method may declare, and the training-image array each one reads
+TARGET_ARRAYS = {"mask": "labels", "magnitude": "clean_features"}
+
+
+def trained_methods() -> tuple[str, ...]:
+    """The registered S1 methods that train a network (built-in and plugins)."""
+    from .. import registry
+
+    return tuple(m.name for m in registry.methods("S1", "rfi") if m.trained)
 
 
 @dataclass(frozen=True)
 class RFINetConfig:
-    """Architecture and loss weights of one S1 network."""
+    """One trained S1 network: the registered method ``model`` and its parameters (architecture and loss
+    weights), the declaration's defaults overridden by ``params``."""
 
-    model: str                      # "difnet" | "pisnet"
-    width: int = 16                 # DIFNet C / PISNet w
-    window: int = 8                 # DIFNet M
-    levels: int = 4                 # DIFNet L
-    residual_blocks: int = 8        # PISNet
-    bases: int = 128                # PISNet EM bases
-    nuclear: float = 1e-4           # PISNet loss weights (the public code's, relative to the MSE)
-    l1: float = 1e-5
+    model: str
+    params: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        from .. import registry
+
+        declared = registry.get("S1", "rfi", self.model)
+        if not declared.trained:
+            raise ValueError(f"S1 method {self.model!r} trains no network; trained: {', '.join(trained_methods())}")
+        unknown = sorted(set(self.params) - set(declared.params))
+        if unknown:
+            raise ValueError(f"{self.model} has no parameter {', '.join(unknown)}; its parameters: "
+                             f"{', '.join(f'{k} (default {v})' for k, v in declared.params.items())}")
+        object.__setattr__(self, "params", {**declared.params, **self.params})
+
+    @property
+    def method(self):
+        from .. import registry
+
+        return registry.get("S1", "rfi", self.model)
+
+    @property
+    def target(self) -> str:
+        return self.method.target
 
 
 def build_model(cfg: RFINetConfig) -> torch.nn.Module:
-    if cfg.model == "difnet":
-        return DIFNet(1, cfg.width, cfg.window, cfg.levels)
-    return PISNet(cfg.width, cfg.residual_blocks, cfg.bases)
+    return cfg.method.build(cfg.params)
 
 
 def size_multiple(cfg: RFINetConfig) -> int:
-    """Input sides must be multiples of this (DIFNet: window x 2^levels; PISNet: two stride-2 convs)."""
-    from .. import registry
-
-    return registry.get("S1", "rfi", cfg.model).input_multiple(asdict(cfg))
+    """Input sides must be multiples of this (the declaration's ``input_multiple``; 1 without one)."""
+    multiple = cfg.method.input_multiple
+    return int(multiple(cfg.params)) if multiple else 1
 
 
 def loss_fn(cfg: RFINetConfig, output: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """The training loss of one batch (see the module docstring)."""
-    if cfg.model == "difnet":
-        return F.binary_cross_entropy_with_logits(output, target)
-    nuclear = torch.linalg.matrix_norm(output[:, 0], ord="nuc").mean() / output.shape[-1]
-    return F.mse_loss(output, target) + cfg.nuclear * nuclear + cfg.l1 * (inputs - output).abs().mean()
+    """The training loss of one batch: the declaration's ``loss``."""
+    return cfg.method.loss(cfg.params, output, target, inputs)
+
+
+def _legacy_config(config: dict) -> dict:
+    """Weights written before methods declared their parameters stored DIFNet's/PISNet's fields flat."""
+    if "params" in config or config.get("model") not in ("difnet", "pisnet"):
+        return config
+    if config["model"] == "difnet":
+        params = {"channels": config["width"], "window": config["window"], "levels": config["levels"]}
+    else:
+        params = {k: config[k] for k in ("width", "residual_blocks", "bases", "nuclear", "l1")}
+    return {"model": config["model"], "params": params}
 
 
 def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np.ndarray, output: Path,
@@ -91,7 +111,7 @@ def load_trained(path: Path, with_features: bool = False):
     config), and with ``with_features`` the recorded input features (None when the weights lack them)."""
     state = load_weights(path, study="S1")
     try:
-        cfg = RFINetConfig(**state["config"])
+        cfg = RFINetConfig(**_legacy_config(state["config"]))
         model = build_model(cfg)
         model.load_state_dict(state["model"])
     except Exception as err:
