@@ -1,5 +1,5 @@
 """The device layer (restorebench.devices) and the trainer's GPU-minded data path, checked on the CPU where
-they can be; the tests marked ``cuda`` run where a CUDA device is (``pytest -m cuda`` on a GPU machine).
+they can be; the tests decorated ``@cuda`` run only where a CUDA device is (``pytest tests/test_devices.py`` on a GPU machine).
 
 * device errors a user can act on (no CUDA here; an ordinal the scheduler does not show);
 * every generator a training draws from survives a resume, and older checkpoints (CPU state only) still load;
