@@ -64,3 +64,15 @@ def copy_workflow(dest):
 
 # bookkeeping rules, which run on the submitting host on a cluster (`localrule: True`)
 LOCAL_RULE_PATTERN = r"s\d_(collect|tables|claims|report|figure_\w+|figure\d)|results_readme"
+
+
+def host_reads(prof) -> int:
+    """Device-to-host reads (``aten::_local_scalar_dense``: .item(), bool(), float() of a tensor) in a torch
+    profile, leaving out Adam's reads of its step counts, which live on the CPU even for a GPU run."""
+    def in_optimizer(event):
+        while event is not None:
+            if event.name.startswith("Optimizer.step"):
+                return True
+            event = event.cpu_parent
+        return False
+    return sum(1 for e in prof.events() if e.name == "aten::_local_scalar_dense" and not in_optimizer(e))

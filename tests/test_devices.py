@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import host_reads
 
 from restorebench import devices
 from restorebench.methods.training import OptimConfig, train_model
@@ -92,14 +93,7 @@ def test_the_trainer_reads_the_device_once_per_epoch_not_per_step(tmp_path):
     def reads(epochs):
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             _train(tmp_path, f"reads{epochs}", epochs, loss=lambda m, b: (m(b[0]) - b[1]).square().mean())
-
-        def in_optimizer(event):     # Adam reads its step counts, which live on the CPU even for a GPU run
-            while event is not None:
-                if event.name.startswith("Optimizer.step"):
-                    return True
-                event = event.cpu_parent
-            return False
-        return sum(1 for e in prof.events() if e.name == "aten::_local_scalar_dense" and not in_optimizer(e))
+        return host_reads(prof)
 
     # 3 batches per epoch: one more epoch may add one read, not three
     assert reads(4) - reads(2) == 2

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import host_reads
 
 from restorebench.dsp import STFTConfig
 from restorebench.methods.dip import (FitConfig, WindowedVariance, estimate_to_waves, exclusion_loss,
@@ -113,15 +114,7 @@ def test_the_fitting_loop_reads_nothing_back_from_the_device_per_iteration(monke
             fit_denoise(noisy, clean, "conv", CFG, FitConfig(iterations=iterations, stop_rule="es",
                                                              **{**SMALL, "es_patience": 10_000}))
         monkeypatch.setattr(torch, "tensor", real_tensor)
-        def in_optimizer(event):   # Adam reads its step counts, which live on the CPU even for a GPU fit
-            while event is not None:
-                if event.name.startswith("Optimizer.step"):
-                    return True
-                event = event.cpu_parent
-            return False
-
-        reads = sum(1 for e in prof.events() if e.name == "aten::_local_scalar_dense" and not in_optimizer(e))
-        return made["n"], reads
+        return made["n"], host_reads(prof)
 
     tensors_64, reads_64 = counts(64)
     tensors_128, reads_128 = counts(128)

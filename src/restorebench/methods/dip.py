@@ -257,6 +257,25 @@ def _progress_bar(progress: bool | str, total: int):
                 unit="it", leave=False, mininterval=2.0)
 
 
+def _step(optimizer, scheduler, loss: torch.Tensor) -> None:
+    """One Adam step on ``loss`` (and the learning-rate schedule's)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
+def _tick(bar, it: int, iterations: int, mean_loss: Callable[[], float]) -> None:
+    """Advance the progress bar; show the loss every tenth of the fit (one host sync each time, not per
+    iteration)."""
+    if bar is None:
+        return
+    bar.update(1)
+    if it % max(1, iterations // 10) == 0:
+        bar.set_postfix(loss=f"{mean_loss():.3e}")
+
+
 def _layout_name(memory_format: torch.memory_format) -> str:
     return "channels-last" if memory_format == torch.channels_last else "contiguous"
 
@@ -298,19 +317,12 @@ def run_fit(nets: Sequence[nn.Module], codes: Sequence[torch.Tensor],
         outputs = [net(code) for net, code in zip(nets, codes)]
         estimate = render(outputs)
         loss = loss_fn(estimate, outputs)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        _step(optimizer, scheduler, loss)
         iterations_run = it
         if it % cfg.record_every == 0 and record < tracker.n_records:
             tracker.record(record, estimate.detach(), loss.detach())
             record += 1
-        if bar is not None:
-            bar.update(1)
-            if it % max(1, cfg.iterations // 10) == 0:
-                bar.set_postfix(loss=f"{loss.item():.3e}")   # one host sync per tenth of the fit
+        _tick(bar, it, cfg.iterations, lambda: loss.item())
         # one host sync per 16 iterations, not per iteration
         if cfg.stop_rule is not None and it % 16 == 0:
             fired = tracker.fired(cfg.stop_rule)
@@ -423,20 +435,13 @@ def run_fits_batched(problems: Sequence[FitProblem], cfg: FitConfig,
             estimates.append(estimate)
             losses.append(p.loss_fn(estimate, outs))
         total = torch.stack(losses).sum()
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        _step(optimizer, scheduler, total)
         iterations_run = it
         if it % cfg.record_every == 0 and record < trackers[0].n_records:
             for tracker, estimate, loss in zip(trackers, estimates, losses):
                 tracker.record(record, estimate.detach(), loss.detach())
             record += 1
-        if bar is not None:
-            bar.update(1)
-            if it % max(1, cfg.iterations // 10) == 0:
-                bar.set_postfix(loss=f"{total.item() / len(problems):.3e}")
+        _tick(bar, it, cfg.iterations, lambda: total.item() / len(problems))
         if cfg.stop_rule is not None and it % 16 == 0:
             fired = [t.fired(cfg.stop_rule) for t in trackers]
             if all(f is not None for f in fired) and bool(torch.stack(fired).all()):   # one host sync
