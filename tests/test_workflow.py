@@ -533,6 +533,71 @@ def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled
         assert torch.equal(resumed["model"][name], tensor), name
 
 
+S3_PLUGIN = '''
+"""A throw-away S3 network of its own architecture (segmentation + height heads), declared in its own module."""
+import torch
+from torch import nn
+
+from restorebench.registry import Method, register
+
+
+class TwoConv(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 2, 3, padding=1))
+
+    def forward(self, x):
+        out = self.body(x)
+        return {"S": out[:, :1], "R": 10 * out[:, 1:]}
+
+
+register(Method("twoconv", "Two-conv S+R", "S3", "model", trained=True, build=lambda p: TwoConv(p["width"]),
+                params={"tasks": "SR", "width": 4}))
+'''
+
+
+def test_an_s3_network_declared_in_a_plugin_is_trained_resumed_and_tabled(workdir):
+    import torch
+
+    (workdir / "twoconv.py").write_text(S3_PLUGIN)
+    (workdir / "twoconv.yaml").write_text(
+        "plugins: [twoconv]\ns3: {models: [multitask, unet, im2height, twoconv], params: {twoconv: {width: 3}}}\n")
+    _snakemake(workdir, "--cores", "2", "--configfile", "twoconv.yaml", "--config", "scale=tiny", "-q", "--",
+               "results/s3/tables/figure3.md")
+    s3 = workdir / "results" / "s3"
+    weights = sorted((s3 / "models" / "twoconv").glob("*pct/seed*.pt"))
+    assert weights
+    config = torch.load(weights[0], weights_only=True)["config"]
+    assert config["architecture"] == "twoconv" and config["params"] == {"tasks": "SR", "width": 3}
+    table = pd.read_csv(s3 / "tables" / "figure3.csv")
+    ours = table[(table["method"] == "twoconv")]
+    assert set(ours["metric"]) >= {"f1", "iou", "log_rmse", "rmse"} and ours["n"].gt(0).all()
+    metrics = pd.read_csv(s3 / "metrics.csv")
+    cell = ours[ours["metric"] == "f1"].iloc[0]
+    rows = metrics[(metrics["method"] == "twoconv") & (metrics["metric"] == "f1")
+                   & (metrics["labelled_pct"] == cell["labelled_pct"]) & (metrics["experiment"] == "labels")]
+    assert cell["mean"] == pytest.approx(rows["value"].mean()) and cell["n"] == len(rows)
+    assert "Two-conv S+R" in (s3 / "tables" / "figure3.md").read_text()
+    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
+    env = dict(os.environ, RESTOREBENCH_PLUGINS="twoconv", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+    def train(out, checkpoints, epochs):
+        return subprocess.run(["restorebench", "s3-train", "--scene", "results/s3/data/scene.npz", "--model", "twoconv",
+                               "--param", "width=3", "--labelled-pct", "50", "--patch", "32", "--stride", "32",
+                               "--epochs", str(epochs), "--batch-size", "4", "--output", str(out),
+                               "--checkpoint-dir", str(checkpoints)],
+                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
+
+    scratch = workdir / "resume-s3"
+    train(scratch / "part.pt", scratch / "part", 1)
+    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
+    train(scratch / "full.pt", scratch / "full", 2)
+    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
+    assert resumed["history"] == full["history"] and len(full["history"]) == 2
+    for name, tensor in full["model"].items():
+        assert torch.equal(resumed["model"][name], tensor), name
+
+
 DECLIP_PLUGIN = '''
 """A throw-away S4 training objective, declared in its own module: L_MC + half of L_EQ."""
 from restorebench.losses.declipping import consistency_loss, equivariance_loss

@@ -15,7 +15,12 @@ Slots (what a study asks of a method):
   ``"mask"``, the Eq. 13 RFI mask, or ``"magnitude"``, the clean normalised magnitude), ``loss(params,
   output, target, inputs) -> scalar`` and ``input_multiple(params)``; ``params`` are the architecture's
   and the loss's defaults, overridden by the config (``s1.params.<name>``, and the scale presets).
-* ``S3`` / ``model``: networks trained on the urban scenes; ``params`` = architecture and heads.
+* ``S3`` / ``model``: networks trained on the urban scenes; ``params`` = architecture and heads
+  (``{"architecture": "merlin" | "im2height", "tasks": "SRD"}``), or a network of its own: ``build(params)
+  -> nn.Module`` mapping the (B, 1, H, W) normalised log-amplitude of one SLC part to ``{task: (B, 1, H,
+  W)}`` for each of ``params["tasks"]`` (S building logits, R height in metres, D normalised
+  log-reflectivity), ``input_multiple(params)`` and its other ``params`` (overridden by ``s3.params.<name>``);
+  trained with Eq. 7 on the heads it has.
 * ``S4`` / ``declipper``: ``run(y, mu, context) -> x_hat`` for one clipped signal, or ``trained=True``: a
   declipper network trained with the objective it declares, ``loss(cfg, model, y, mu, mask, estimate,
   clean) -> scalar`` (``estimate`` = model(y, mask); ``clean`` is None unless ``target="clean"``, a
@@ -62,6 +67,10 @@ class Method:
                                  "(restorebench.registry, slot S1/rfi)")
             if self.run is None:   # run as what it learned: a mask (as DIFNet) or a magnitude (as PISNet)
                 object.__setattr__(self, "run", _trained_rfi_run(self.target))
+        if self.study == "S3" and self.slot == "model":
+            tasks = str(self.params.get("tasks", ""))
+            if not tasks or set(tasks.upper()) - set("SRD"):
+                raise ValueError(f"S3 model {self.name!r} must declare params['tasks'], a combination of S, R, D")
 
 
 _REGISTRY: dict[tuple[str, str], dict[str, Method]] = {}

@@ -293,8 +293,13 @@ def s1_method_params(method):
     return {**registry.get("S1", "rfi", method).params, **S1CFG["params"].get(method, {}), **S1.get(method, {})}
 
 
+def param_options(values):
+    """``--param KEY=VALUE`` options of a trained method's parameters (values as JSON)."""
+    return " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in values.items())
+
+
 def s1_model_options(wc):
-    return " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in s1_method_params(wc.model).items())
+    return param_options(s1_method_params(wc.model))
 
 
 def s1_cfar_options():
@@ -388,6 +393,11 @@ S3_DESPECKLE_CHECKPOINT = {
 S3_FIGURES = ["results/s3/figures/figure3.png", "results/s3/figures/figure2.png"]
 S3_TABLES = ["results/s3/tables/table2.md", "results/s3/tables/figure3.md", "results/s3/tables/despeckling.md"]
 S3_TRAIN_BENCHMARKS = [f"results/benchmarks/s3_train/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
+
+
+def s3_model_options(wc):
+    """`s3.params.<model>`: the parameters of a model declaring its own network, over its declaration's."""
+    return param_options(S3CFG["params"].get(wc.model, {}))
 
 
 def s3_size_options():

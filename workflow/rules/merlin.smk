@@ -53,6 +53,7 @@ rule s3_train:
         **training_resources("s3"),
     params:
         sizes=s3_size_options(),
+        model=s3_model_options,
         share=S3CFG["labelled_share"],
         checkpoints="results/s3/checkpoints/{model}/{pct}pct/seed{seed}",
         optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'])}",
@@ -65,7 +66,7 @@ rule s3_train:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s3-train --scene {input} --model {wildcards.model} --labelled-pct {wildcards.pct} "
-        "--seed {wildcards.seed} {params.sizes} {params.optimiser} --labelled-share {params.share} --output {output} "
+        "--seed {wildcards.seed} {params.sizes} {params.model} {params.optimiser} --labelled-share {params.share} --output {output} "
         "--checkpoint-dir {params.checkpoints} {params.device} --threads {threads} 2> {log}"
 
 
@@ -174,12 +175,15 @@ rule s3_report:
         ],
     params:
         facts=quoted(S3_RUN_FACTS),
+        models=" ".join(S3_MODELS),
+        table2=" ".join(S3_TABLE2),
     log:
         "results/logs/s3_report.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s3-report --metrics {input} --outdir results/s3 --run-facts {params.facts} 2> {log}"
+        "restorebench s3-report --metrics {input} --outdir results/s3 --models {params.models} --table2 {params.table2} "
+        "--run-facts {params.facts} 2> {log}"
 
 
 rule s3_figure2:

@@ -41,7 +41,8 @@ def cmd_s3_train(a):
 
     common.threads(a.threads)
     train_job(Path(a.scene), a.model, a.labelled_pct, a.seed, _sizes(a), common.optim_config(a), Path(a.output),
-              Path(a.checkpoint_dir), resolve_device(a.device), a.labelled_share)
+              Path(a.checkpoint_dir), resolve_device(a.device), a.labelled_share,
+              params=common.key_values(a.param, "--param"))
 
 
 def cmd_s3_evaluate(a):
@@ -64,9 +65,9 @@ def cmd_s3_report(a):
     from ..experiments import merlin_multitask_report as r
 
     metrics, outdir = Path(a.metrics), Path(a.outdir)
-    r.figure3(metrics, outdir / "figures" / "figure3.png", a.run_facts)
-    r.figure3_table(metrics, outdir / "tables", a.run_facts)
-    r.table2(metrics, outdir / "tables", a.run_facts)
+    r.figure3(metrics, outdir / "figures" / "figure3.png", a.run_facts, tuple(a.models))
+    r.figure3_table(metrics, outdir / "tables", a.run_facts, tuple(a.models))
+    r.table2(metrics, outdir / "tables", a.run_facts, tuple(a.table2))
     r.despeckling_table(metrics, outdir / "tables", a.run_facts)
 
 
@@ -202,6 +203,12 @@ def register(sub) -> None:
                         "S/R heads; baselines get epochs of the same length; 0 = every patch once, the paper's "
                         "(default: %(default)s)")
     _add_size_options(p)
+    declared = [f"{m.name}: " + " ".join(f"{k}={v}" for k, v in m.params.items() if k != "tasks")
+                for m in registry.methods("S3", "model") if m.build]
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of a model that declares its own network (a plugin's), repeatable; the "
+                        "others keep the declaration's defaults"
+                        + (f": {common.listed(declared)}" if declared else " (none is registered)"))
     common.add_training_options(p, epochs=100, batch_size=12, optimizer="adam", lr=1e-3, weight_decay=0.0)
 
     p = common.add_command(sub, "s3-evaluate", "S3: score one trained model on the test area (tidy TSV)",
@@ -232,6 +239,10 @@ def register(sub) -> None:
                            cmd_s3_report)
     p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")
     p.add_argument("--outdir", required=True, help="study folder: writes figures/figure3.png and tables/*")
+    p.add_argument("--models", nargs="+", default=["multitask", "unet", "im2height"], metavar="MODEL",
+                   help="Figure 3's models, in row order (config s3.models) (default: %(default)s)")
+    p.add_argument("--table2", nargs="*", default=["mt-r", "mt-s", "mt-sr", "mt-sd", "mt-rd", "multitask"],
+                   metavar="MODEL", help="Table 2's models, in row order (config s3.table2) (default: %(default)s)")
     common.add_run_facts_option(p)
 
     p = common.add_command(sub, "s3-figure2", "S3: Figure 2-like panel of the example crop", cmd_s3_figure2)

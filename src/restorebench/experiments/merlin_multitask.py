@@ -110,17 +110,36 @@ def labelled_subset(n: int, pct: float, seed: int) -> np.ndarray:
     return labelled
 
 
-def net_config(model: str, sizes: S3Sizes, **fields):
+def model_params(model: str, overrides: dict | None = None) -> dict:
+    """A registered S3 model's parameters: its declaration's, then ``overrides`` (``s3.params.<model>``,
+    ``s3-train --param``). Only an architecture declared with ``build`` has parameters to override; its
+    ``tasks`` and the built-ins' architecture and heads are what the model is."""
+    declared = registry.get(STUDY, "model", model)
+    overrides = overrides or {}
+    free = {k: v for k, v in declared.params.items() if k != "tasks"} if declared.build else {}
+    unknown = sorted(set(overrides) - set(free))
+    if unknown:
+        raise ValueError(f"S3 model {model} has no parameter {', '.join(unknown)}; its parameters: "
+                         f"{', '.join(f'{k} (default {v})' for k, v in free.items()) or 'none'}")
+    return {**declared.params, **overrides}
+
+
+def net_config(model: str, sizes: S3Sizes, params: dict | None = None, **fields):
+    """The S3NetConfig of a registered model at a scale's sizes (``params``: see :func:`model_params`)."""
     from ..methods.merlin import S3NetConfig
 
-    params = registry.get(STUDY, "model", model).params
+    declared = registry.get(STUDY, "model", model)
+    params = model_params(model, params)
     augment = "dihedral" if params["tasks"] == "D" else "azimuth-flip"
+    if declared.build:         # its own architecture: the scale's backbone sizes do not apply
+        return S3NetConfig(architecture=model, tasks=params["tasks"], augment=augment, params=params, **fields)
     return S3NetConfig(architecture=params["architecture"], tasks=params["tasks"], augment=augment,
                        **sizes.network, **fields)
 
 
 def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Sizes, optim, output: Path,
-              checkpoint_dir: Path, device, labelled_share: float = 0.5, progress: bool = True) -> None:
+              checkpoint_dir: Path, device, labelled_share: float = 0.5, progress: bool = True,
+              params: dict | None = None) -> None:
     from ..methods.merlin import positive_weight, train, training_arrays
 
     scene = load_scene(scene_path)
@@ -128,7 +147,7 @@ def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Size
     constants = constants_from_data(patches["slc"])
     labelled = labelled_subset(len(patches["slc"]), pct, seed)
     pos_weight = positive_weight(patches["mask"][labelled]) if labelled.any() else 1.0
-    cfg = net_config(model, sizes, M=constants.M, m=constants.m, pos_weight=pos_weight)
+    cfg = net_config(model, sizes, params, M=constants.M, m=constants.m, pos_weight=pos_weight)
     if "D" not in cfg.tasks and not labelled.any():
         raise ValueError(f"{model} trains on labelled patches only; a labelled percentage of {pct} leaves none")
     arrays = training_arrays(patches, labelled, cfg.tasks, labelled_share)

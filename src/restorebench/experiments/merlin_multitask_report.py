@@ -28,6 +28,8 @@ REGRESSION = ("rmse", "log_rmse", "rel", "rel_log")
 METRIC_LABEL = {"iou": "IoU", "f1": "F1", "accuracy": "accuracy", "rmse": "RMSE (m)", "log_rmse": "logRMSE",
                 "rel": "Rel", "rel_log": "Rel_log", "psnr": "PSNR (dB)", "ssim": "SSIM", "enl": "ENL (flat area)"}
 TABLE2_ROWS = ("mt-r", "mt-s", "mt-sr", "mt-sd", "mt-rd", "multitask")   # the paper's row order
+FIGURE3_MODELS = ("multitask", "unet", "im2height")                     # the paper's method and baselines
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 def label(model: str) -> str:
@@ -43,9 +45,14 @@ def _fmt(mean: float, std: float, n: int) -> str:
     return "×" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f} (n={n})"
 
 
-def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
+def _tasks(model: str) -> str:
+    return registry.get("S3", "model", model).params["tasks"] if model in registry.names("S3", "model") else ""
+
+
+def figure3(metrics_csv: Path, output: Path, run_facts: str = "", models: tuple[str, ...] = FIGURE3_MODELS) -> None:
     """Six panels: IoU, F1, accuracy (multitask vs U-Net) and RMSE, logRMSE, Rel (multitask vs IM2HEIGHT)
-    against the labelled percentage, mean ± std over seeds."""
+    against the labelled percentage, mean ± std over seeds; any other of ``models`` (a user's) joins the
+    panels of the heads it has."""
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
     if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
@@ -53,9 +60,11 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
     s = _summary(rows, ["method", "metric", "labelled_pct"])
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
-    panels = [(m, ("multitask", "unet")) for m in SEGMENTATION] + [(m, ("multitask", "im2height")) for m in REGRESSION[:3]]
+    others = [m for m in models if m not in FIGURE3_MODELS]
+    panels = ([(m, ("multitask", "unet", *[o for o in others if "S" in _tasks(o)])) for m in SEGMENTATION]
+              + [(m, ("multitask", "im2height", *[o for o in others if "R" in _tasks(o)])) for m in REGRESSION[:3]])
     for ax, (metric, methods) in zip(axes.ravel(), panels):
-        for method, marker in zip(methods, ("o", "s")):
+        for method, marker in zip(methods, MARKERS):
             d = s[(s["method"] == method) & (s["metric"] == metric)].sort_values("labelled_pct")
             if d.empty:
                 continue
@@ -74,8 +83,9 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "") -> None:
     plt.close(fig)
 
 
-def table2(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
-    """Table 2: the six head combinations at the paper's 1 % labels, logRMSE and F1, paper's values beside."""
+def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[str, ...] = TABLE2_ROWS) -> None:
+    """Table 2: the head combinations ``models`` (the paper's six) at the run's smallest labelled fraction
+    (the paper's 1 %), logRMSE and F1, paper's values beside."""
     paper = reference("merlin_multitask")["table2"]
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
@@ -85,8 +95,8 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
     rows = rows[np.isclose(rows["labelled_pct"], pct)]
     s = _summary(rows, ["method", "metric"])
     display, long_rows = [], []
-    for method in [m for m in TABLE2_ROWS if m in set(s["method"])]:
-        tasks = registry.get("S3", "model", method).params["tasks"]
+    for method in [m for m in models if m in set(s["method"])]:
+        tasks = _tasks(method)
         row = [("✓" if "S" in tasks else "×"), ("✓" if "R" in tasks else "×"), ("✓" if "D" in tasks else "×")]
         for metric in ("log_rmse", "f1"):
             hit = s[(s["method"] == method) & (s["metric"] == metric)]
@@ -112,17 +122,17 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
                f"<p>{notes}</p>\n")
 
 
-def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
-    """Figure 3's numbers as a table (CSV with Rel_log too, and Markdown): method x metric per fraction."""
+def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[str, ...] = FIGURE3_MODELS) -> None:
+    """Figure 3's numbers as a table (CSV with Rel_log too, and Markdown): model x metric per fraction."""
     rows = pd.read_csv(metrics_csv)
-    rows = rows[(rows["experiment"] == "labels") & rows["method"].isin(["multitask", "unet", "im2height"])]
+    rows = rows[(rows["experiment"] == "labels") & rows["method"].isin(list(models))]
     s = _summary(rows, ["labelled_pct", "method", "metric"])
     outdir = Path(outdir)
     with atomic_output(outdir / "figure3.csv", suffix=".csv") as tmp:
         s.to_csv(tmp, index=False)
     display = []
     for pct in sorted(s["labelled_pct"].unique(), reverse=True):
-        for method in ("multitask", "unet", "im2height"):
+        for method in models:
             d = s[(s["labelled_pct"] == pct) & (s["method"] == method)]
             if d.empty:
                 continue

@@ -13,7 +13,7 @@ from ..physics.speckle import LogConstants
 TASKS = ("S", "R", "D")          # MERLIN-multitask heads: segmentation, regression, despeckling
 IM2HEIGHT_MULTIPLE = 16          # IM2HEIGHT's four poolings: input sides must be multiples of this
 
-ARCHITECTURES = ("merlin", "im2height")
+ARCHITECTURES = ("merlin", "im2height")    # built here; a registered S3 model with ``build`` is its own
 AUGMENTS = ("dihedral", "azimuth-flip", "none")
 # The size fields of S3NetConfig and what they set: the CLI's options and the config's keys of the same names.
 SIZE_FIELDS = {
@@ -26,10 +26,20 @@ SIZE_FIELDS = {
 }
 
 
+def declared_s3_architecture(name: str):
+    """The registered S3 model that builds its own network (``build(params)``, a plugin's), or None."""
+    from .. import registry
+
+    for m in registry.methods("S3", "model"):
+        if m.name == name and m.build is not None:
+            return m
+    return None
+
+
 @dataclass(frozen=True)
 class S3NetConfig:
-    architecture: str = "merlin"                # merlin (backbone + heads) | im2height
-    tasks: str = "SRD"                          # heads of the merlin architecture
+    architecture: str = "merlin"                # merlin (backbone + heads) | im2height | a declared one
+    tasks: str = "SRD"                          # heads of the merlin architecture (or of a declared one)
     encoder_width: int = 48
     decoder_width: int = 96
     levels: int = 5
@@ -43,10 +53,12 @@ class S3NetConfig:
     M: float = 0.0                              # normalisation constants (set from the training data)
     m: float = 0.0
     pos_weight: float = 1.0
+    params: dict = field(default_factory=dict)  # a declared architecture's parameters (its build(params))
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown S3 architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.architecture not in ARCHITECTURES and self.declared is None:
+            raise ValueError(f"unknown S3 architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)} "
+                             "or a registered S3 model that declares build (docs/adding-a-method.md)")
         if self.augment not in AUGMENTS:
             raise ValueError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTS)}")
         tasks = "".join(t for t in TASKS if t in self.tasks.upper())
@@ -58,16 +70,25 @@ class S3NetConfig:
         object.__setattr__(self, "head_widths", tuple(self.head_widths))
 
     @property
+    def declared(self):
+        """The registry declaration building this architecture, when it is not one of ARCHITECTURES."""
+        return None if self.architecture in ARCHITECTURES else declared_s3_architecture(self.architecture)
+
+    @property
     def constants(self) -> LogConstants:
         return LogConstants(self.M, self.m)
 
     @property
     def multiple(self) -> int:
+        if self.declared is not None:
+            return int(self.declared.input_multiple(self.params)) if self.declared.input_multiple else 1
         return IM2HEIGHT_MULTIPLE if self.architecture == "im2height" else 2 ** self.levels
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["head_widths"] = list(d["head_widths"])
+        if not d["params"]:            # a built-in architecture: its weights file's config as before
+            del d["params"]
         return d
 
 

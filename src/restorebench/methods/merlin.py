@@ -34,6 +34,11 @@ from .configs import AUGMENTS, SIZE_FIELDS, S3NetConfig  # noqa: F401  (re-expor
 from .training import STUDY_NETWORKS, OptimConfig, load_weights, save_trained, train_model
 
 def build_model(cfg: S3NetConfig) -> torch.nn.Module:
+    """The network of ``cfg``: a declared architecture's ``build(params)`` (restorebench.registry, slot
+    ``S3``/``model``), IM2HEIGHT, or the MERLIN backbone with the heads of ``cfg.tasks``. Every one maps the
+    (B, 1, H, W) normalised log-amplitude to {task: (B, 1, H, W)} for its tasks."""
+    if cfg.declared is not None:
+        return cfg.declared.build(cfg.params)
     if cfg.architecture == "im2height":
         return IM2Height(cfg.im2height_width)
     model = MerlinMultitask(cfg.tasks, BackboneSize(cfg.encoder_width, cfg.decoder_width, cfg.levels),
