@@ -28,8 +28,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/audio_priors.smk"
 include: "workflow/rules/sar_rfi.smk"
-include: "workflow/rules/merlin.smk"
-include: "workflow/rules/declip.smk"
+include: "workflow/rules/merlin_multitask.smk"
+include: "workflow/rules/declipping.smk"
 include: "workflow/rules/report.smk"
 
 

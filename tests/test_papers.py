@@ -9,8 +9,8 @@ from restorebench.experiments import sar_rfi_report as s1
 from restorebench.papers import reference
 
 
-def test_deep_audio_priors_numbers_match_table_rows_and_columns(tmp_path):
-    ref = reference("deep_audio_priors")
+def test_audio_priors_numbers_match_table_rows_and_columns(tmp_path):
+    ref = reference("audio_priors")
     assert sorted(ref["tables"]) == [1, 2, 3, 4]
     for number, table in ref["tables"].items():
         for prior, values in table["rows"].items():
@@ -38,7 +38,7 @@ def test_deep_audio_priors_numbers_match_table_rows_and_columns(tmp_path):
 
 
 def test_difnet_numbers_match_tables_4_and_5(tmp_path):
-    ref = reference("difnet")
+    ref = reference("sar_rfi")
     assert {t["split"] for t in ref["tables"].values()} == {"test-same", "test-cross"}
     for table in ref["tables"].values():
         for metric, per_method in table["values"].items():

@@ -21,7 +21,7 @@ rule results_readme:
         # the HTML report's landing page: the prose above plus every study's verdict table (Snakefile, `report:`)
         report_landing=REPORT_LANDING,
     params:
-        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {RUN_FACTS}\n\nS3: {S3_RUN_FACTS}\n\nS4: {S4_RUN_FACTS}{S4_MUSIC_RUN_FACTS}"),
+        facts=quoted(f"S1: {S1_RUN_FACTS}\n\nS2: {S2_RUN_FACTS}\n\nS3: {S3_RUN_FACTS}\n\nS4: {S4_RUN_FACTS}{S4_MUSIC_RUN_FACTS}"),
     log:
         "results/logs/results_readme.log",
     conda:

@@ -4,9 +4,10 @@ Workflow steps take every input, output and parameter explicitly, so each reruns
 Snakemake. User tools (``score-audio``, ``restore-audio``) print JSON on stdout. Known failures (bad
 audio, missing tools, checksum mismatches) print one line naming the file or key and exit with status 2.
 
-One module per concern registers its subcommands: :mod:`.s2_audio_priors` (S2 steps), :mod:`.s1_rfi` (S1 steps
-and the SAR tools), :mod:`.tools` (user tools and housekeeping steps), :mod:`.bench`; shared options live in
-:mod:`.common`. Science modules are imported inside the command functions, so building the parser (and
+One module per study registers its steps and tools, named as the study (restorebench.studies):
+:mod:`.audio_priors` (S2), :mod:`.sar_rfi` (S1 and the SAR RFI tools), :mod:`.merlin_multitask` (S3 and
+despeckle / map-buildings), :mod:`.declipping` (S4 and declip); :mod:`.tools` has the user tools and
+housekeeping steps, :mod:`.bench` the benchmarks; shared options live in :mod:`.common`. Science modules are imported inside the command functions, so building the parser (and
 ``--help``) does not import torch.
 """
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, common, s1_rfi, s2_audio_priors, s3_merlin, s4_declip, tools
+from . import audio_priors, bench, common, declipping, merlin_multitask, sar_rfi, tools
 
-COMMAND_MODULES = (s2_audio_priors, s1_rfi, s3_merlin, s4_declip, tools, bench)
+COMMAND_MODULES = (audio_priors, sar_rfi, merlin_multitask, declipping, tools, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

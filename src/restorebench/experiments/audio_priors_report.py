@@ -59,9 +59,9 @@ TITLES = {1: ("Audio denoising, Gaussian noise (sigma = 0.1)", DENOISE_EXTRA),
 
 
 def paper_tables() -> tuple[TableSpec, ...]:
-    """Tables 1-4 with the paper's numbers from papers/deep_audio_priors.yaml."""
+    """Tables 1-4 with the paper's numbers from papers/audio_priors.yaml."""
     specs = []
-    for number, table in reference("deep_audio_priors")["tables"].items():
+    for number, table in reference("audio_priors")["tables"].items():
         title, extra = TITLES[int(number)]
         specs.append(TableSpec(int(number), table["task"], title, tuple(tuple(c) for c in table["columns"]),
                                {prior: tuple(tuple(v) for v in values) for prior, values in table["rows"].items()},

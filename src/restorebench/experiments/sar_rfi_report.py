@@ -66,10 +66,10 @@ def calibration_note(calibration: Path | None) -> str:
 
 
 def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "", calibration: Path | None = None) -> None:
-    """Tables 4 and 5: one column per method of this run, the paper's value beside ours (papers/difnet.yaml)."""
+    """Tables 4 and 5: one column per method of this run, the paper's value beside ours (papers/sar_rfi.yaml)."""
     summary = summarise(pd.read_csv(metrics_csv))
     methods = table_methods(summary["method"])
-    for number, spec in reference("difnet")["tables"].items():
+    for number, spec in reference("sar_rfi")["tables"].items():
         split, title = spec["split"], spec["title"]
         s = summary[summary["split"] == split]
         long_rows, display = [], []

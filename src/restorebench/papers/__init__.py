@@ -1,6 +1,8 @@
 """The papers' reference numbers, one data file per paper, shown only beside ours and marked as the paper's.
 
-``reference(paper)`` loads ``<paper>.yaml`` from this folder. Each file says where every number comes from
+``reference(study)`` loads ``<study>.yaml`` from this folder, named by the study's one name
+(restorebench.studies: ``sar_rfi`` holds DIFNet's numbers, ``audio_priors`` the deep audio priors paper's,
+``merlin_multitask`` MERLIN-multitask's; the declipping paper publishes no table we reproduce). Each file says where every number comes from
 (table, rows, columns); tests/test_papers.py checks that each file lines up with the rows and columns of the
 table the suite draws it into.
 """
@@ -11,11 +13,12 @@ from importlib import resources
 
 import yaml
 
-PAPERS = ("deep_audio_priors", "difnet", "merlin_multitask")
+PAPERS = ("sar_rfi", "audio_priors", "merlin_multitask")
 
 
 @lru_cache(maxsize=None)
 def reference(paper: str) -> dict:
+    """The numbers of the paper a study reproduces (``paper``: the study's name)."""
     if paper not in PAPERS:
-        raise ValueError(f"no reference numbers for paper {paper!r}; known: {', '.join(PAPERS)}")
+        raise ValueError(f"no reference numbers for paper {paper!r}; known studies: {', '.join(PAPERS)}")
     return yaml.safe_load(resources.files(__package__).joinpath(f"{paper}.yaml").read_text())
