@@ -183,7 +183,7 @@ def test_self_supervised_training_raises_the_sdr_and_chunking_does_not_change_th
 
 
 def test_music_training_segments_keep_their_recordings_threshold(tmp_path):
-    from restorebench.audio_io import save_npz
+    from restorebench.files import save_npz
     from restorebench.experiments.declipping import MusicSizes, music_training_set
 
     rng = np.random.default_rng(0)

@@ -6,8 +6,9 @@ import torch
 from conftest import host_reads
 
 from restorebench.dsp import STFTConfig
-from restorebench.methods.dip import (FitConfig, WindowedVariance, estimate_to_waves, exclusion_loss,
-                                      fit_denoise, fit_inpaint, fit_separation)
+from restorebench.losses.audio_priors import exclusion_loss
+from restorebench.methods.dip import (FitConfig, WindowedVariance, estimate_to_waves, fit_denoise, fit_inpaint,
+                                      fit_separation)
 from restorebench.metrics.audio import snr_db
 
 CFG = STFTConfig(62, 16)
@@ -195,7 +196,7 @@ def test_fits_per_batch_is_one_on_a_cpu_unless_asked_and_never_more_than_the_fit
 
 
 def test_a_fit_file_is_the_same_whether_its_clips_are_fitted_in_batches_or_one_by_one(tmp_path):
-    from restorebench.audio_io import load_npz, save_npz
+    from restorebench.files import load_npz, save_npz
     from restorebench.experiments.audio_priors import fit_observations
 
     clean, noisy = _noisy_clips(3)

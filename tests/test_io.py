@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from restorebench.audio_io import AudioInputError, atomic_output, read_audio, write_audio
+from restorebench.audio_io import AudioInputError, read_audio, write_audio
+from restorebench.files import atomic_output
 
 
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):

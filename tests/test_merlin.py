@@ -12,7 +12,7 @@ import torch
 
 from restorebench.data.urban import (AREAS, Building, UrbanSceneConfig, area_patches, load_scene, render,
                                      save_scene, simulate)
-from restorebench.losses.merlin import merlin_nll, weighted_bce
+from restorebench.losses.merlin_multitask import merlin_nll, weighted_bce
 from restorebench.metrics.despeckling import enl, psnr_db
 from restorebench.metrics.regression import log_rmse, rel, rel_log, rmse
 from restorebench.metrics.segmentation import f1, iou, pixel_accuracy

@@ -167,7 +167,7 @@ def test_real_tile_becomes_echoes_that_focus_back(sicd_file):
 
 
 def test_split_from_real_images_uses_tiles_and_their_brightest_points(tmp_path):
-    from restorebench.audio_io import load_npz
+    from restorebench.files import load_npz
     from restorebench.experiments.sar_rfi import Geometry, make_split_from_images
 
     rng = np.random.default_rng(3)

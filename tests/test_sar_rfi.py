@@ -201,7 +201,7 @@ def test_audit_reports_what_the_claims_depend_on():
 def test_both_test_sets_face_the_same_interference_and_sirs_cover_the_range(tmp_path):
     """Scene i of the same-sensor and of the cross-sensor test set gets the same RFI kind, SIR and emitters;
     SIRs are stratified, one per 1/n-th of the range."""
-    from restorebench.audio_io import load_npz
+    from restorebench.files import load_npz
     from restorebench.experiments.sar_rfi import Geometry, make_split
 
     geometry = Geometry(64, 1024, 32, 8)
@@ -227,7 +227,7 @@ def test_training_and_evaluation_features_of_the_same_pulses_are_identical(tmp_p
     """One normalisation everywhere: the features s1-training-images computes for the pulses it draws equal
     the ones evaluation and suppress-rfi compute on the whole record (clean pulses included), for both
     sensors; the old per-set median differed by a factor 0.33-0.92."""
-    from restorebench.audio_io import load_npz
+    from restorebench.files import load_npz
     from restorebench.dsp import STFTConfig
     from restorebench.experiments.sar_rfi import Geometry, make_split, training_images, training_lines
     from restorebench.methods.rfi_suppression import FEATURES, network_input, spectrograms

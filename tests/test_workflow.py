@@ -290,7 +290,7 @@ def test_report_and_rerun_after_interruption(workdir):
     _snakemake(workdir, "--cores", "2", "--config", "scale=tiny", "-q")
     assert (s2 / "claims.md").read_text() == claims_before
     import numpy as np
-    from restorebench.audio_io import load_npz
+    from restorebench.files import load_npz
     assert np.array_equal(load_npz(fit)["final"], np.load(__import__("io").BytesIO(before))["final"])
     metrics_after = pd.read_csv(workdir / "results" / "s2" / "metrics.csv")
     pd.testing.assert_frame_equal(metrics_before.drop(columns="wall_seconds"),
@@ -341,7 +341,7 @@ def test_musdb_archive_is_extracted_and_split_into_s4_training_and_test_recordin
     import numpy as np
 
     from conftest import write_stem_file
-    from restorebench.audio_io import load_npz
+    from restorebench.files import load_npz
 
     copy_workflow(tmp_path)
     downloads = tmp_path / "resources" / "downloads"

@@ -1,18 +1,14 @@
-"""Reading and writing audio and result files safely.
+"""Reading and writing audio files safely.
 
 * :func:`read_audio` validates what it reads (readable, non-empty, finite, not silent) and names the
   file in every error; it resamples to the requested rate with ``scipy.signal.resample_poly``. Files
   libsndfile cannot open as such -- MP4/M4A, among them MUSDB18's ``.stem.mp4`` -- are decoded with
   PyAV (FFmpeg), which the ``music`` extra installs.
-* :func:`atomic_output` writes to a temporary name in the target folder and renames on success, so an
-  interrupted or failed step never leaves a half-written file.
+* :func:`write_audio` writes atomically (restorebench.files.atomic_output) and refuses NaN or Inf.
 """
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import tempfile
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -20,9 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from .files import atomic_output
 
 
 class AudioInputError(ValueError):
@@ -138,23 +132,6 @@ def white_noise_std_after_reading(std: float, rate: int, channels: int, sample_r
     return float(std * np.sqrt(min(1.0, sample_rate / rate) / channels))
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, suffix: str | None = None):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes),
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp creates 0600; results should be readable like any file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 #: the step between two sample values of an integer PCM subtype, full scale 1 (what soundfile reads)
 PCM_STEPS = {"PCM_S8": 2.0 ** -7, "PCM_U8": 2.0 ** -7, "PCM_16": 2.0 ** -15, "PCM_24": 2.0 ** -23,
              "PCM_32": 2.0 ** -31}
@@ -181,33 +158,3 @@ def write_audio(path, x: np.ndarray, sample_rate: int = 16000) -> None:
     check_finite_output(path, x)
     with atomic_output(path, suffix=".wav") as tmp:
         sf.write(str(tmp), np.asarray(x, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
-
-
-def save_npz(path, **arrays) -> None:
-    """np.savez_compressed, atomically."""
-    with atomic_output(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-
-def load_npz(path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
-def write_json(path, obj) -> None:
-    with atomic_output(path, suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
-
-
-def write_text(path, text: str) -> None:
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(text)
-
-
-def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o)}")

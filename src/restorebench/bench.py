@@ -573,11 +573,11 @@ def run_bench(args) -> None:
     else:
         out["speed"] = speed_table(args)
     if args.output:
-        from .audio_io import write_json
+        from .files import write_json
 
         write_json(args.output, out)
     if args.markdown:
-        from .audio_io import write_text
+        from .files import write_text
 
         write_text(args.markdown, markdown_report(out, args))
 

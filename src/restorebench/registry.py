@@ -183,23 +183,15 @@ def _build_pisnet(p):
 
 
 def _mask_loss(p, output, target, inputs):
-    """DIFNet: binary cross-entropy (with logits) on the Eq. 13 mask (our choice of loss, SPEC S1)."""
-    import torch.nn.functional as F
+    from .losses.sar_rfi import mask_loss
 
-    return F.binary_cross_entropy_with_logits(output, target)
+    return mask_loss(output, target)
 
 
 def _pisnet_loss(p, output, target, inputs):
-    """PISNet: MSE to the clean normalised magnitude + ``nuclear`` x nuclear norm of the output / width (low
-    rank, as the interference-free spectrogram of a pulse is) + ``l1`` x mean |input - output|. The public
-    code's loss is 1000 MSE + 0.1 nuc(first item) / 256 + 0.01 ||input - output||_1 / 256^2 on 256 x 256
-    images; divided by 1000, the defaults nuclear = 1e-4 and l1 = 1e-5 (we average the nuclear norm over
-    the batch instead of taking the first item's)."""
-    import torch
-    import torch.nn.functional as F
+    from .losses.sar_rfi import pisnet_loss
 
-    nuclear = torch.linalg.matrix_norm(output[:, 0], ord="nuc").mean() / output.shape[-1]
-    return F.mse_loss(output, target) + p["nuclear"] * nuclear + p["l1"] * (inputs - output).abs().mean()
+    return pisnet_loss(output, target, inputs, p["nuclear"], p["l1"])
 
 
 def _oracle_mask(echoes, stft, context):

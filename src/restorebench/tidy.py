@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .audio_io import atomic_output
+from .files import atomic_output
 
 #: study, experiment (paper table/figure), dataset (named for what it is), domain (sensor or data role),
 #: method, task, condition (SIR, noise, gaps, labelled fraction...), item, seed, metric, value + run facts

@@ -10,7 +10,7 @@ from . import common
 
 
 def cmd_make_corpus(a):
-    from ..audio_io import save_npz
+    from ..files import save_npz
     from ..data.corpus import make_corpus
 
     corpus = make_corpus(a.dataset, a.n_clips, a.clip_samples, a.seed, a.peak)
@@ -19,7 +19,7 @@ def cmd_make_corpus(a):
 
 
 def cmd_ingest_audio(a):
-    from ..audio_io import save_npz
+    from ..files import save_npz
     from ..data.real import ingest_audio_folder
 
     clips, descriptions, source_clipping = ingest_audio_folder(

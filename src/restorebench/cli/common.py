@@ -405,7 +405,8 @@ def save_npy_together(arrays: dict) -> None:
 
     import numpy as np
 
-    from ..audio_io import atomic_output, check_finite_output
+    from ..audio_io import check_finite_output
+    from ..files import atomic_output
 
     for path, array in arrays.items():
         check_finite_output(path, array)

@@ -34,7 +34,7 @@ def cmd_s1_training_images(a):
 
 
 def cmd_s1_train(a):
-    from ..audio_io import load_npz
+    from ..files import load_npz
     from ..devices import resolve_device
     from ..methods.rfi_suppression import feature_meta
     from ..methods.train_rfi import TARGET_ARRAYS, RFINetConfig, train

@@ -160,7 +160,7 @@ def cmd_plan_scale(a):
     text = format_plan(claims, studies, run=str(results), scale=scale, cores=a.cores, budget_min=a.budget_minutes)
     sys.stdout.write(text)
     if a.markdown:
-        from ..audio_io import write_text
+        from ..files import write_text
 
         write_text(Path(a.markdown), text)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ..audio_io import atomic_output
+from ..files import atomic_output
 from ..physics.speckle import speckle_slc
 
 AREAS = ("train", "val", "test")

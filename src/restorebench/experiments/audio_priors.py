@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio_io import load_npz, save_npz
+from ..files import load_npz, meta_arrays, read_meta, save_npz
 from .audio_priors_tasks import TASK_ROLES, TASKS  # noqa: F401 (re-exported)
 from ..tidy import write_rows
 from ..dsp import STFTConfig
@@ -58,14 +58,6 @@ class Geometry:
 
 
 # ---------------------------------------------------------------------------------------------- corrupt
-
-def _meta(**kw) -> dict[str, np.ndarray]:
-    return {f"meta_{k}": np.asarray(v) for k, v in kw.items()}
-
-
-def read_meta(data: dict[str, np.ndarray]) -> dict:
-    return {k[5:]: (v.item() if v.ndim == 0 else v) for k, v in data.items() if k.startswith("meta_")}
-
 
 def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int, output: Path, *,
                       sigma: float = 0.1, noise_paths: tuple[Path, ...] = (), snr_range=(5.0, 9.0),
@@ -129,7 +121,7 @@ def make_observations(task: str, clean_path: Path, geometry: Geometry, seed: int
     else:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     save_npz(output, **out, conditions=np.asarray(conditions),
-             **_meta(task=task, dataset=meta.get("dataset", clean_path.stem), role=meta.get("role", ""),
+             **meta_arrays(task=task, dataset=meta.get("dataset", clean_path.stem), role=meta.get("role", ""),
                      n_fft=geometry.n_fft, hop=geometry.hop, frames=geometry.frames, seed=seed,
                      data_source=meta.get("data_source", "embedded")))
 
@@ -220,7 +212,7 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
              **{k: np.asarray(v) for k, v in rows.items()},
              record_iterations=record_iterations, snr_trajectory=np.stack(traj_snr),
              wmv_trajectory=np.stack(traj_wmv), loss_trajectory=np.stack(traj_loss),
-             **_meta(prior=prior, iterations=fit_cfg.iterations, device=device, memory_format=layout,
+             **meta_arrays(prior=prior, iterations=fit_cfg.iterations, device=device, memory_format=layout,
                      learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths)),
                      discrepancy_tau=fit_cfg.discrepancy_tau, noise_quantile=fit_cfg.noise_quantile,
                      rules=",".join(rules), fits_per_batch=batched_fits))

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio_io import atomic_output, write_text
-from ..report.claims import write_claims_folder
-from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
+from ..files import atomic_output, write_text
+from ..report.claims import write_study_claims
+from ..report.tables import mean_std, summarise as summarise_rows
+from ..report.verdicts import Cell, Claim, StatsConfig
+from ..studies import study
 from .. import registry
 from ..papers import reference
 from .audio_priors import STOPPING_LABEL
@@ -22,8 +24,8 @@ METRIC_LABEL = {"pesq_wb": "PESQ", "snr": "PSNR*", "spectral_snr": "Spec. SNR", 
                 "sdr": "SDR", "sir": "SIR", "pesq_nb": "PESQ-nb (extra)", "psnr_peak": "peak PSNR (extra)"}
 
 
-def prior_label(prior: str) -> str:
-    return registry.label("S2", "prior", prior)
+STUDY = study("S2")
+prior_label = STUDY.label
 
 
 def ordered_priors(present) -> list[str]:
@@ -83,14 +85,12 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
     """mean, std (ddof=1; 0 for one clip) and n over clips, per task/key/method/stopping/metric."""
     df = metrics.copy()
     df["key"] = _column_key(df)
-    grouped = df.groupby(["task", "key", "dataset", "method", "stopping", "metric"])["value"]
-    out = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                      n="count").reset_index()
-    return out
+    return summarise_rows(df, ["task", "key", "dataset", "method", "stopping", "metric"])
 
 
 def _cell(mean: float, std: float, n: int) -> str:
-    return f"{mean:.2f} ± {std:.2f} (n={n})" if np.isfinite(mean) else "–"
+    """A Tables 1-4 cell; "–" where the cell has no clip."""
+    return mean_std(mean, std, n, missing="–")
 
 
 def build_table(spec: TableSpec, summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -222,9 +222,9 @@ def example_figure(observations: Path, fits: dict[str, Path], output: Path, item
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..audio_io import load_npz
+    from ..files import load_npz
     from ..dsp import STFTConfig, stft_np
-    from .audio_priors import read_meta
+    from ..files import read_meta
 
     obs = load_npz(observations)
     meta = read_meta(obs)
@@ -348,7 +348,6 @@ def claim_rows(metrics: pd.DataFrame, trajectories: pd.DataFrame, a4_tolerance_d
     return pd.concat([df, convergence_rows(trajectories, a4_tolerance_db)], ignore_index=True)
 
 
-S2_CLAIMS_TITLE = "S2 deep audio priors: which of the paper's claims held on this run"
 S2_CLAIMS_PREAMBLE = ("Items are clips. The headline claims A1-A3 use the **final iterate**; A1ᵘ-A3ᵘ repeat them "
                       "with the best unsupervised stopping rule and A1†-A3† with oracle stopping (uses the clean "
                       "reference), so a reader sees whether the paper's ranking depends on where a fit is stopped.")
@@ -360,6 +359,5 @@ def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_fa
     """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``."""
     rows = claim_rows(pd.read_csv(metrics_csv), pd.read_csv(trajectories_csv), a4_tolerance_db)
     claims = s2_claims(a4_margin_iterations, a4_tolerance_db, unsupervised_rule)
-    verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
-    write_claims_folder(verdicts, outdir, study="S2", scale=scale, run_facts=run_facts, title=S2_CLAIMS_TITLE,
-                        preamble=S2_CLAIMS_PREAMBLE, cfg=stats, item_noun="clips")
+    write_study_claims(STUDY, rows, claims, outdir, run_facts=run_facts, scale=scale, stats=stats,
+                       preamble=S2_CLAIMS_PREAMBLE)

@@ -106,7 +106,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
     import tempfile
     from dataclasses import replace
 
-    from ..audio_io import save_npz
+    from ..files import save_npz
     from ..methods.declipping import declip, load_trained, train, training_arrays
 
     data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
@@ -149,7 +149,7 @@ def _load_clips(paths: list[Path]) -> list[tuple[str, str, np.ndarray, np.ndarra
     """(dataset, role, clips, source clipping, seed) of each corpus file (written by make-corpus or
     ingest-audio); source clipping is each clip's saturated fraction when its recording was already clipped
     in the source, else 0 (embedded clips are generated unclipped); seed is the file's draw seed."""
-    from ..audio_io import load_npz
+    from ..files import load_npz
 
     out = []
     for path in paths:
@@ -201,7 +201,7 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
     Delta SDR = SDR(x_hat) - SDR(y), and the SDR of P_Gamma(x_hat), the estimate made consistent with the
     measurement (what a declipper that kept the reliable samples would score). ``example`` keeps the first
     recording at ``example_fraction``."""
-    from ..audio_io import save_npz
+    from ..files import save_npz
     from ..methods.declipping import load_trained
     from ..physics.clipping import clip_to_fraction, project_consistent, saturation_mask
 

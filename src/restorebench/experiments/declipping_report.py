@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 
 from .. import registry
-from ..audio_io import atomic_output, write_text
+from ..files import atomic_output, write_text
 from ..report.plotting import pyplot, save_figure
+from ..report.tables import mean_std
+from ..studies import study
 
 SELF_SUPERVISED, SUPERVISED, NAIVE = "mc-eq", "supervised", "nmc-eq"
 
 
-def label(method: str) -> str:
-    return registry.label("S4", "declipper", method)
+STUDY = study("S4")
+label = STUDY.label
 
 
 def _grid(rows: pd.DataFrame, method: str) -> pd.DataFrame:
@@ -63,7 +65,7 @@ def figure5(metrics_csv: Path, output: Path, table: Path, run_facts: str = "") -
     summary = (rows.groupby(["method", "d", "v"])["value"].agg(["mean", "std", "count"]).reset_index())
     summary["method"] = summary["method"].map(label)
     summary["v"] = (100 * summary.pop("v")).map(lambda v: f"v = {v:g} %")
-    display = summary.assign(SDR=[f"{m:.2f} ± {s:.2f}" for m, s in zip(summary["mean"], summary["std"])])
+    display = summary.assign(SDR=[mean_std(m, s) for m, s in zip(summary["mean"], summary["std"])])
     display = display.pivot_table(index=["method", "d"], columns="v", values="SDR", aggfunc="first",
                                   sort=False).reset_index()
     with atomic_output(Path(table).with_suffix(".csv"), suffix=".csv") as tmp:
@@ -90,7 +92,7 @@ def music_table(metrics_csv: Path, table: Path, run_facts: str = "") -> None:
         summary.to_csv(tmp, index=False)
     parts = []
     for (domain, dataset), part in summary.groupby(["domain", "dataset"], sort=False):
-        cells = part.assign(text=[f"{m:.2f} ± {s:.2f}" for m, s in zip(part["mean"], part["std"].fillna(0))])
+        cells = part.assign(text=[mean_std(m, s) for m, s in zip(part["mean"], part["std"].fillna(0))])
         wide = cells.pivot_table(index=["v", "method"], columns="metric", values="text", aggfunc="first").reset_index()
         wide["order"] = wide["method"].map(order)
         wide = wide.sort_values(["v", "order"])
@@ -130,7 +132,7 @@ def example_figure(example: Path, output: Path, method: str = SELF_SUPERVISED) -
     """Clean / clipped / restored: a waveform close-up around the longest clipped run, and spectrograms."""
     import scipy.signal
 
-    from ..audio_io import load_npz
+    from ..files import load_npz
     from ..physics.clipping import saturation_mask
 
     kept = load_npz(example)
@@ -169,7 +171,7 @@ def example_figure(example: Path, output: Path, method: str = SELF_SUPERVISED) -
 def toy_figure(examples: Path, output: Path, objective: str = SELF_SUPERVISED) -> None:
     """Paper Figure 3 (ours): one test signal (top) and the same signal divided by 10 (bottom): clean,
     clipped, and the reconstructions of the bias-free and the biased network."""
-    from ..audio_io import load_npz
+    from ..files import load_npz
 
     kept = load_npz(examples)
     plt = pyplot()
@@ -191,7 +193,6 @@ def toy_figure(examples: Path, output: Path, objective: str = SELF_SUPERVISED) -
 
 # ------------------------------------------------------------------------------------ claims
 
-CLAIMS_TITLE = "S4 equivariant declipping: which of the paper's claims held on this run"
 CLAIMS_PREAMBLE = ("Items are test signals: every method of a comparison is scored on the same clipped signals "
                    "(paired by signal and, where several fractions are pooled, by v).")
 
@@ -245,19 +246,16 @@ def s4_claims(rows: pd.DataFrame, margin_db: float = 1.0) -> list:
 
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats=None,
                  margin_db: float = 1.0) -> None:
-    from ..report.claims import write_claims_folder
-    from ..report.verdicts import StatsConfig, evaluate_claim
+    from ..report.claims import write_study_claims
+    from ..report.verdicts import StatsConfig, mark_trained
+    from .declipping import BIASED_SUFFIX
 
     stats = stats or StatsConfig()
-    from .. import registry
-    from ..report.verdicts import mark_trained
-    from .declipping import BIASED_SUFFIX
 
     rows = pd.read_csv(metrics_csv)
     trained = {m.name for m in registry.methods("S4", "declipper") if m.trained}
     # the toy's networks are trained too, with and without biases
     trained |= {m for m in set(rows.loc[rows["experiment"] == "toy", "method"])}
     rows = mark_trained(rows, trained | {m + BIASED_SUFFIX for m in trained})
-    verdicts = [evaluate_claim(rows, claim, stats) for claim in s4_claims(rows, margin_db)]
-    write_claims_folder(verdicts, outdir, study="S4", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test items")
+    write_study_claims(STUDY, rows, s4_claims(rows, margin_db), outdir, run_facts=run_facts, scale=scale,
+                       stats=stats, preamble=CLAIMS_PREAMBLE)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import registry
 from ..methods.configs import DESPECKLER_LABELS, DESPECKLERS, RELEASED, S3Sizes  # noqa: F401 (re-exported)
-from ..audio_io import atomic_output, load_npz, save_npz
+from ..files import atomic_output, load_npz, save_npz
 from ..data.urban import DATASET_NAME, UrbanSceneConfig, area_patches, load_scene, save_scene, simulate
 from ..metrics.despeckling import enl, psnr_db, ssim
 from ..metrics.regression import REGRESSION_METRICS

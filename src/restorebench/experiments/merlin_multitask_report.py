@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 
 from .. import registry
-from ..audio_io import atomic_output, load_npz, write_text
+from ..files import atomic_output, load_npz, write_text
 from ..papers import reference
-from ..report.claims import write_claims_folder
+from ..report.claims import write_study_claims
 from ..report.plotting import pyplot, save_figure
-from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig, evaluate_claim
+from ..report.tables import mean_std, summarise
+from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig
+from ..studies import study
 from .merlin_multitask import DESPECKLER_LABELS
 
-CLAIMS_TITLE = "S3 MERLIN multitask: which of the paper's claims held on this run"
+STUDY = study("S3")
 CLAIMS_PREAMBLE = ("Items are training seeds: each seed draws its own nested labelled subsets and initialises "
                    "every model alike, so a comparison at one labelled fraction is paired by seed (and thereby "
                    "by labelled subset).")
@@ -32,17 +34,12 @@ FIGURE3_MODELS = ("multitask", "unet", "im2height")                     # the pa
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
-def label(model: str) -> str:
-    return registry.label("S3", "model", model)
-
-
-def _summary(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    g = rows.groupby(keys)["value"]
-    return g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count").reset_index()
+label = STUDY.label
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
-    return "×" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f} (n={n})"
+    """A Figure 3 / Table 2 cell; "×" where the model has no such head."""
+    return mean_std(mean, std, n, ".3f", missing="×")
 
 
 def _tasks(model: str) -> str:
@@ -57,7 +54,7 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "", models: tuple[
     rows = rows[rows["experiment"] == "labels"]
     if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
         rows = rows.assign(training_seed=rows["seed"], item="test-area")
-    s = _summary(rows, ["method", "metric", "labelled_pct"])
+    s = summarise(rows, ["method", "metric", "labelled_pct"])
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
     others = [m for m in models if m not in FIGURE3_MODELS]
@@ -93,7 +90,7 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[s
         rows = rows.assign(training_seed=rows["seed"], item="test-area")
     pct = float(rows["labelled_pct"].min())          # the run's smallest fraction (the paper's: 1 %)
     rows = rows[np.isclose(rows["labelled_pct"], pct)]
-    s = _summary(rows, ["method", "metric"])
+    s = summarise(rows, ["method", "metric"])
     display, long_rows = [], []
     for method in [m for m in models if m in set(s["method"])]:
         tasks = _tasks(method)
@@ -126,7 +123,7 @@ def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "", models: 
     """Figure 3's numbers as a table (CSV with Rel_log too, and Markdown): model x metric per fraction."""
     rows = pd.read_csv(metrics_csv)
     rows = rows[(rows["experiment"] == "labels") & rows["method"].isin(list(models))]
-    s = _summary(rows, ["labelled_pct", "method", "metric"])
+    s = summarise(rows, ["labelled_pct", "method", "metric"])
     outdir = Path(outdir)
     with atomic_output(outdir / "figure3.csv", suffix=".csv") as tmp:
         s.to_csv(tmp, index=False)
@@ -251,6 +248,5 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
         rows = rows.assign(training_seed=rows["seed"], item="test-area")
     fractions = sorted(rows["labelled_pct"].unique())
-    verdicts = [evaluate_claim(rows, claim, stats) for claim in s3_claims(fractions)]
-    write_claims_folder(verdicts, outdir, study="S3", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test area")
+    write_study_claims(STUDY, rows, s3_claims(fractions), outdir, run_facts=run_facts, scale=scale, stats=stats,
+                       preamble=CLAIMS_PREAMBLE)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio_io import load_npz, save_npz
+from ..files import load_npz, meta_arrays, read_meta, save_npz
 from ..tidy import write_rows
 from ..data.scenes import SPLIT_SEEDS, make_scene, scatterer_positions
 from ..dsp import STFTConfig
@@ -168,12 +168,8 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
     save_npz(output, echoes=np.stack(echoes), rfi=np.stack(rfis), scatterers=np.stack(scatterers),
              point_echoes=np.stack(point_echoes),
              sir_db=np.asarray(sirs), realised_sir_db=np.asarray(realised), kind=np.asarray(kind_list),
-             meta_split=split, meta_sensor=sensor_name, meta_n_fft=geometry.n_fft, meta_hop=geometry.hop,
-             meta_seed=seed, meta_source=source, meta_snr_db=snr_db, meta_offset_span_hz=offset_span_hz)
-
-
-def _meta(data: dict) -> dict:
-    return {k[5:]: (v.item() if v.ndim == 0 else v) for k, v in data.items() if k.startswith("meta_")}
+             **meta_arrays(split=split, sensor=sensor_name, n_fft=geometry.n_fft, hop=geometry.hop, seed=seed,
+                          source=source, snr_db=snr_db, offset_span_hz=offset_span_hz))
 
 
 def affected_lines(rfi: np.ndarray) -> np.ndarray:
@@ -193,11 +189,11 @@ def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: 
     import json
     from dataclasses import asdict, replace
 
-    from ..audio_io import atomic_output
+    from ..files import atomic_output
     from ..methods.notch import calibrate_pfa, false_alarm_rate
 
     data = load_npz(split_file)
-    meta = _meta(data)
+    meta = read_meta(data)
     sensor = get_sensor(meta["sensor"])
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     band = in_band_bins(sensor, cfg.n_fft)
@@ -227,7 +223,7 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
     ``multiple`` (the networks' size unit).
     """
     data = load_npz(split_file)
-    meta = _meta(data)
+    meta = read_meta(data)
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     rng = np.random.default_rng(seed)
     features, labels, clean_features = [], [], []
@@ -263,7 +259,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
 
     declared = registry.get("S1", "rfi", method)
     data = load_npz(split_file)
-    meta = _meta(data)
+    meta = read_meta(data)
     sensor = get_sensor(meta["sensor"])
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     dev = resolve_device(device)

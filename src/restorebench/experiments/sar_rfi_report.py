@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio_io import atomic_output, write_text
+from ..files import atomic_output, write_text
 from .. import registry
 from ..papers import reference
-from ..report.claims import write_claims_folder
+from ..report.claims import write_study_claims
 from ..report.plotting import pyplot as _plt, save_figure as _save
-from ..report.verdicts import Cell, Claim, StatsConfig, evaluate_claim
+from ..report.tables import mean_std, summarise as summarise_rows
+from ..report.verdicts import Cell, Claim, StatsConfig
+from ..studies import study
 
-CLAIMS_TITLE = "S1 SAR RFI suppression (DIFNet): which of the paper's claims held on this run"
+STUDY = study("S1")
 CLAIMS_PREAMBLE = "Items are the test scenes of each split; every method is scored on every scene."
 
 METRIC_LABEL = {"pa": "PA %", "iou": "IoU %", "psnr": "PSNR dB", "me": "ME",
@@ -27,8 +29,7 @@ METRIC_LABEL = {"pa": "PA %", "iou": "IoU %", "psnr": "PSNR dB", "me": "ME",
 PERCENT = {"pa", "iou", "pa_full_band", "iou_full_band", "scatterer_masked", "scatterer_kept"}
 
 
-def method_label(method: str) -> str:
-    return registry.label("S1", "rfi", method)
+method_label = STUDY.label
 
 
 def table_methods(present) -> list[str]:
@@ -38,18 +39,16 @@ def table_methods(present) -> list[str]:
 
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
-    g = metrics.groupby(["split", "method", "metric"])["value"]
-    return g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                 n="count").reset_index()
+    """mean, std and n over scenes (x training seeds) per split, method and metric."""
+    return summarise_rows(metrics, ["split", "method", "metric"])
 
 
 def _fmt(metric: str, mean: float, std: float, n: int) -> str:
-    if not np.isfinite(mean):
-        return "/"
-    k = 100.0 if metric in PERCENT else 1.0
+    """A Tables 4-5 cell: percentages x 100; "/" where the method has no such number (the paper's mark)."""
     if metric == "me":      # small numbers when bright scatterers set the normalising peak: 3 significant digits
-        return f"{mean:.3g} ± {std:.2g} (n={n})"
-    return f"{k * mean:.2f} ± {k * std:.2f} (n={n})"
+        return mean_std(mean, std, n, ".3g", ".2g", missing="/")
+    k = 100.0 if metric in PERCENT else 1.0
+    return mean_std(k * mean, k * std, n, missing="/")
 
 
 def calibration_note(calibration: Path | None) -> str:
@@ -106,7 +105,7 @@ def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "", calibrati
 
 def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> None:
     """Figures 6/8: |STFT| of one affected pulse: interfered and after each method (dB)."""
-    from ..audio_io import load_npz
+    from ..files import load_npz
 
     plt = _plt()
     data = {m: load_npz(p) for m, p in examples.items()}
@@ -130,7 +129,7 @@ def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> N
 
 def image_figure(examples: dict[str, Path], output: Path, title: str) -> None:
     """Figures 7/9: focused magnitude images: interfered, clean ("label"), and each method (dB)."""
-    from ..audio_io import load_npz
+    from ..files import load_npz
 
     plt = _plt()
     data = {m: load_npz(p) for m, p in examples.items()}
@@ -259,6 +258,5 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
 
     rows = pd.read_csv(metrics_csv)
     rows = mark_trained(rows, {m.name for m in registry.methods("S1", "rfi") if m.trained})
-    verdicts = [evaluate_claim(rows, claim, stats) for claim in s1_claims(c4_margin_db, rows)]
-    write_claims_folder(verdicts, outdir, study="S1", scale=scale, run_facts=run_facts, title=CLAIMS_TITLE,
-                        preamble=CLAIMS_PREAMBLE, cfg=stats, item_noun="test scenes")
+    write_study_claims(STUDY, rows, s1_claims(c4_margin_db, rows), outdir, run_facts=run_facts, scale=scale,
+                       stats=stats, preamble=CLAIMS_PREAMBLE)

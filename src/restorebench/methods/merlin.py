@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..losses.merlin import height_mse, merlin_nll, weighted_bce
+from ..losses.merlin_multitask import height_mse, merlin_nll, weighted_bce
 from ..models.merlin import BackboneSize, IM2Height, MerlinMultitask
 from ..physics.speckle import LogConstants, log_normalise, log_reflectivity
 from .configs import AUGMENTS, SIZE_FIELDS, S3NetConfig  # noqa: F401  (re-exported)

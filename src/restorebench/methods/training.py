@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..audio_io import atomic_output
+from ..files import atomic_output
 from ..devices import PRECISIONS, mixed_precision, rng_state, set_rng_state
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}

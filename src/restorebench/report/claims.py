@@ -11,10 +11,11 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..audio_io import atomic_output, write_text
+from ..files import atomic_output, write_text
 from .verdicts import (CONTRADICTED, HELD, INCONCLUSIVE, NO_DIFFERENCE, NOT_SIGNIFICANT, OTHER_WAY, PAPERS_WAY,
-                       ClaimVerdict, StatsConfig, floor_units, verdict_rows)
+                       Claim, ClaimVerdict, StatsConfig, evaluate_claim, floor_units, verdict_rows)
 
 COLOURS = {HELD: "#1a7f37", CONTRADICTED: "#b42318"}
 OUTCOME_COLOURS = {PAPERS_WAY: "#1a7f37", OTHER_WAY: "#b42318", NO_DIFFERENCE: "#9a6700",
@@ -258,6 +259,16 @@ def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str
     effects_figure(verdicts, Path(figure), title)
     write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
     write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
+
+
+def write_study_claims(study, rows: pd.DataFrame, claims: list[Claim], outdir: Path, *, run_facts: str, scale: str,
+                       stats: StatsConfig, preamble: str) -> list[ClaimVerdict]:
+    """Judge ``claims`` on a study's tidy ``rows`` and write its claims folder (:func:`write_claims_folder`),
+    headed and worded by its declaration (restorebench.studies: title, what its items are)."""
+    verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
+    write_claims_folder(verdicts, outdir, study=study.id, scale=scale, run_facts=run_facts, title=study.claims_title,
+                        preamble=preamble, cfg=stats, item_noun=study.item_noun)
+    return verdicts
 
 
 def write_claims_folder(verdicts: list[ClaimVerdict], outdir: Path, *, study: str, scale: str, run_facts: str,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..audio_io import atomic_output
+from ..files import atomic_output
 
 
 def pyplot():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..audio_io import write_text
+from ..files import write_text
 from .verdicts import OUTCOMES, row_label
 
 
