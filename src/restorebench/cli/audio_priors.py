@@ -94,11 +94,8 @@ def _add_corpus_options(p, seed_help: str) -> None:
                    help="peak amplitude clean clips are normalised to, full scale = 1 (default: %(default)s)")
 
 
-def register(sub) -> None:
-    from .. import registry
-
-    priors = registry.names("S2", "prior")
-
+def _add_make_corpus(sub) -> None:
+    """``restorebench make-corpus``: generate an embedded dataset (npz)."""
     p = common.add_command(sub, "make-corpus", "generate an embedded dataset (npz)", cmd_make_corpus,
                            "Clean clips are cut to their loudest window and peak-normalised; noise clips are "
                            "left at unit RMS.")
@@ -109,6 +106,9 @@ def register(sub) -> None:
     _add_corpus_options(p, "seed of the generated content (sentences, voices, melodies, noise)")
     p.add_argument("--output", required=True, help="corpus file to write (.npz: clips, descriptions, metadata)")
 
+
+def _add_ingest_audio(sub) -> None:
+    """``restorebench ingest-audio``: cut clips from a folder of real audio files (npz)."""
     p = common.add_command(sub, "ingest-audio", "cut clips from a folder of real audio files (npz)",
                            cmd_ingest_audio,
                            "Files are read as 16 kHz mono (resampled when needed) and drawn without replacement; "
@@ -126,6 +126,9 @@ def register(sub) -> None:
                         "normalised to --peak")
     p.add_argument("--output", required=True, help="corpus file to write (.npz: clips, descriptions, metadata)")
 
+
+def _add_corrupt(sub) -> None:
+    """``restorebench corrupt``: make the observations of one S2 task."""
     p = common.add_command(sub, "corrupt", "make the observations of one S2 task", cmd_corrupt,
                            "Writes the clean clips, their corrupted observations and the per-clip conditions.")
     p.add_argument("--task", required=True, choices=("gaussian", "environmental", "inpainting", "separation"),
@@ -162,6 +165,13 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     p.add_argument("--output", required=True, help="observations file to write (.npz)")
 
+
+def _add_fit_prior(sub) -> None:
+    """``restorebench fit-prior``: fit one prior to every observation of a file."""
+    from .. import registry
+
+    priors = registry.names("S2", "prior")
+
     p = common.add_command(sub, "fit-prior", "fit one prior to every observation of a file", cmd_fit_prior,
                            "Records the final, oracle-stopped and ES-WMV estimates and the SNR trajectory.")
     p.add_argument("--observations", required=True, help="observations file written by corrupt (.npz)")
@@ -176,6 +186,9 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     common.add_fit_options(p)
 
+
+def _add_score_fits(sub) -> None:
+    """``restorebench score-fits``: metrics of the observations and of each fit, SNR trajectories (tidy TSVs)."""
     p = common.add_command(sub, "score-fits", "metrics of the observations and of each fit, SNR trajectories "
                                               "(tidy TSVs)", cmd_score_fits)
     p.add_argument("--observations", required=True, help="observations file written by corrupt (.npz)")
@@ -187,11 +200,17 @@ def register(sub) -> None:
     p.add_argument("--trajectory-output", required=True,
                    help="tidy trajectories TSV: SNR and ES-WMV variance per recorded iteration")
 
+
+def _add_s2_tables(sub) -> None:
+    """``restorebench s2-tables``: Tables 1-4 (CSV + Markdown + HTML)."""
     p = common.add_command(sub, "s2-tables", "Tables 1-4 (CSV + Markdown + HTML)", cmd_s2_tables)
     p.add_argument("--metrics", required=True, help="collected S2 metrics.csv")
     common.add_run_facts_option(p)
     p.add_argument("--outdir", required=True, help="folder table1-4 .csv/.md/.html are written into")
 
+
+def _add_s2_claims(sub) -> None:
+    """``restorebench s2-claims``."""
     p = common.add_command(sub, "s2-claims", "claims A1-A4 from paired statistics: claims.md/.html, verdicts.csv, "
                                              "figures/claims_effects.png", cmd_s2_claims)
     p.add_argument("--metrics", required=True, help="collected S2 metrics.csv")
@@ -207,15 +226,34 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     common.add_stats_options(p)
 
+
+def _add_s2_figure_convergence(sub) -> None:
+    """``restorebench s2-figure-convergence``: Figure 2: SNR vs iteration."""
     p = common.add_command(sub, "s2-figure-convergence", "Figure 2: SNR vs iteration", cmd_s2_convergence,
                            "Gaussian denoising, mean over clips, one panel per dataset.")
     p.add_argument("--trajectories", required=True, help="collected S2 trajectories.csv")
     p.add_argument("--metrics", required=True, help="collected S2 metrics.csv (marks the mean ES-WMV and blind-discrepancy stops)")
     p.add_argument("--output", required=True, help="figure file; the format follows its suffix (e.g. .png)")
 
+
+def _add_s2_figure_example(sub) -> None:
+    """``restorebench s2-figure-example``: example spectrograms of one task."""
     p = common.add_command(sub, "s2-figure-example", "example spectrograms of one task", cmd_s2_example,
                            "Clean, corrupted and each prior's final estimate of the first clip.")
     p.add_argument("--observations", required=True, help="observations file written by corrupt (.npz)")
     p.add_argument("--fit", action="append", required=True,
                    help="PRIOR=PATH: a prior's fit file for these observations, repeatable")
     p.add_argument("--output", required=True, help="figure file; the format follows its suffix (e.g. .png)")
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to ``sub``, in the order ``restorebench --help`` lists them."""
+    _add_make_corpus(sub)
+    _add_ingest_audio(sub)
+    _add_corrupt(sub)
+    _add_fit_prior(sub)
+    _add_score_fits(sub)
+    _add_s2_tables(sub)
+    _add_s2_claims(sub)
+    _add_s2_figure_convergence(sub)
+    _add_s2_figure_example(sub)

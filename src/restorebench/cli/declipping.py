@@ -212,11 +212,12 @@ def _add_signal_options(p) -> None:
     p.add_argument("--scores", required=True, help="tidy TSV of SDR per test signal")
 
 
-def register(sub) -> None:
+def _add_s4_synthetic(sub) -> None:
+    """``restorebench s4-synthetic``."""
     from .. import registry
 
     declippers = registry.names("S4", "declipper")
-    objectives = [m.params["objective"] for m in registry.methods("S4", "declipper") if m.trained]
+
     p = common.add_command(sub, "s4-synthetic", "S4: one Figure 5 cell -- train (if needed) and score a declipper "
                            "at model dimension d and saturated fraction v", cmd_s4_synthetic,
                            "Signals exactly d-sparse in the DCT (restorebench.data.clipping), each clipped at its own "
@@ -227,6 +228,13 @@ def register(sub) -> None:
     common.add_training_options(p, epochs=20, batch_size=16, optimizer="adam", lr=2e-3, weight_decay=0.0,
                                 weights="optional")
     add_net_options(p)
+
+
+def _add_s4_toy(sub) -> None:
+    """``restorebench s4-toy``."""
+    from .. import registry
+
+    objectives = [m.params["objective"] for m in registry.methods("S4", "declipper") if m.trained]
 
     p = common.add_command(sub, "s4-toy", "S4: the Figure 3 toy -- one declipper trained bias-free and with biases "
                            "on signals of peak 1, scored on those signals and on the same signals divided by 10",
@@ -240,6 +248,13 @@ def register(sub) -> None:
                                 weights="none")
     add_net_options(p)
 
+
+def _add_s4_music_train(sub) -> None:
+    """``restorebench s4-music-train``: S4: train one declipper on clipped music/speech recordings."""
+    from .. import registry
+
+    declippers = registry.names("S4", "declipper")
+
     p = common.add_command(sub, "s4-music-train", "S4: train one declipper on clipped music/speech recordings",
                            cmd_s4_music_train, "Recording k of each corpus is clipped at fraction k mod len(fractions) "
                            "(one threshold per recording) and cut into segments that keep that threshold.")
@@ -251,6 +266,13 @@ def register(sub) -> None:
     p.add_argument("--hop", type=int, default=8192, help="hop between segments, samples (default: %(default)s)")
     common.add_training_options(p, epochs=20, batch_size=8, optimizer="adam", lr=2e-3, weight_decay=0.0)
     add_net_options(p)
+
+
+def _add_s4_music_eval(sub) -> None:
+    """``restorebench s4-music-eval``."""
+    from .. import registry
+
+    declippers = registry.names("S4", "declipper")
 
     p = common.add_command(sub, "s4-music-eval", "S4: score one declipper on every test recording at every fraction "
                            "(SDR and Delta SDR rows)", cmd_s4_music_eval)
@@ -266,6 +288,9 @@ def register(sub) -> None:
     common.add_device_option(p)
     common.add_threads_option(p)
 
+
+def _add_s4_report(sub) -> None:
+    """``restorebench s4-report``."""
     p = common.add_command(sub, "s4-report", "S4: Figure 5 heatmaps and table, the Figure 3 toy, the music table "
                            "and the example figure, from the collected rows", cmd_s4_report)
     p.add_argument("--metrics", required=True, help="collected S4 rows (results/s4/metrics.csv)")
@@ -278,6 +303,9 @@ def register(sub) -> None:
     p.add_argument("--example-method", default="mc-eq", help="declipper that wrote --music-example (default: %(default)s)")
     common.add_run_facts_option(p)
 
+
+def _add_clip(sub) -> None:
+    """``restorebench clip``: clip an audio file so that a given fraction of its samples saturate."""
     p = common.add_command(sub, "clip", "clip an audio file so that a given fraction of its samples saturate",
                            cmd_clip, "One threshold for all channels; the file keeps its sample rate and channels. "
                            "Prints the threshold and the realised fraction as JSON.")
@@ -287,6 +315,9 @@ def register(sub) -> None:
     p.add_argument("--output", required=True, help="clipped audio (float WAV)")
     common.declare_user_tool("clip", {"--input": "audio"}, ("--output",), example=("--saturated-fraction", "0.05"))
 
+
+def _add_declip(sub) -> None:
+    """``restorebench declip``: restore a clipped audio file with a trained declipper or A-SPADE."""
     p = common.add_command(sub, "declip", "restore a clipped audio file with a trained declipper or A-SPADE",
                            cmd_declip, "The clipped samples are read off the file: each channel's maximum and "
                            "minimum on their own (integer PCM saturates at +32767 and -32768), a rail counting as "
@@ -309,6 +340,9 @@ def register(sub) -> None:
     common.add_device_option(p)
     common.add_threads_option(p)
 
+
+def _add_s4_claims(sub) -> None:
+    """``restorebench s4-claims``: S4: verdicts on the paper's claims from paired statistics."""
     p = common.add_command(sub, "s4-claims", "S4: verdicts on the paper's claims from paired statistics",
                            cmd_s4_claims)
     p.add_argument("--metrics", required=True, help="collected S4 rows (results/s4/metrics.csv)")
@@ -317,3 +351,15 @@ def register(sub) -> None:
                    help="D1: how far (dB of SDR) below the supervised network still counts as approaching it "
                         "(default: %(default)s)")
     common.add_stats_options(p)
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to ``sub``, in the order ``restorebench --help`` lists them."""
+    _add_s4_synthetic(sub)
+    _add_s4_toy(sub)
+    _add_s4_music_train(sub)
+    _add_s4_music_eval(sub)
+    _add_s4_report(sub)
+    _add_clip(sub)
+    _add_declip(sub)
+    _add_s4_claims(sub)

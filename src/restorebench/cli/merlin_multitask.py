@@ -164,12 +164,8 @@ def _add_size_options(p) -> None:
     p.add_argument("--tile", type=int, default=d.tile, help="inference tile side, pixels (default: %(default)s)")
 
 
-def register(sub) -> None:
-    from .. import registry
-    from ..methods.configs import DESPECKLERS
-
-    models = registry.names("S3", "model")
-
+def _add_s3_scene(sub) -> None:
+    """``restorebench s3-scene``: S3: simulate the urban SAR scene (SLC, reflectivity, labels, areas)."""
     p = common.add_command(sub, "s3-scene", "S3: simulate the urban SAR scene (SLC, reflectivity, labels, areas)",
                            cmd_s3_scene, "Buildings on textured ground with streets, imaged in slant range: layover "
                            "toward near range, shadows, double-bounce lines; one-look speckle.")
@@ -181,6 +177,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
     p.add_argument("--output", required=True, help="scene file to write (.npz)")
 
+
+def _add_s3_scene_from_files(sub) -> None:
+    """``restorebench s3-scene-from-files``: S3: a scene file from your own SLC and label rasters."""
     p = common.add_command(sub, "s3-scene-from-files", "S3: a scene file from your own SLC and label rasters",
                            cmd_s3_scene_from_files, "The SLC is split along azimuth into training (60 %), "
                            "validation (10 %) and test (30 %) areas separated by --guard rows.")
@@ -191,6 +190,13 @@ def register(sub) -> None:
     p.add_argument("--no-whiten", action="store_true",
                    help="skip the spectrum whitening (decorrelation) MERLIN needs on real sensors' data")
     p.add_argument("--output", required=True, help="scene file to write (.npz)")
+
+
+def _add_s3_train(sub) -> None:
+    """``restorebench s3-train``: S3: train one model at one labelled fraction and seed (resumable)."""
+    from .. import registry
+
+    models = registry.names("S3", "model")
 
     p = common.add_command(sub, "s3-train", "S3: train one model at one labelled fraction and seed (resumable)",
                            cmd_s3_train)
@@ -211,6 +217,13 @@ def register(sub) -> None:
                         + (f": {common.listed(declared)}" if declared else " (none is registered)"))
     common.add_training_options(p, epochs=100, batch_size=12, optimizer="adam", lr=1e-3, weight_decay=0.0)
 
+
+def _add_s3_evaluate(sub) -> None:
+    """``restorebench s3-evaluate``: S3: score one trained model on the test area (tidy TSV)."""
+    from .. import registry
+
+    models = registry.names("S3", "model")
+
     p = common.add_command(sub, "s3-evaluate", "S3: score one trained model on the test area (tidy TSV)",
                            cmd_s3_evaluate)
     p.add_argument("--scene", required=True, help="scene file written by s3-scene")
@@ -224,6 +237,11 @@ def register(sub) -> None:
     common.add_device_option(p)
     common.add_threads_option(p)
 
+
+def _add_s3_despeckle_eval(sub) -> None:
+    """``restorebench s3-despeckle-eval``: S3: PSNR/SSIM/ENL of one despeckler on the scene (tidy TSV)."""
+    from ..methods.configs import DESPECKLERS
+
     p = common.add_command(sub, "s3-despeckle-eval", "S3: PSNR/SSIM/ENL of one despeckler on the scene (tidy TSV)",
                            cmd_s3_despeckle_eval)
     p.add_argument("--scene", required=True, help="scene file written by s3-scene")
@@ -235,6 +253,9 @@ def register(sub) -> None:
     common.add_device_option(p)
     common.add_threads_option(p)
 
+
+def _add_s3_report(sub) -> None:
+    """``restorebench s3-report``: S3: Figure 3 (+ its numbers), Table 2 and the despeckling table."""
     p = common.add_command(sub, "s3-report", "S3: Figure 3 (+ its numbers), Table 2 and the despeckling table",
                            cmd_s3_report)
     p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")
@@ -245,6 +266,9 @@ def register(sub) -> None:
                    metavar="MODEL", help="Table 2's models, in row order (config s3.table2) (default: %(default)s)")
     common.add_run_facts_option(p)
 
+
+def _add_s3_figure2(sub) -> None:
+    """``restorebench s3-figure2``: S3: Figure 2-like panel of the example crop."""
     p = common.add_command(sub, "s3-figure2", "S3: Figure 2-like panel of the example crop", cmd_s3_figure2)
     p.add_argument("--scene", required=True, help="scene file written by s3-scene")
     p.add_argument("--example", action="append", required=True,
@@ -252,6 +276,9 @@ def register(sub) -> None:
     p.add_argument("--title", default="test-area crop", help="figure title (default: %(default)s)")
     p.add_argument("--output", required=True, help="figure to write (.png)")
 
+
+def _add_despeckle(sub) -> None:
+    """``restorebench despeckle``: despeckle a complex SLC with a MERLIN model (reflectivity .npy)."""
     p = common.add_command(sub, "despeckle", "despeckle a complex SLC with a MERLIN model (reflectivity .npy)",
                            cmd_despeckle, "Tiled with overlap for images of any size; the estimate is the mean of "
                            "the estimates from the real and the imaginary part (MERLIN, Eq. 4). Zero-valued areas "
@@ -264,6 +291,9 @@ def register(sub) -> None:
     p.add_argument("--output", required=True, help="reflectivity (intensity) to write (.npy, float32)")
     common.declare_user_tool("despeckle", {"--input": "slc", "--checkpoint": "weights:S3"}, ("--output",))
 
+
+def _add_map_buildings(sub) -> None:
+    """``restorebench map-buildings``: building mask and height from a complex SLC (MERLIN-multitask)."""
     p = common.add_command(sub, "map-buildings", "building mask and height from a complex SLC (MERLIN-multitask)",
                            cmd_map_buildings)
     _add_tool_options(p)
@@ -274,7 +304,24 @@ def register(sub) -> None:
     common.declare_user_tool("map-buildings", {"--input": "slc", "--checkpoint": "weights:S3"},
                              ("--output-mask", "--output-height"))
 
+
+def _add_s3_claims(sub) -> None:
+    """``restorebench s3-claims``: S3: verdicts on claims M1-M3 (paired by seed)."""
     p = common.add_command(sub, "s3-claims", "S3: verdicts on claims M1-M3 (paired by seed)", cmd_s3_claims)
     p.add_argument("--metrics", required=True, help="collected S3 rows (results/s3/metrics.csv)")
     p.add_argument("--outdir", required=True, help="study folder: writes claims.md/.html, verdicts.csv, figures/")
     common.add_stats_options(p)
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to ``sub``, in the order ``restorebench --help`` lists them."""
+    _add_s3_scene(sub)
+    _add_s3_scene_from_files(sub)
+    _add_s3_train(sub)
+    _add_s3_evaluate(sub)
+    _add_s3_despeckle_eval(sub)
+    _add_s3_report(sub)
+    _add_s3_figure2(sub)
+    _add_despeckle(sub)
+    _add_map_buildings(sub)
+    _add_s3_claims(sub)

@@ -157,16 +157,8 @@ def cmd_suppress_rfi(a):
     print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "masked_fraction": masked}))
 
 
-def register(sub) -> None:
-    from .. import registry
-
-    methods = registry.names("S1", "rfi")
-    trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
-    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
-    trained_names = [m.name for m in registry.methods("S1", "rfi") if m.trained]
-    param_help = [f"{m.name}: " + " ".join(f"{k}={v}" for k, v in m.params.items())
-                  for m in registry.methods("S1", "rfi") if m.trained]
-
+def _add_s1_split(sub) -> None:
+    """``restorebench s1-split``: S1: scenes, clean echoes and RFI of one split (npz)."""
     p = common.add_command(sub, "s1-split", "S1: scenes, clean echoes and RFI of one split (npz)", cmd_s1_split,
                            "Scene i gets RFI kind i mod (number of kinds) and an SIR drawn uniformly in "
                            "[--sir-min, --sir-max]. The STFT geometry is stored for the later steps.")
@@ -205,6 +197,9 @@ def register(sub) -> None:
                    help="seed of the scenes (or the tile draw) and of the RFI (default: %(default)s)")
     p.add_argument("--output", required=True, help="split file to write (.npz)")
 
+
+def _add_s1_training_images(sub) -> None:
+    """``restorebench s1-training-images``: S1: per-pulse training spectrograms and labels (npz)."""
     p = common.add_command(sub, "s1-training-images", "S1: per-pulse training spectrograms and labels (npz)",
                            cmd_s1_training_images,
                            "Features (normalised log-magnitude), DIFNet's Eq. 13 RFI labels and PISNet's clean "
@@ -218,6 +213,15 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the pulse draw (default: %(default)s)")
     p.add_argument("--output", required=True, help="training images file to write (.npz)")
 
+
+def _add_s1_train(sub) -> None:
+    """``restorebench s1-train``."""
+    from .. import registry
+
+    trained_names = [m.name for m in registry.methods("S1", "rfi") if m.trained]
+    param_help = [f"{m.name}: " + " ".join(f"{k}={v}" for k, v in m.params.items())
+                  for m in registry.methods("S1", "rfi") if m.trained]
+
     p = common.add_command(sub, "s1-train", "S1: train a network (DIFNet, PISNet or a plugin's; per-epoch "
                            "checkpoints; a rerun resumes)",
                            cmd_s1_train)
@@ -228,6 +232,15 @@ def register(sub) -> None:
                    help="a parameter of the method's network or loss, repeatable; the others keep the "
                         f"declaration's defaults: {common.listed(param_help)}")
     common.add_training_options(p)
+
+
+def _add_s1_evaluate(sub) -> None:
+    """``restorebench s1-evaluate``: S1: metrics of one method on one split (tidy TSV)."""
+    from .. import registry
+
+    methods = registry.names("S1", "rfi")
+    trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
+    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
 
     p = common.add_command(sub, "s1-evaluate", "S1: metrics of one method on one split (tidy TSV)", cmd_s1_evaluate,
                            "PSNR, ME and scatterer energy kept of the focused image per scene; PA and IoU of the "
@@ -244,6 +257,9 @@ def register(sub) -> None:
     common.add_threads_option(p)
     common.add_cfar_options(p)
 
+
+def _add_s1_calibrate_notch(sub) -> None:
+    """``restorebench s1-calibrate-notch``: S1: tune the CFAR notch's P_fa on the training pulses (JSON)."""
     p = common.add_command(sub, "s1-calibrate-notch", "S1: tune the CFAR notch's P_fa on the training pulses (JSON)",
                            cmd_s1_calibrate_notch,
                            "Tries a grid of P_fa on the affected training pulses s1-training-images draws (same "
@@ -257,6 +273,9 @@ def register(sub) -> None:
     p.add_argument("--output", required=True, help="calibration JSON to write")
     common.add_cfar_options(p)
 
+
+def _add_s1_tables(sub) -> None:
+    """``restorebench s1-tables``: S1: Tables 4 and 5 (md, csv, html)."""
     p = common.add_command(sub, "s1-tables", "S1: Tables 4 and 5 (md, csv, html)", cmd_s1_tables)
     p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
     p.add_argument("--outdir", required=True, help="folder table4/5 .md/.csv/.html are written into")
@@ -264,6 +283,9 @@ def register(sub) -> None:
                                               "and measured false-alarm rates go in the notes")
     common.add_run_facts_option(p)
 
+
+def _add_s1_figure(sub) -> None:
+    """``restorebench s1-figure``: S1: Figures 6-9 and the per-SIR figure."""
     p = common.add_command(sub, "s1-figure", "S1: Figures 6-9 and the per-SIR figure", cmd_s1_figure)
     p.add_argument("kind", choices=("spectrograms", "images", "sir"),
                    help="spectrograms: one affected pulse's |STFT| per method (Figures 6/8); images: focused "
@@ -275,6 +297,9 @@ def register(sub) -> None:
     p.add_argument("--title", default="", help="spectrograms/images: figure title (default: %(default)r)")
     p.add_argument("--output", required=True, help="figure file; the format follows its suffix (e.g. .png)")
 
+
+def _add_s1_claims(sub) -> None:
+    """``restorebench s1-claims``."""
     p = common.add_command(sub, "s1-claims", "S1: claims C1-C5 from paired statistics: claims.md/.html, "
                                              "verdicts.csv, figures/claims_effects.png", cmd_s1_claims)
     p.add_argument("--metrics", required=True, help="collected S1 metrics.csv")
@@ -284,6 +309,9 @@ def register(sub) -> None:
                         "(default: %(default)s)")
     common.add_stats_options(p)
 
+
+def _add_s1_audit(sub) -> None:
+    """``restorebench s1-audit``: S1: can the simulation show the claims' effects? (printed figures)."""
     p = common.add_command(sub, "s1-audit", "S1: can the simulation show the claims' effects? (printed figures)",
                            cmd_s1_audit,
                            "Simulates scenes of both sensors with every RFI kind (no network) and prints: the clean "
@@ -300,6 +328,9 @@ def register(sub) -> None:
     p.add_argument("--pfa", type=float, default=1e-3, help="the notch's nominal P_fa (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+
+def _add_sar_simulate(sub) -> None:
+    """``restorebench sar-simulate``: raw echoes of a complex scene (.npy in, .npy out)."""
     p = common.add_command(sub, "sar-simulate", "raw echoes of a complex scene (.npy in, .npy out)",
                            cmd_sar_simulate,
                            "The exact inverse of sar-focus: the scene is band-limited to the sensor first.")
@@ -309,6 +340,9 @@ def register(sub) -> None:
     p.add_argument("--output", required=True, help="raw echoes to write (.npy, same shape)")
     common.declare_user_tool("sar-simulate", {"--scene": "scene"}, ("--output",), example=("--sensor", "sentinel1-like"))
 
+
+def _add_sar_focus(sub) -> None:
+    """``restorebench sar-focus``: range-Doppler focusing of raw echoes (.npy in, .npy out)."""
     p = common.add_command(sub, "sar-focus", "range-Doppler focusing of raw echoes (.npy in, .npy out)",
                            cmd_sar_focus)
     common.add_sensor_option(p, "sensor that recorded the echoes")
@@ -316,6 +350,14 @@ def register(sub) -> None:
                    help="raw echoes, .npy of a 2-D complex array (azimuth lines x range samples)")
     p.add_argument("--output", required=True, help="focused complex image to write (.npy, same shape)")
     common.declare_user_tool("sar-focus", {"--input": "echoes"}, ("--output",), example=("--sensor", "sentinel1-like"))
+
+
+def _add_suppress_rfi(sub) -> None:
+    """``restorebench suppress-rfi``: remove RFI from raw echoes (.npy in, .npy out)."""
+    from .. import registry
+
+    trained = common.listed([m.name for m in registry.methods("S1", "rfi") if m.trained])
+    checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
 
     p = common.add_command(sub, "suppress-rfi", "remove RFI from raw echoes (.npy in, .npy out)", cmd_suppress_rfi,
                            "Prints the method and the fraction of time-frequency pixels masked as JSON.")
@@ -339,3 +381,19 @@ def register(sub) -> None:
     common.add_cfar_options(p)
     common.declare_user_tool("suppress-rfi", {"--input": "echoes", "--checkpoint": "weights:S1"}, ("--output",),
                              example=("--method", "difnet"))
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to ``sub``, in the order ``restorebench --help`` lists them."""
+    _add_s1_split(sub)
+    _add_s1_training_images(sub)
+    _add_s1_train(sub)
+    _add_s1_evaluate(sub)
+    _add_s1_calibrate_notch(sub)
+    _add_s1_tables(sub)
+    _add_s1_figure(sub)
+    _add_s1_claims(sub)
+    _add_s1_audit(sub)
+    _add_sar_simulate(sub)
+    _add_sar_focus(sub)
+    _add_suppress_rfi(sub)

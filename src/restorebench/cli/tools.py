@@ -186,9 +186,8 @@ def cmd_extract(a):
     safe_extract(Path(a.archive), Path(a.dest), marker=Path(a.marker) if a.marker else None)
 
 
-def register(sub) -> None:
-    from .. import registry
-
+def _add_score_audio(sub) -> None:
+    """``restorebench score-audio``: every S2 metric for one (reference, estimate) pair, JSON."""
     p = common.add_command(sub, "score-audio", "every S2 metric for one (reference, estimate) pair, JSON",
                            cmd_score_audio,
                            "Files are mixed to mono and resampled to 16 kHz (with a warning); when their lengths "
@@ -198,6 +197,11 @@ def register(sub) -> None:
     p.add_argument("--mixture", help="the corrupted input, to report input scores and the SNR gain (dB)")
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ (non-speech audio)")
     common.declare_user_tool("score-audio", {"--reference": "audio", "--estimate": "audio"}, example=("--no-pesq",))
+
+
+def _add_restore_audio(sub) -> None:
+    """``restorebench restore-audio``: fit a deep audio prior to your own file."""
+    from .. import registry
 
     p = common.add_command(sub, "restore-audio", "fit a deep audio prior to your own file", cmd_restore_audio,
                            "The recording is fitted in overlapping segments (--segment-seconds, each fitted on its own "
@@ -234,6 +238,9 @@ def register(sub) -> None:
     common.declare_user_tool("restore-audio", {"--input": "audio"}, ("--output",),
                              example=("--task", "denoise", "--iterations", "2", "--widths", "4,4,4"))
 
+
+def _add_collect(sub) -> None:
+    """``restorebench collect``: check tidy TSVs against the result schema and concatenate them into one CSV."""
     p = common.add_command(sub, "collect", "check tidy TSVs against the result schema and concatenate them into "
                                            "one CSV", cmd_collect)
     p.add_argument("--output", required=True, help="collected CSV")
@@ -241,6 +248,9 @@ def register(sub) -> None:
                    help="columns every input must have (restorebench.tidy) (default: %(default)s)")
     p.add_argument("inputs", nargs="+", help="tidy TSV files")
 
+
+def _add_results_readme(sub) -> None:
+    """``restorebench results-readme``: results/README.md summarising the run."""
     p = common.add_command(sub, "results-readme", "results/README.md summarising the run", cmd_results_readme)
     p.add_argument("--output", required=True, help="page to write (results/README.md); links are relative to it")
     p.add_argument("--metrics", required=True, help="collected S2 metrics.csv (fit count and fitting time)")
@@ -256,6 +266,9 @@ def register(sub) -> None:
                    help="the report's prose, put above the verdict tables (default: %(default)s)")
     common.add_run_facts_option(p)
 
+
+def _add_compare_runs(sub) -> None:
+    """``restorebench compare-runs``."""
     p = common.add_command(sub, "compare-runs", "did a run reproduce the reference? the verdicts that differ and the "
                            "table cells that moved, study by study", cmd_compare_runs,
                            "Compares the verdicts.csv and tables/*.csv of every study present in both folders; a "
@@ -267,6 +280,9 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=1e-6,
                    help="relative change that counts as moved for a cell without a spread (default: %(default)s)")
 
+
+def _add_plan_scale(sub) -> None:
+    """``restorebench plan-scale``: how many units a scale needs to decide the claims, and its minutes."""
     p = common.add_command(sub, "plan-scale", "how many units a scale needs to decide the claims, and its minutes",
                            cmd_plan_scale,
                            "Reads a finished run's verdicts.csv and benchmark files and prints, per study, the units "
@@ -280,6 +296,9 @@ def register(sub) -> None:
                    help="wall-time budget the plan is checked against (default: %(default)s)")
     p.add_argument("--markdown", help="also write the plan to this Markdown file (default: stdout only)")
 
+
+def _add_publish_reference(sub) -> None:
+    """``restorebench publish-reference``: copy a finished run's text results to a reference folder."""
     p = common.add_command(sub, "publish-reference", "copy a finished run's text results to a reference folder",
                            cmd_publish_reference,
                            "Copies README.md and every study's claims.md, verdicts.csv, tables (.md, .csv) and "
@@ -294,6 +313,9 @@ def register(sub) -> None:
     p.add_argument("--readme", help="README whose headline table (between its headline markers) is rewritten "
                                     "from the published verdicts (default: none)")
 
+
+def _add_fetch(sub) -> None:
+    """``restorebench fetch``: download a file and verify its size and sha256."""
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
                            "Nothing is left at --output unless both checks pass.")
     p.add_argument("--url", required=True, help="address to download")
@@ -306,6 +328,9 @@ def register(sub) -> None:
                    help="sentence added to the error when the download fails: how to obtain the file by hand "
                         "(default: %(default)r)")
 
+
+def _add_extract(sub) -> None:
+    """``restorebench extract``: extract an archive, refusing members outside the target folder."""
     p = common.add_command(sub, "extract", "extract an archive, refusing members outside the target folder",
                            cmd_extract)
     p.add_argument("--archive", required=True, help="zip or tar archive (compressed tars too)")
@@ -313,3 +338,16 @@ def register(sub) -> None:
                    help="folder to extract into, replaced once extraction is complete; a single top-level folder "
                         "in the archive becomes this folder")
     p.add_argument("--marker", help="file to touch after a complete extraction")
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to ``sub``, in the order ``restorebench --help`` lists them."""
+    _add_score_audio(sub)
+    _add_restore_audio(sub)
+    _add_collect(sub)
+    _add_results_readme(sub)
+    _add_compare_runs(sub)
+    _add_plan_scale(sub)
+    _add_publish_reference(sub)
+    _add_fetch(sub)
+    _add_extract(sub)
