@@ -687,26 +687,7 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
     to_fit = [k for k, b in enumerate(bounds) if observed_any(segment_input(*b)[1])]
     batch = fits_per_batch(segments_per_batch, device, len(to_fit),
                            probe=lambda: problem(to_fit[0], torch.contiguous_format))
-    # warm-up: a few timed iterations of the first segment(s) with something observed (layout probe and
-    # allocation excluded); a batch is timed as a batch
-    warm_cfg = replace(run_cfg, iterations=4, stop_rule=None)
-    if batch == 1:
-        warm = problem(to_fit[0]).run(warm_cfg)
-        warm_seconds, warm_setup = warm.wall_seconds, warm.extras["warmup_seconds"]
-    else:
-        warm = run_fits_batched([problem(k, torch.contiguous_format) for k in to_fit[:batch]], warm_cfg)
-        warm_seconds = warm[0].wall_seconds * len(warm)
-        warm_setup = warm[0].extras["warmup_seconds"] * len(warm)
-    per_iteration = max(warm_seconds - warm_setup, 1e-6) / 2
-    batches = math.ceil(len(to_fit) / batch)
-    estimated = per_iteration * cfg.iterations * batches
-    log(f"estimated fitting time: {_duration(estimated)} ({len(to_fit)} segment(s)"
-        + (f" in {batches} batch(es) of up to {batch}" if batch > 1 else "")
-        + f" x {cfg.iterations} iterations x {per_iteration:.2f} s on {device}; an early stop by {rule} cuts it)")
-    if device.type == "cpu" and estimated > 600:
-        log("warning: more than 10 minutes on the CPU. To cut it: --device cuda (a GPU), fewer --iterations, "
-            "or a lighter prior (--prior exp or conv: about half the time of exp-dense per iteration), or "
-            "smaller --widths")
+    estimated = _estimate_fitting_time(problem, to_fit, batch, run_cfg, rule, device, log)
 
     start_time = time.perf_counter()
     pieces: list[np.ndarray | None] = [None] * len(bounds)
@@ -722,41 +703,80 @@ def restore_recording(observed: np.ndarray, prior: str, stft_cfg: STFTConfig, cf
         log(f"warning: segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s) has no "
             "observed frame; it is left as a gap (silence)")
 
-    # segments of one length can share a batch (every segment but perhaps the last)
+    for chunk in _same_length_batches(to_fit, bounds, batch):
+        desc = (f"segment {chunk[0] + 1}" + (f"-{chunk[-1] + 1}" if len(chunk) > 1 else "")
+                + f"/{len(bounds)}") if progress else False
+        if len(chunk) == 1:
+            results = [problem(chunk[0]).run(replace(run_cfg, seed=cfg.seed + 1000 * chunk[0]), desc)]
+        else:
+            results = run_fits_batched([problem(k, torch.contiguous_format) for k in chunk], run_cfg, desc)
+        for k, result in zip(chunk, results):
+            pieces[k], segments[k] = _fitted_segment(result, k, bounds, rule, stft_cfg, cfg.iterations)
+    restored = crossfade_join(pieces, bounds, observed.size)
+    return Restoration(restored, rule, segments, estimated, time.perf_counter() - start_time, str(device))
+
+
+def _estimate_fitting_time(problem, to_fit: list[int], batch: int, run_cfg: FitConfig, rule: str,
+                           device: torch.device, log: Callable[[str], None]) -> float:
+    """Seconds the fits of ``to_fit`` should take, from a few timed iterations of the first segment(s) with
+    something observed (layout probe and allocation excluded; a batch is timed as a batch); logged, with a
+    warning and the ways to cut it above 10 minutes on a CPU."""
+    warm_cfg = replace(run_cfg, iterations=4, stop_rule=None)
+    if batch == 1:
+        warm = problem(to_fit[0]).run(warm_cfg)
+        warm_seconds, warm_setup = warm.wall_seconds, warm.extras["warmup_seconds"]
+    else:
+        warm = run_fits_batched([problem(k, torch.contiguous_format) for k in to_fit[:batch]], warm_cfg)
+        warm_seconds = warm[0].wall_seconds * len(warm)
+        warm_setup = warm[0].extras["warmup_seconds"] * len(warm)
+    per_iteration = max(warm_seconds - warm_setup, 1e-6) / 2
+    batches = math.ceil(len(to_fit) / batch)
+    iterations = run_cfg.iterations
+    estimated = per_iteration * iterations * batches
+    log(f"estimated fitting time: {_duration(estimated)} ({len(to_fit)} segment(s)"
+        + (f" in {batches} batch(es) of up to {batch}" if batch > 1 else "")
+        + f" x {iterations} iterations x {per_iteration:.2f} s on {device}; an early stop by {rule} cuts it)")
+    if device.type == "cpu" and estimated > 600:
+        log("warning: more than 10 minutes on the CPU. To cut it: --device cuda (a GPU), fewer --iterations, "
+            "or a lighter prior (--prior exp or conv: about half the time of exp-dense per iteration), or "
+            "smaller --widths")
+    return estimated
+
+
+def _same_length_batches(to_fit: list[int], bounds: list[tuple[int, int]], batch: int):
+    """The segments to fit in batches of up to ``batch``, each of segments of one length (every segment
+    but perhaps the last has the full length)."""
     by_length: dict[int, list[int]] = {}
     for k in to_fit:
         by_length.setdefault(bounds[k][1] - bounds[k][0], []).append(k)
     for same_length in by_length.values():
         for first in range(0, len(same_length), batch):
-            chunk = same_length[first: first + batch]
-            desc = (f"segment {chunk[0] + 1}" + (f"-{chunk[-1] + 1}" if len(chunk) > 1 else "")
-                    + f"/{len(bounds)}") if progress else False
-            if len(chunk) == 1:
-                results = [problem(chunk[0]).run(replace(run_cfg, seed=cfg.seed + 1000 * chunk[0]), desc)]
-            else:
-                results = run_fits_batched([problem(k, torch.contiguous_format) for k in chunk], run_cfg, desc)
-            for k, result in zip(chunk, results):
-                start, end = bounds[k]
-                where = f"segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s)"
-                if rule not in result.estimates:
-                    raise ValueError(f"stopping rule {rule!r} does not apply here; "
-                                     f"available: {', '.join(result.estimates)}")
-                padded_size = stft_cfg.samples_for_frames(_frames_for(stft_cfg, end - start))
-                wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded_size)[0][: end - start]
-                if not np.all(np.isfinite(wave)):
-                    raise ValueError(f"the fit of {where} diverged (NaN or Inf); nothing was written. "
-                                     "Try a lower --lr")
-                pieces[k] = wave
-                segments[k] = {"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": False,
-                               "stop_iteration": result.stop_iterations[rule],
-                               "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
-                               or result.iterations_run < cfg.iterations,
-                               "iterations_run": result.iterations_run,
-                               "noise_level": {k2: round(v, 6) for k2, v in result.noise_levels.items()},
-                               "memory_format": result.extras["memory_format"],
-                               "fits_per_batch": result.extras["batched_fits"]}
-    restored = crossfade_join(pieces, bounds, observed.size)
-    return Restoration(restored, rule, segments, estimated, time.perf_counter() - start_time, str(device))
+            yield same_length[first: first + batch]
+
+
+def _fitted_segment(result: FitResult, k: int, bounds: list[tuple[int, int]], rule: str, stft_cfg: STFTConfig,
+                    iterations: int) -> tuple[np.ndarray, dict]:
+    """Segment ``k``'s waveform as ``rule`` stopped its fit, and what the report says of it; a rule the fit
+    has no estimate for, or a diverged fit, is a ValueError (nothing is written)."""
+    start, end = bounds[k]
+    where = f"segment {k + 1}/{len(bounds)} ({start / 16000:.3f}-{end / 16000:.3f} s)"
+    if rule not in result.estimates:
+        raise ValueError(f"stopping rule {rule!r} does not apply here; "
+                         f"available: {', '.join(result.estimates)}")
+    padded_size = stft_cfg.samples_for_frames(_frames_for(stft_cfg, end - start))
+    wave = estimate_to_waves(result.estimates[rule], stft_cfg, padded_size)[0][: end - start]
+    if not np.all(np.isfinite(wave)):
+        raise ValueError(f"the fit of {where} diverged (NaN or Inf); nothing was written. "
+                         "Try a lower --lr")
+    info = {"start_seconds": start / 16000, "end_seconds": end / 16000, "left_as_gap": False,
+            "stop_iteration": result.stop_iterations[rule],
+            "fired": rule == "final" or result.stop_iterations[rule] < result.iterations_run
+            or result.iterations_run < iterations,
+            "iterations_run": result.iterations_run,
+            "noise_level": {k2: round(v, 6) for k2, v in result.noise_levels.items()},
+            "memory_format": result.extras["memory_format"],
+            "fits_per_batch": result.extras["batched_fits"]}
+    return wave, info
 
 
 def _duration(seconds: float) -> str:
