@@ -328,3 +328,21 @@ def test_a_contradicted_claim_says_what_in_the_setup_could_explain_it_and_only_t
     better = scores({"new": [3.0 + k for k in range(6)], "old": [1.0 - k for k in range(6)]})
     held = evaluate_claim(better, Claim("X", "new beats old", (Cell("snr", "snr", "new", "old"),), if_contradicted=why))
     assert held.verdict == "held" and why not in render_claims_markdown([held], "", "T", "", CFG, "t")
+
+
+def test_a_method_judged_in_the_place_of_the_one_a_claim_names():
+    import pandas as pd
+
+    from restorebench.experiments.sar_rfi_report import s1_claims
+    from restorebench.report.claims import in_place_of
+    from restorebench.studies import study
+
+    rows = pd.DataFrame({"method": ["notch", "pisnet", "mine"], "metric": "pa", "value": 0.5})
+    claims = in_place_of(s1_claims(), {"difnet": "mine"}, study("S1"), rows)
+    c1, c2 = claims[0], claims[1]
+    assert [(c.better, c.worse) for c in c1.cells] == [("mine", "notch"), ("mine", "notch")]
+    assert [(c.better, c.worse) for c in c2.cells] == [("pisnet", "notch"), ("pisnet", "mine")]
+    assert c2.note.endswith("Here mine is judged in the place of DIFNet (config claims.in_place_of.s1).")
+    assert in_place_of(s1_claims(), {}, study("S1"), rows) == s1_claims()
+    with pytest.raises(ValueError, match="claims.in_place_of.s1: no rows of absent"):
+        in_place_of(s1_claims(), {"difnet": "absent"}, study("S1"), rows)

@@ -501,9 +501,10 @@ def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled
     (workdir / "rfi.yaml").write_text(
         "plugins: [tiny_rfi]\n"
         "s1: {methods: [interfered, notch, pisnet, difnet, notch-untuned, oracle-mask, oracle-magnitude, tinyconv],"
-        " params: {tinyconv: {width: 3}}}\n")
+        " params: {tinyconv: {width: 3}}}\n"
+        "claims: {in_place_of: {s1: {difnet: tinyconv}}}\n")
     _snakemake(workdir, "--cores", "2", "--configfile", "rfi.yaml", "--config", "scale=tiny", "-q", "--",
-               "results/s1/tables/table4.csv", "results/s1/tables/table5.md")
+               "results/s1/tables/table4.csv", "results/s1/tables/table5.md", "results/s1/verdicts.csv")
     s1 = workdir / "results" / "s1"
     weights = torch.load(s1 / "models" / "tinyconv" / "seed0.pt", weights_only=True)
     assert weights["config"] == {"model": "tinyconv", "params": {"width": 3}}      # the config's width
@@ -514,6 +515,11 @@ def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled
     pa = metrics[(metrics["method"] == "tinyconv") & (metrics["split"] == "test-same") & (metrics["metric"] == "pa")]
     assert ours.loc["pa", "mean"] == pytest.approx(pa["value"].mean())
     assert "Two-layer CNN mask" in (s1 / "tables" / "table5.md").read_text()
+    # and it enters the claims in DIFNet's place (claims.in_place_of): C1 compares it with the notch
+    verdicts = pd.read_csv(s1 / "verdicts.csv")
+    c1 = verdicts[verdicts["claim"] == "C1"]
+    assert set(c1["better"]) == {"tinyconv"} and set(c1["worse"]) == {"notch"}
+    assert "Two-layer CNN mask is judged in the place of DIFNet" in (s1 / "claims.md").read_text()
     # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
     env = dict(os.environ, RESTOREBENCH_PLUGINS="tiny_rfi", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
 

@@ -345,7 +345,7 @@ rule s2_claims:
         ),
     params:
         facts=quoted(S2_RUN_FACTS),
-        stats=CLAIM_STATS,
+        stats=claim_options("s2"),
         a4=f"--a4-margin-iterations {S2CFG['claims']['a4_margin_iterations']} "
         f"--a4-tolerance-db {S2CFG['claims']['a4_tolerance_db']} "
         f"--unsupervised-rule {S2CFG['claims']['unsupervised_rule']}",

@@ -396,7 +396,7 @@ rule s4_claims:
         ),
     params:
         facts=quoted(S4_RUN_FACTS + S4_MUSIC_RUN_FACTS),
-        stats=CLAIM_STATS,
+        stats=claim_options("s4"),
         margin=S4MCFG["d1_margin_db"],
     log:
         "results/logs/s4_claims.log",

@@ -287,7 +287,7 @@ rule s3_claims:
         ),
     params:
         facts=quoted(S3_RUN_FACTS),
-        stats=CLAIM_STATS,
+        stats=claim_options("s3"),
     log:
         "results/logs/s3_claims.log",
     conda:

@@ -393,7 +393,7 @@ rule s1_claims:
         ),
     params:
         facts=quoted(S1_RUN_FACTS),
-        stats=CLAIM_STATS,
+        stats=claim_options("s1"),
         margin=S1CFG["claims"]["c4_margin_db"],
     log:
         "results/logs/s1_claims.log",

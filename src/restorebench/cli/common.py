@@ -264,6 +264,9 @@ def add_stats_options(p) -> None:
                         "restorebench.report.verdicts.DEFAULT_SMALLEST_DIFFERENCE (default: none)")
     p.add_argument("--stats-seed", type=int, default=0, help="seed of the Monte-Carlo permutations "
                                                              "(default: %(default)s)")
+    p.add_argument("--in-place-of", action="append", default=[], metavar="NAMED=YOURS",
+                   help="judge method YOURS wherever a claim names method NAMED (e.g. difnet=my-difnet: your "
+                        "variant of the paper's method), repeatable; the page says which (default: none)")
     p.add_argument("--scale", default="", help="scale preset the scores were obtained at (tiny, quick, paper), "
                                                "printed with each verdict (default: %(default)r)")
     add_run_facts_option(p)
@@ -292,7 +295,8 @@ def stats(a):
 
     deltas = {**DEFAULT_SMALLEST_DIFFERENCE, **parse_smallest_difference(a.smallest_difference)}
     return StatsConfig(alpha=a.alpha, resamples=a.resamples, seed=a.stats_seed, exact_max_units=a.exact_max_units,
-                       power=a.power, smallest_difference=deltas)
+                       power=a.power, smallest_difference=deltas,
+                       in_place_of={k: str(v) for k, v in key_values(a.in_place_of, "--in-place-of").items()})
 
 
 def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4, weight_decay=0.02,

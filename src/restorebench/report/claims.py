@@ -7,6 +7,7 @@ results README reads.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 
@@ -261,10 +262,35 @@ def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str
     write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
 
 
+def in_place_of(claims: list[Claim], swaps: dict[str, str], study, rows: pd.DataFrame) -> list[Claim]:
+    """The claims with each method named in ``swaps`` replaced by the method judged in its place (a user's
+    variant of the paper's method, say), in every cell; each changed claim's note says which. A method to
+    judge that has no rows in ``rows`` is a ValueError naming the config key."""
+    if not swaps:
+        return claims
+    present = set(rows["method"])
+    missing = sorted(m for m in swaps.values() if m not in present)
+    if missing:
+        raise ValueError(f"claims.in_place_of.{study.key}: no rows of {', '.join(missing)} in this run (list it "
+                         f"among {study.key}'s methods)")
+    out = []
+    for claim in claims:
+        cells = tuple(replace(c, better=swaps.get(c.better, c.better), worse=swaps.get(c.worse, c.worse))
+                      for c in claim.cells)
+        named = sorted({m for c in claim.cells for m in (c.better, c.worse) if m in swaps})
+        if named:
+            said = "; ".join(f"{study.label(swaps[m])} is judged in the place of {study.label(m)}" for m in named)
+            note = f"{claim.note} " if claim.note else ""
+            claim = replace(claim, cells=cells, note=f"{note}Here {said} (config claims.in_place_of.{study.key}).")
+        out.append(claim)
+    return out
+
+
 def write_study_claims(study, rows: pd.DataFrame, claims: list[Claim], outdir: Path, *, run_facts: str, scale: str,
                        stats: StatsConfig, preamble: str) -> list[ClaimVerdict]:
     """Judge ``claims`` on a study's tidy ``rows`` and write its claims folder (:func:`write_claims_folder`),
     headed and worded by its declaration (restorebench.studies: title, what its items are)."""
+    claims = in_place_of(claims, stats.in_place_of, study, rows)
     verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
     write_claims_folder(verdicts, outdir, study=study.id, scale=scale, run_facts=run_facts, title=study.claims_title,
                         preamble=preamble, cfg=stats, item_noun=study.item_noun)

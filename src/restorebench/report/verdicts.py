@@ -183,6 +183,7 @@ class StatsConfig:
     power: float = 0.8                 # the power "units needed" is computed for
     pair_on: tuple[str, ...] = ("item",)   # columns that identify an item within a cell's rows
     smallest_difference: dict = field(default_factory=lambda: dict(DEFAULT_SMALLEST_DIFFERENCE))
+    in_place_of: dict = field(default_factory=dict)   # a claim's method -> the method judged in its place
 
     def delta(self, metric: str) -> float:
         if metric not in self.smallest_difference:
