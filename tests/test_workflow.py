@@ -639,3 +639,22 @@ def test_an_s4_training_objective_declared_in_a_plugin_trains_and_reaches_the_mu
                    & (metrics["dataset"] == cell["dataset"])]
     assert cell["mean"] == pytest.approx(rows["value"].mean())
     assert "L_MC + L_EQ / 2" in (s4 / "tables" / "music.md").read_text()
+    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
+    env = dict(os.environ, RESTOREBENCH_PLUGINS="halfeq", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+    def train(out, checkpoints, epochs):
+        return subprocess.run(["restorebench", "s4-music-train", "--method", "mc-halfeq", "--train",
+                               *sorted(str(f) for f in (s4 / "data").glob("*-train.npz")), "--segment", "4096",
+                               "--hop", "2048", "--fractions", "0.05", "0.1", "--widths", "4", "8", "--kernel", "5",
+                               "--epochs", str(epochs), "--batch-size", "4", "--output", str(out),
+                               "--checkpoint-dir", str(checkpoints)],
+                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
+
+    scratch = workdir / "resume-s4"
+    train(scratch / "part.pt", scratch / "part", 1)
+    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
+    train(scratch / "full.pt", scratch / "full", 2)
+    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
+    assert resumed["history"] == full["history"] and len(full["history"]) == 2
+    for name, tensor in full["model"].items():
+        assert torch.equal(resumed["model"][name], tensor), name
