@@ -25,6 +25,10 @@ report: str(Path(REPORT_LANDING).resolve()) if Path(REPORT_LANDING).is_file() el
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/common/audio_priors.smk"
+include: "workflow/rules/common/sar_rfi.smk"
+include: "workflow/rules/common/merlin_multitask.smk"
+include: "workflow/rules/common/declipping.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/audio_priors.smk"
 include: "workflow/rules/sar_rfi.smk"

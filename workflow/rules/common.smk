@@ -91,7 +91,8 @@ CLAIM_STATS = (
 def claim_options(study):
     """CLAIM_STATS and `claims.in_place_of.<study>`: methods judged in the place of those the claims name."""
     swaps = config["claims"]["in_place_of"].get(study, {})
-    return CLAIM_STATS + "".join(f" --in-place-of {shlex.quote(f'{k}={v}')}" for k, v in swaps.items())
+    swapped = "".join(f" --in-place-of {shlex.quote(f'{k}={v}')}" for k, v in swaps.items())
+    return f"{CLAIM_STATS}{swapped}"
 
 
 # ---- data sources -------------------------------------------------------------------------------

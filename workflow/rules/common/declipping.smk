@@ -1,0 +1,84 @@
+# S4's workflow globals and input functions (its rules: workflow/rules/declipping.smk). Snakemake's
+# lint wants functions apart from rules; the Snakefile includes this before any study's rules.
+
+S4 = config["scales"][SCALE]["s4"]
+S4CFG = config["s4"]
+S4_FIGURE5 = registered("S4", "declipper", "s4.figure5", S4CFG["figure5"])
+S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
+S4_D = [str(d) for d in S4["d"]]
+# the music declippers and the toy's networks are trained once per seed (Figure 5 trains one per cell)
+S4_SEEDS = [config["seed"] + k for k in range(S4["seeds"])]
+S4_TOY_SCORES = [f"results/s4/toy/seed{s}.tsv" for s in S4_SEEDS]
+S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
+S4_RUN_FACTS = (
+    f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
+    f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
+    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
+    f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
+    f"toy and music networks trained with {len(S4_SEEDS)} seed(s) ({', '.join(map(str, S4_SEEDS))})."
+)
+S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]
+S4_FIGURES = ["results/s4/figures/figure5.png", "results/s4/figures/figure3_toy.png", "results/s4/figures/example.png"]
+S4_TABLES = ["results/s4/tables/figure5.md", "results/s4/tables/music.md"]
+S4_TRAIN_BENCHMARKS = [
+    f"results/benchmarks/s4_figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 if m in S4_TRAINED for d in S4_D for v in S4_V
+] + [f"results/benchmarks/s4_toy/seed{s}.tsv" for s in S4_SEEDS]
+
+
+def s4_net_options(sizes=None):
+    """The declipper's CLI options: widths and kernel of ``sizes`` (default: the Figure 5 sizes), loss from s4."""
+    sizes = sizes or S4
+    return (
+        f"--widths {' '.join(map(str, sizes['widths']))} --kernel {sizes['kernel']} --eq-weight {S4CFG['eq_weight']} "
+        f"--alpha-max {S4CFG['alpha_max']}" + (" --eq-gradient" if S4CFG["eq_gradient"] else "")
+        + ("" if S4CFG["residual"] else " --no-residual")
+    )
+
+
+def s4_synthetic_options():
+    return (
+        f"--length {S4['length']} --band {S4CFG['band']} --train-signals {S4['train_signals']} "
+        f"--test-signals {S4['test_signals']} --data-seed {config['seed']}"
+    )
+
+S4M = S4["music"]
+S4MCFG = S4CFG["music"]
+S4_MUSIC_METHODS = registered("S4", "declipper", "s4.music.methods", S4MCFG["methods"])
+S4_REAL = config["data_source"] == "real"
+# the files' names: embedded corpus names, or real_data keys (whose entries give the dataset's name)
+S4_MUSIC_DATASETS = list(S4MCFG["real_datasets"] if S4_REAL else S4MCFG["datasets"])
+if S4_REAL:
+    for _role in S4_MUSIC_DATASETS:
+        if _role not in config["real_data"]:
+            raise ValueError(f"s4.music.real_datasets: {_role!r} is not a real_data entry "
+                             f"(entries: {', '.join(config['real_data'])})")
+        if "splits" not in config["real_data"][_role]:
+            raise ValueError(f"real_data.{_role}: the music table needs its own train/test division "
+                             f"(splits: {{train: [globs], test: [globs]}}) so that no recording is trained on and scored")
+
+
+def s4_dataset_name(dataset):
+    return config["real_data"][dataset]["name"] if S4_REAL else dataset
+
+
+def s4_split_patterns(wc):
+    return " ".join(f"--pattern {quoted(p)}" for p in config["real_data"][wc.dataset]["splits"][wc.split])
+
+
+S4_MUSIC_FRACTIONS = " ".join(f"{v:g}" for v in S4MCFG["fractions"])
+def s4_music_run(method, seed=None):
+    """The path stem of one declipper's music evaluation: per training seed for a trained declipper."""
+    return f"{method}/seed{S4_SEEDS[0] if seed is None else seed}" if method in S4_TRAINED else method
+
+
+S4_MUSIC_SCORES = [f"results/s4/music/{s4_music_run(m, s)}.tsv" for m in S4_MUSIC_METHODS
+                   for s in (S4_SEEDS if m in S4_TRAINED else [None])]
+# the example figure shows the paper's declipper when the table has it
+S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
+S4_MUSIC_RUN_FACTS = (
+    f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
+    f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
+    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {S4M['epochs']} epochs, batch {S4M['batch_size']}."
+)
+S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED
+                        for s in S4_SEEDS]
