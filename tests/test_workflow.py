@@ -473,6 +473,27 @@ def test_a_method_registered_in_a_plugin_module_reaches_the_tables(workdir):
     assert proc.returncode != 0 and "s2.priors" in proc.stdout + proc.stderr and "nonesuch" in proc.stdout + proc.stderr
 
 
+def _assert_training_resumes(workdir, plugin, scratch, command):
+    """A plugin's training job resumes like the built-in ones: one epoch, then the same job with two, gives
+    the weights and history of two epochs at once."""
+    import torch
+
+    env = dict(os.environ, RESTOREBENCH_PLUGINS=plugin, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+    def train(out, checkpoints, epochs):
+        return subprocess.run(["restorebench", *command, "--epochs", str(epochs), "--output", str(out),
+                               "--checkpoint-dir", str(checkpoints)],
+                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
+
+    train(scratch / "part.pt", scratch / "part", 1)
+    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
+    train(scratch / "full.pt", scratch / "full", 2)
+    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
+    assert resumed["history"] == full["history"] and len(full["history"]) == 2
+    for name, tensor in full["model"].items():
+        assert torch.equal(resumed["model"][name], tensor), name
+
+
 RFI_PLUGIN = '''
 """A throw-away trained S1 network, declared in its own module: nothing else in the repository is edited."""
 import torch.nn.functional as F
@@ -520,23 +541,10 @@ def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled
     c1 = verdicts[verdicts["claim"] == "C1"]
     assert set(c1["better"]) == {"tinyconv"} and set(c1["worse"]) == {"notch"}
     assert "Two-layer CNN mask is judged in the place of DIFNet" in (s1 / "claims.md").read_text()
-    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
-    env = dict(os.environ, RESTOREBENCH_PLUGINS="tiny_rfi", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-
-    def train(out, checkpoints, epochs):
-        return subprocess.run(["restorebench", "s1-train", "--images", "results/s1/data/train_images.npz",
-                        "--model", "tinyconv", "--param", "width=3", "--epochs", str(epochs), "--batch-size", "4",
-                        "--output", str(out), "--checkpoint-dir", str(checkpoints)],
-                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
-
-    scratch = workdir / "resume"
-    train(scratch / "part.pt", scratch / "part", 1)
-    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
-    train(scratch / "full.pt", scratch / "full", 2)
-    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
-    assert resumed["history"] == full["history"] and len(full["history"]) == 2
-    for name, tensor in full["model"].items():
-        assert torch.equal(resumed["model"][name], tensor), name
+    # its training resumes like the built-in ones
+    _assert_training_resumes(workdir, "tiny_rfi", workdir / "resume",
+                             ["s1-train", "--images", "results/s1/data/train_images.npz", "--model", "tinyconv",
+                              "--param", "width=3", "--batch-size", "4"])
 
 
 S3_PLUGIN = '''
@@ -584,24 +592,10 @@ def test_an_s3_network_declared_in_a_plugin_is_trained_resumed_and_tabled(workdi
                    & (metrics["labelled_pct"] == cell["labelled_pct"]) & (metrics["experiment"] == "labels")]
     assert cell["mean"] == pytest.approx(rows["value"].mean()) and cell["n"] == len(rows)
     assert "Two-conv S+R" in (s3 / "tables" / "figure3.md").read_text()
-    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
-    env = dict(os.environ, RESTOREBENCH_PLUGINS="twoconv", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-
-    def train(out, checkpoints, epochs):
-        return subprocess.run(["restorebench", "s3-train", "--scene", "results/s3/data/scene.npz", "--model", "twoconv",
-                               "--param", "width=3", "--labelled-pct", "50", "--patch", "32", "--stride", "32",
-                               "--epochs", str(epochs), "--batch-size", "4", "--output", str(out),
-                               "--checkpoint-dir", str(checkpoints)],
-                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
-
-    scratch = workdir / "resume-s3"
-    train(scratch / "part.pt", scratch / "part", 1)
-    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
-    train(scratch / "full.pt", scratch / "full", 2)
-    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
-    assert resumed["history"] == full["history"] and len(full["history"]) == 2
-    for name, tensor in full["model"].items():
-        assert torch.equal(resumed["model"][name], tensor), name
+    # its training resumes like the built-in ones
+    _assert_training_resumes(workdir, "twoconv", workdir / "resume-s3",
+                             ["s3-train", "--scene", "results/s3/data/scene.npz", "--model", "twoconv", "--param",
+                              "width=3", "--labelled-pct", "50", "--patch", "32", "--stride", "32", "--batch-size", "4"])
 
 
 DECLIP_PLUGIN = '''
@@ -639,22 +633,9 @@ def test_an_s4_training_objective_declared_in_a_plugin_trains_and_reaches_the_mu
                    & (metrics["dataset"] == cell["dataset"])]
     assert cell["mean"] == pytest.approx(rows["value"].mean())
     assert "L_MC + L_EQ / 2" in (s4 / "tables" / "music.md").read_text()
-    # its training resumes like the built-in ones: one epoch, then the same job with two, equals two at once
-    env = dict(os.environ, RESTOREBENCH_PLUGINS="halfeq", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-
-    def train(out, checkpoints, epochs):
-        return subprocess.run(["restorebench", "s4-music-train", "--method", "mc-halfeq", "--train",
-                               *sorted(str(f) for f in (s4 / "data").glob("*-train.npz")), "--segment", "4096",
-                               "--hop", "2048", "--fractions", "0.05", "0.1", "--widths", "4", "8", "--kernel", "5",
-                               "--epochs", str(epochs), "--batch-size", "4", "--output", str(out),
-                               "--checkpoint-dir", str(checkpoints)],
-                              cwd=workdir, env=env, check=True, capture_output=True, text=True).stderr
-
-    scratch = workdir / "resume-s4"
-    train(scratch / "part.pt", scratch / "part", 1)
-    assert "resumed from epoch 1 of 2" in train(scratch / "resumed.pt", scratch / "part", 2)
-    train(scratch / "full.pt", scratch / "full", 2)
-    resumed, full = (torch.load(scratch / f"{n}.pt", weights_only=True) for n in ("resumed", "full"))
-    assert resumed["history"] == full["history"] and len(full["history"]) == 2
-    for name, tensor in full["model"].items():
-        assert torch.equal(resumed["model"][name], tensor), name
+    # its training resumes like the built-in ones
+    _assert_training_resumes(workdir, "halfeq", workdir / "resume-s4",
+                             ["s4-music-train", "--method", "mc-halfeq", "--train",
+                              *sorted(str(f) for f in (s4 / "data").glob("*-train.npz")), "--segment", "4096",
+                              "--hop", "2048", "--fractions", "0.05", "0.1", "--widths", "4", "8", "--kernel", "5",
+                              "--batch-size", "4"])
