@@ -83,7 +83,7 @@ COMMANDS = {
     "sar-simulate", "sar-focus", "suppress-rfi",
     "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-figure-convergence",
     "s2-figure-example", "s2-claims",
-    "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-despeckle-eval", "s3-report", "s3-figure2",
+    "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-floor", "s3-despeckle-eval", "s3-report", "s3-figure2",
     "s3-claims", "despeckle", "map-buildings",
     "s4-synthetic", "s4-toy", "s4-music-train", "s4-music-eval", "s4-report", "s4-claims", "clip", "declip",
     "score-audio", "restore-audio", "collect", "results-readme", "compare-runs", "plan-scale", "publish-reference", "fetch", "extract",

@@ -351,3 +351,28 @@ def test_training_twice_with_one_seed_gives_identical_weights(tmp_path):
                       tmp_path / f"{run}.pt", tmp_path / f"ck-{run}", progress=False)
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_the_threshold_floor_learns_how_bright_buildings_are_and_one_height():
+    from restorebench.methods.threshold_segmenter import predict, tune
+    from restorebench.metrics.segmentation import f1
+
+    rng = np.random.default_rng(3)
+    n, size = 4, 48
+    mask = np.zeros((n, size, size), dtype=bool)
+    mask[:, 10:30, 12:36] = True
+    height = np.where(mask, rng.uniform(8, 12, mask.shape), 0.0).astype(np.float32)
+    # one-look speckle on a reflectivity 10x brighter on the roofs
+    reflectivity = np.where(mask, 10.0, 1.0)
+    slc = np.sqrt(reflectivity / 2) * (rng.standard_normal(mask.shape) + 1j * rng.standard_normal(mask.shape))
+    floor = tune(slc, mask, height)
+    assert floor.brighter and floor.box > 1 and floor.train_f1 > 0.8
+    assert floor.height == pytest.approx(np.median(height[mask]))
+    out = predict(floor, slc[0])
+    assert f1(out["mask"], mask[0]) > 0.8
+    assert set(np.unique(out["height"])) <= {0.0, np.float32(floor.height)}
+    # darker buildings: the side flips
+    dark = np.sqrt(np.where(mask, 0.1, 1.0) / 2) * (rng.standard_normal(mask.shape) + 1j * rng.standard_normal(mask.shape))
+    assert not tune(dark, mask, height).brighter
+    with pytest.raises(ValueError, match="at least one labelled patch"):
+        tune(slc[:0], mask[:0], height[:0])

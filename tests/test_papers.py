@@ -73,3 +73,20 @@ def test_me_energy_check_says_whether_a_lower_me_comes_with_discarded_energy():
     rows.loc[(rows["method"] == "difnet") & (rows["metric"] == "me"), "value"] = 0.3
     assert "no gain to explain" in s1.me_energy_check(rows)
     assert "0.84" not in s1.me_energy_check(None) and "ME rewards discarding energy" in s1.me_energy_check(None)
+
+
+def test_every_claim_names_its_floors_or_why_none_applies_and_each_floor_exists():
+    from restorebench import registry
+    from restorebench.experiments.audio_priors import FLOORS as S2_FLOORS
+    from restorebench.experiments.merlin_multitask import FLOOR as S3_FLOOR
+    from restorebench.report.reference import load_quotes
+
+    known = {"C": {m.name for m in registry.methods("S1", "rfi") if m.floor},
+             "A": {"input"} | {name for name, _ in S2_FLOORS.values()},
+             "M": {S3_FLOOR},
+             "D": {m.name for m in registry.methods("S4", "declipper") if m.floor}}
+    for claim, entry in load_quotes().items():
+        assert entry.get("floors") or entry.get("floors_reason"), f"{claim} says nothing about floors"
+        assert entry.get("floors_reason"), f"{claim}: give the reason its floors apply"
+        unknown = set(entry.get("floors") or ()) - known[claim[0]]
+        assert not unknown, f"{claim} names {unknown}, which are not floors of its study"

@@ -110,3 +110,25 @@ def test_the_report_landing_page_shows_every_study_verdict_table_and_renders_wit
     assert html.count("<strong>inconclusive</strong>") == 4
     assert html.count("<strong>contradicted — short of the margin</strong>") == 4
     assert "worst: 0.05 [0.01, 0.09] snr, n = 3 seeds × 8" in html
+
+
+def test_the_headline_shows_the_floor_flag_and_marks_the_suites_questions(tmp_path):
+    import pandas as pd
+
+    from restorebench.report.reference import headline_table
+    from restorebench.report.verdicts import FLOOR_DOES_AS_WELL
+
+    columns = dict(statement="new beats old", metric="snr", lower=-0.1, upper=0.1, n_detail="8",
+                   population="8 clips", units_needed=5.0, verdict="held", verdict_reason="", cell="c",
+                   effect=0.5, ci_low=0.2, ci_high=0.9)
+    for study in ("s1", "s2", "s3", "s4"):
+        (tmp_path / study).mkdir()
+        pd.DataFrame([{**columns, "claim": f"{study}-F", "claim_floor_flag": FLOOR_DOES_AS_WELL, "origin": "paper"},
+                      {**columns, "claim": f"{study}-S", "claim_floor_flag": "", "origin": "suite"}]
+                     ).to_csv(tmp_path / study / "verdicts.csv", index=False)
+    quotes = {"s1-F": {"quote": "ours is best", "where": "Abstract"}, "s1-S": {"quote": "ours is fast", "where": "Fig. 2"}}
+    table = headline_table(tmp_path, "ref", quotes)
+    floor_row = next(r for r in table.splitlines() if r.startswith("| [s1-F]"))
+    assert f"**held — {FLOOR_DOES_AS_WELL}**" in floor_row and "“ours is best”" in floor_row
+    suite_row = next(r for r in table.splitlines() if r.startswith("| [s1-S]"))
+    assert "*the suite's question, not the paper's claim* — the paper: “ours is fast”" in suite_row

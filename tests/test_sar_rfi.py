@@ -272,3 +272,95 @@ def test_suppress_rfi_uses_the_stft_the_network_was_trained_with(tmp_path, capsy
     train(net, OptimConfig(epochs=1, batch_size=2), x, x, tmp_path / "old.pt", tmp_path / "ckpt2", progress=False)
     assert main([*base[:4], str(tmp_path / "old.pt"), *base[5:]]) == 2
     assert "do not record their STFT" in capsys.readouterr().err
+
+
+def test_the_pages_state_how_the_notch_was_tuned_as_the_run_tuned_it(tmp_path):
+    """C1/C3/C5's "why it may differ" sentences are generated from the calibration file: the notch is tuned
+    once, on the training sensor's pulses, and the same file serves both test sets (the workflow's inputs)."""
+    import json
+
+    from restorebench.experiments.sar_rfi import Geometry, calibrate_notch, make_split
+    from restorebench.experiments.sar_rfi_report import notch_tuning_text, s1_claims
+    from restorebench.methods.notch import CFARConfig
+
+    geometry = Geometry(64, 1024, 32, 8)
+    make_split("train", "minisar-like", 2, geometry, (-15.0, 0.0), ("narrowband",), 0, tmp_path / "train.npz")
+    facts = calibrate_notch(tmp_path / "train.npz", 4, 0, CFARConfig(), tmp_path / "notch.json")
+    assert facts == json.loads((tmp_path / "notch.json").read_text())
+    text = notch_tuning_text(facts)
+    assert f"on {facts['pulses']} minisar-like training pulses" in text and facts["pulses"] == 8
+    assert f"P_fa {facts['cfar']['pfa']:g}; nominal {CFARConfig().pfa:g}" in text
+    claims = {c.id: c for c in s1_claims(calibration=facts)}
+    assert text in claims["C3"].if_contradicted and "tuned per sensor" not in claims["C3"].if_contradicted
+    # the workflow hands the one calibration file to the notch's evaluation on both sensors
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for item in ("Snakefile", "config.yaml", "workflow"):
+        os.symlink(root / item, tmp_path / item)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "-p", "--forceall", "--config",
+                           "scale=tiny", "--", "s1_claims"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    commands = [line.removeprefix("Shell command: ") for line in proc.stdout.splitlines()
+                if line.startswith("Shell command: restorebench ")]
+    notch = [c for c in commands if "s1-evaluate" in c and "--method notch " in c]
+    assert len(notch) == 2 and all("--cfar-calibration results/s1/models/notch-cfar.json" in c for c in notch)
+    assert any("s1-claims" in c and "--notch-calibration results/s1/models/notch-cfar.json" in c for c in commands)
+
+
+def test_the_position_mask_zeroes_the_bins_most_often_interfered_on_training_pulses():
+    from restorebench.methods.position_mask import calibrate_position_bins, position_mask
+    from restorebench.metrics.segmentation import iou
+
+    rng = np.random.default_rng(0)
+    band = np.ones(16, dtype=bool)
+    band[:2] = False                                   # out-of-band bins are never candidates
+    labels = []
+    for _ in range(3):
+        label = np.zeros((5, 16, 8), dtype=bool)
+        label[:, 6:9, :] = rng.random((5, 3, 8)) < 0.9   # interference sits mostly in bins 6-8 ...
+        label[:, 12, :] = rng.random((5, 8)) < 0.1       # ... and rarely in bin 12
+        label[:, 0, :] = True                            # out of band: ignored
+        labels.append(label)
+    bins, scores = calibrate_position_bins(labels, band)
+    assert bins == [6, 7, 8]
+    # the pooled IoU it reports is the one the mask scores on the same pulses
+    pooled = np.concatenate([lab[:, band] for lab in labels])
+    mask = position_mask((15, 16, 8), bins)[:, band]
+    assert scores[3] == pytest.approx(iou(mask, pooled)) and scores[3] == max(scores.values())
+    assert scores[0] == 0.0
+
+
+def test_floors_are_registered_marked_and_always_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from restorebench import registry
+
+    floors = {m.name for m in registry.methods("S1", "rfi") if m.floor}
+    assert floors == {"notch-untuned", "position-mask"}
+    assert {m.name for m in registry.methods("S4", "declipper") if m.floor} >= {"clipped", "aspade"}
+    assert registry.label("S1", "rfi", "position-mask") == "Position-only mask (floor)"
+    # a config that lists no floor still runs them
+    root = Path(__file__).resolve().parents[1]
+    for item in ("Snakefile", "workflow"):
+        os.symlink(root / item, tmp_path / item)
+    config = (root / "config.yaml").read_text().replace(
+        "methods: [interfered, notch, pisnet, difnet, notch-untuned, position-mask, oracle-mask, oracle-magnitude]",
+        "methods: [interfered, notch, pisnet, difnet]")
+    assert "methods: [interfered, notch, pisnet, difnet]" in config
+    (tmp_path / "config.yaml").write_text(config)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "-p", "--forceall", "--config",
+                           "scale=tiny", "--", "s1_claims"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for floor in floors:
+        assert f"--method {floor} " in proc.stdout

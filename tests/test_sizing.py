@@ -4,21 +4,22 @@ import pandas as pd
 import pytest
 
 from restorebench.report.sizing import StudyCost, claim_requirements, plan, study_costs, units_at_one_sd
-from restorebench.report.verdicts import StatsConfig, sign_flip_p
+from restorebench.report.verdicts import StatsConfig, sign_power, sign_test
 
 
 def test_units_for_a_one_sd_effect_grow_with_the_cells_a_claim_must_pass():
-    assert units_at_one_sd(1, "held") == 8
-    assert units_at_one_sd(2, "held") == 11            # both cells at alpha: 1 - 2 (1 - power) >= 0.8
-    assert units_at_one_sd(22, "contradicted") == 18   # one cell at 0.05 / 22
+    assert units_at_one_sd(1, "held") == 13
+    assert units_at_one_sd(2, "held") == 16            # both cells at alpha: 1 - 2 (1 - power) >= 0.8
+    assert units_at_one_sd(22, "contradicted") == 25   # one cell at 0.05 / 22
     assert units_at_one_sd(1, "held", sds=3.0) == 5     # a large effect needs only the exact test's floor
 
 
-def test_eight_units_give_the_exact_sign_flip_test_about_80_percent_power_at_one_sd():
+def test_thirteen_units_give_the_exact_sign_test_its_planned_power_at_one_sd():
     rng = np.random.default_rng(0)
     cfg = StatsConfig()
-    hits = [sign_flip_p(rng.normal(1.0, 1.0, 8), 0.0, cfg) <= cfg.alpha for _ in range(400)]
-    assert 0.72 <= np.mean(hits) <= 0.92      # the t approximation the sizing uses, within Monte-Carlo error
+    planned = float(sign_power([13], 1.0, 1.0, cfg.alpha)[0])       # P(Bin(13, 0.841) >= 10) = 0.86
+    hits = [sign_test(rng.normal(1.0, 1.0, 13)).p_greater(0.0) <= cfg.alpha for _ in range(400)]
+    assert planned >= 0.8 and abs(np.mean(hits) - planned) <= 3 * np.sqrt(planned * (1 - planned) / 400)
 
 
 def _verdicts():
@@ -43,11 +44,11 @@ def test_the_plan_gives_each_study_its_units_while_the_budget_lasts():
              "S2": StudyCost("S2", "clips", 2, per_unit_s=1200.0, fixed_s=0.0)}    # 10 min per unit
     _, studies = plan(_verdicts(), costs, budget_min=np.inf)
     studies = studies.set_index("study")
-    assert studies.loc["S1", "planned"] == 11 and studies.loc["S2", "planned"] == 12
+    assert studies.loc["S1", "planned"] == 16 and studies.loc["S2", "planned"] == 18
     _, tight = plan(_verdicts(), costs, budget_min=40.0)   # base 1 + 20 min; S1 first (cheaper per claim)
     tight = tight.set_index("study")
-    assert tight.loc["S1", "planned"] == 11 and tight.loc["S2", "planned"] == 2     # 9 more clips would not fit
-    assert tight["planned_min"].sum() == pytest.approx(11 + 20)
+    assert tight.loc["S1", "planned"] == 16 and tight.loc["S2", "planned"] == 2     # 16 more clips would not fit
+    assert tight["planned_min"].sum() == pytest.approx(16 + 20)
 
 
 def test_costs_divide_the_scaling_jobs_by_the_run_units(tmp_path):

@@ -34,3 +34,10 @@ def test_a_row_without_a_schema_column_is_rejected_and_nothing_is_written(tmp_pa
     assert not (tmp_path / "all.csv").exists()
     with pytest.raises(SchemaError, match="empty 'method'"):
         write_rows([_row(method=None)], tmp_path / "x.tsv")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_score_is_rejected_naming_the_metric_and_nothing_is_written(tmp_path, value):
+    with pytest.raises(SchemaError, match=r"bad.tsv: 1 non-finite value\(s\), e.g. snr = .* of a on item 1"):
+        write_rows([_row(), _row(item=1, value=value)], tmp_path / "bad.tsv")
+    assert not (tmp_path / "bad.tsv").exists()

@@ -153,7 +153,7 @@ def time_to_quality(metrics_csv: str) -> list[dict]:
     import pandas as pd
 
     m = pd.read_csv(metrics_csv)
-    m = m[(m["metric"] == "snr") & m["task"].isin(["gaussian", "environmental"]) & (m["method"] != "input")]
+    m = m[(m["metric"] == "snr") & m["task"].isin(["gaussian", "environmental"]) & (m["stopping"] != "none")]
     keys = ["task", "dataset", "method", "item"]
     snr = m.pivot_table(index=keys, columns="stopping", values="value")
     stop = m.pivot_table(index=keys, columns="stopping", values="stop_iteration")

@@ -56,6 +56,10 @@ class Method:
     loss: Callable[..., Any] | None = None     # S1 trained: loss(params, output, target, inputs)
     target: str = ""                           # S1 trained: "mask" or "magnitude"; S4 trained: "clean" if supervised
     description: str = ""
+    #: a floor: a data-free or classical method that needs no learning (or only constants tuned on training
+    #: data), which every method favoured by a claim must beat (SPEC "Findings, not artefacts"); floors run at
+    #: every scale, whatever the config's method list, and are named "floor" in every table
+    floor: bool = False
 
     def __post_init__(self):
         if not self.name or any(c.isspace() or c in "/|{}" for c in self.name) or self.name != self.name.lower():
@@ -106,9 +110,12 @@ def get(study: str, slot: str, name: str) -> Method:
 
 
 def label(study: str, slot: str, name: str) -> str:
-    """The method's label, or its name when it is not registered (a row from an older run)."""
+    """The method's label, marked "(floor)" for a floor, or its name when it is not registered (a row from an
+    older run)."""
     found = {m.name: m for m in methods(study, slot)}
-    return found[name].label if name in found else name
+    if name not in found:
+        return name
+    return f"{found[name].label} (floor)" if found[name].floor else found[name].label
 
 
 def load_plugins(modules: list[str] | tuple[str, ...] | None = None) -> None:
@@ -170,6 +177,16 @@ def _notch(echoes, stft, context):
     return suppress_notch(echoes, stft, context.get("cfar") or CFARConfig())
 
 
+def _position_mask(echoes, stft, context):
+    from .methods.rfi_suppression import suppress_position
+
+    if context.get("position_bins") is None:
+        raise ValueError("the position-only mask needs its bins: give a calibration written by "
+                         "s1-calibrate-notch (--cfar-calibration); one written before the position mask existed "
+                         "has none (in the workflow: snakemake --forcerun s1_calibrate_notch)")
+    return suppress_position(echoes, stft, context["position_bins"])
+
+
 def _build_difnet(p):
     from .models.difnet import DIFNet
 
@@ -223,8 +240,12 @@ register(Method("difnet", "DIFNet", "S1", "rfi", trained=True, paper="method",
                 input_multiple=lambda p: p["window"] * 2 ** p["levels"],     # windows at the deepest stage
                 description="U-shaped window-attention Transformer predicting the RFI mask (the paper's)"))
 register(Method("notch-untuned", "Notch filtering (CFAR, nominal P_fa)", "S1", "rfi", run=_notch, paper="",
-                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency", "calibrated": False},
-                description="the same CFAR notch at the configured P_fa, untuned (extra row)"))
+                params={"guard": 2, "train": 8, "pfa": 1e-3, "axes": "frequency", "calibrated": False}, floor=True,
+                description="the same CFAR notch at the configured P_fa, untuned: a floor"))
+register(Method("position-mask", "Position-only mask", "S1", "rfi", run=_position_mask, paper="", floor=True,
+                params={"calibrated": True},
+                description="zeroes the fixed bins most often interfered on the training pulses, on every pulse, "
+                            "seeing no test data: a floor (methods/position_mask.py)"))
 # Oracles read the clean echoes and the RFI (context["clean"], context["rfi"]): each approach's ceiling.
 register(Method("oracle-mask", "Oracle: true mask zeroed", "S1", "rfi", run=_oracle_mask, paper="oracle",
                 description="zeroes the true Eq. 13 mask: the ceiling of masking methods (notch, DIFNet)"))
@@ -266,6 +287,21 @@ def _aspade(y, mu, context):
     return aspade(y, mu, context.get("aspade") or ASpadeConfig(), mask=context.get("mask"))
 
 
+def _spline(y, mu, context):
+    from .methods.declip_classical import spline_declip
+
+    return spline_declip(y, mu, mask=context.get("mask"))
+
+
+def _dct_least_squares(y, mu, context):
+    from .methods.declip_classical import dct_least_squares
+
+    if "band" not in context:
+        raise ValueError("dct-ls knows the synthetic signals' DCT band: it runs on Figure 5's sparse-DCT signals "
+                         "only (s4.figure5), not on recordings")
+    return dct_least_squares(y, mu, context["band"], mask=context.get("mask"))
+
+
 def _plus_equivariance(loss, cfg, model, estimate, mu):
     """loss + lambda L_EQ (``cfg.eq_weight`` = lambda; nothing added when it is 0)."""
     from .losses.declipping import equivariance_loss
@@ -303,8 +339,8 @@ def _supervised_loss(cfg, model, y, mu, mask, estimate, clean):
     return supervised_loss(estimate, clean)
 
 
-register(Method("clipped", "Clipped input", "S4", "declipper", run=_clipped, paper="baseline",
-                description="no processing: the clipped measurement itself"))
+register(Method("clipped", "Clipped input", "S4", "declipper", run=_clipped, paper="baseline", floor=True,
+                description="no processing: the clipped measurement itself (a floor)"))
 for _name, _label, _paper, _loss, _text in (
         ("mc-eq", "Self-supervised (L_MC + L_EQ)", "method", _mc_eq_loss,
          "the paper's: measurement consistency + amplitude equivariance, clipped data only"),
@@ -314,5 +350,12 @@ for _name, _label, _paper, _loss, _text in (
         ("supervised", "Supervised", "baseline", _supervised_loss, "trained on (clipped, clean) pairs")):
     register(Method(_name, _label, "S4", "declipper", trained=True, paper=_paper, description=_text,
                     params={"objective": _name}, loss=_loss, target="clean" if _name == "supervised" else ""))
-register(Method("aspade", "A-SPADE", "S4", "declipper", run=_aspade, paper="baseline",
-                description="classical analysis-sparsity declipper (Kitić et al. 2015), STFT frame"))
+register(Method("spline", "Consistent cubic spline", "S4", "declipper", run=_spline, paper="", floor=True,
+                description="a cubic spline through the reliable samples across each clipped run, made consistent "
+                            "(a floor; methods/declip_classical.py)"))
+register(Method("dct-ls", "Ceiling: least squares on the known DCT band", "S4", "declipper",
+                run=_dct_least_squares, paper="oracle",
+                description="Figure 5 only: fits the synthetic signals' known DCT band to the reliable samples "
+                            "(reads the data model: a ceiling, not a method)"))
+register(Method("aspade", "A-SPADE", "S4", "declipper", run=_aspade, paper="baseline", floor=True,
+                description="classical analysis-sparsity declipper (Kitić et al. 2015), STFT frame (a floor)"))

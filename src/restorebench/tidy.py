@@ -3,13 +3,14 @@
 Every evaluation job writes one row per (item, method, metric) with the columns of :data:`METRIC_COLUMNS`;
 a study may add its own columns after them (S1: split, sensor, kind, sir_db; S2: role, stopping,
 iterations, stop_iteration, source...). Collect rules concatenate the rows of a study and every table,
-figure and verdict is drawn from that one file. :func:`check_rows` rejects rows that lack a column, so a
-job cannot silently write something the tables would misread.
+figure and verdict is drawn from that one file. :func:`check_rows` rejects rows that lack a column or hold
+a non-finite value, so a job cannot silently write something the tables would misread.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .files import atomic_output
@@ -37,6 +38,13 @@ def check_rows(frame: pd.DataFrame, where: str, schema: str = "metrics") -> pd.D
         for column in ("study", "method", "metric"):
             if frame[column].isna().any():
                 raise SchemaError(f"{where}: empty {column!r} in {int(frame[column].isna().sum())} row(s)")
+        values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = frame[bad].iloc[0]
+            raise SchemaError(f"{where}: {int(bad.sum())} non-finite value(s), e.g. {row['metric']} = {row['value']} "
+                              f"of {row['method']} on item {row['item']}: a score must be a number (a verdict "
+                              f"would otherwise skip it)")
     return frame
 
 

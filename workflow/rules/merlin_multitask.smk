@@ -70,6 +70,30 @@ rule s3_train:
         "--checkpoint-dir {params.checkpoints} {params.device} --threads {threads} 2> {log}"
 
 
+# the floor: a threshold segmenter and a constant height tuned on the same labelled patches as each seed's
+# networks (methods/threshold_segmenter.py)
+rule s3_floor:
+    group: study_group("s3")
+    input:
+        "results/s3/data/scene.npz",
+    output:
+        "results/s3/scores/threshold/{pct}pct/seed{seed}.tsv",
+    wildcard_constraints:
+        pct=r"[0-9.]+",
+        seed=r"\d+",
+    params:
+        sizes=f"--patch {S3['patch']} --stride {S3['stride']}",
+    log:
+        "results/logs/s3_floor/{pct}pct/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s3_floor/{pct}pct/seed{seed}.tsv"
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s3-floor --scene {input} --labelled-pct {wildcards.pct} --seed {wildcards.seed} "
+        "{params.sizes} --output {output} 2> {log}"
+
+
 rule s3_evaluate:
     group: study_group("s3")
     input:

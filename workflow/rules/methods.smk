@@ -24,7 +24,13 @@ def registered(study, slot, key, names):
 
 S2_PRIORS = registered("S2", "prior", "s2.priors", config["s2"]["priors"])
 S2_TABLE2_PRIORS = registered("S2", "prior", "s2.table2_priors", config["s2"]["table2_priors"])
-S1_METHODS = registered("S1", "rfi", "s1.methods", config["s1"]["methods"])
+def with_floors(study, slot, names):
+    """The names, then every floor the registry declares for the slot that the list leaves out: floors run
+    at every scale, whatever the config lists (SPEC "Findings, not artefacts")."""
+    return list(names) + [m.name for m in registry.methods(study, slot) if m.floor and m.name not in names]
+
+
+S1_METHODS = with_floors("S1", "rfi", registered("S1", "rfi", "s1.methods", config["s1"]["methods"]))
 S1_TRAINED = [m for m in S1_METHODS if registry.get("S1", "rfi", m).trained]
 
 

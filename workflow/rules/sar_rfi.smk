@@ -253,7 +253,8 @@ rule s1_figure_sir:
 rule s1_claims:
     localrule: True
     input:
-        "results/s1/metrics.csv",
+        metrics="results/s1/metrics.csv",
+        calibration=S1_CALIBRATION,
     output:
         md="results/s1/claims.md",
         verdicts="results/s1/verdicts.csv",
@@ -275,10 +276,11 @@ rule s1_claims:
         facts=quoted(S1_RUN_FACTS),
         stats=claim_options("s1"),
         margin=S1CFG["claims"]["c4_margin_db"],
+        calibration=s1_input_option("calibration", "notch-calibration"),
     log:
         "results/logs/s1_claims.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s1-claims --metrics {input} --outdir results/s1 --c4-margin-db {params.margin} "
-        "{params.stats} --run-facts {params.facts} 2> {log}"
+        "restorebench s1-claims --metrics {input.metrics} {params.calibration} "
+        "--outdir results/s1 --c4-margin-db {params.margin} {params.stats} --run-facts {params.facts} 2> {log}"

@@ -254,13 +254,16 @@ def add_stats_options(p) -> None:
                         "held is an intersection-union test); the other way at Holm p <= alpha "
                         "(default: %(default)s)")
     p.add_argument("--resamples", type=int, default=10000,
-                   help="Monte-Carlo sign patterns / partitions above --exact-max-units (default: %(default)s)")
+                   help="Monte-Carlo regroupings of the two-sample test (independent groups) above "
+                        "--exact-max-units (default: %(default)s)")
     p.add_argument("--exact-max-units", type=int, default=20,
-                   help="enumerate all 2^n sign patterns up to this many units (default: %(default)s)")
+                   help="the two-sample test enumerates every regrouping while there are at most 2^this "
+                        "(default: %(default)s)")
     p.add_argument("--power", type=float, default=0.8,
                    help="the power 'units needed' is computed for (default: %(default)s)")
     p.add_argument("--smallest-difference", default="", metavar="METRIC=DELTA,...",
-                   help="smallest meaningful difference per metric, overriding the defaults of "
+                   help="smallest meaningful difference per metric (DELTA in the metric's units, or P%% of the "
+                        "compared method's median), overriding the defaults of "
                         "restorebench.report.verdicts.DEFAULT_SMALLEST_DIFFERENCE (default: none)")
     p.add_argument("--stats-seed", type=int, default=0, help="seed of the Monte-Carlo permutations "
                                                              "(default: %(default)s)")
@@ -272,19 +275,22 @@ def add_stats_options(p) -> None:
     add_run_facts_option(p)
 
 
-def parse_smallest_difference(text: str) -> dict[str, float]:
-    """'snr=0.1,pesq_wb=0.05' -> {'snr': 0.1, 'pesq_wb': 0.05} (a clear error naming the bad entry)."""
+def parse_smallest_difference(text: str) -> dict[str, float | str]:
+    """'snr=0.1,me=2%' -> {'snr': 0.1, 'me': '2%'} (a clear error naming the bad entry); "P%" is a delta
+    relative to the compared method's median (restorebench.report.verdicts)."""
     out = {}
     for entry in filter(None, (e.strip() for e in text.split(","))):
         metric, sep, value = entry.partition("=")
+        value = value.strip()
         try:
             if not sep or not metric:
                 raise ValueError
-            out[metric.strip()] = float(value)
+            number = float(value[:-1]) if value.endswith("%") else float(value)
         except ValueError:
-            raise ValueError(f"--smallest-difference: {entry!r} is not METRIC=NUMBER") from None
-        if not out[metric.strip()] >= 0:
+            raise ValueError(f"--smallest-difference: {entry!r} is not METRIC=NUMBER or METRIC=NUMBER%") from None
+        if not number >= 0:
             raise ValueError(f"--smallest-difference: {entry!r} must be >= 0")
+        out[metric.strip()] = value if value.endswith("%") else number
     return out
 
 

@@ -53,6 +53,12 @@ def cmd_s3_evaluate(a):
                  Path(a.examples) if a.examples else None, a.device)
 
 
+def cmd_s3_floor(a):
+    from ..experiments.merlin_multitask import floor_job
+
+    floor_job(Path(a.scene), a.labelled_pct, a.seed, a.patch, a.stride, Path(a.output))
+
+
 def cmd_s3_despeckle_eval(a):
     from ..experiments.merlin_multitask import despeckle_job
 
@@ -238,6 +244,20 @@ def _add_s3_evaluate(sub) -> None:
     common.add_threads_option(p)
 
 
+def _add_s3_floor(sub) -> None:
+    """``restorebench s3-floor``: S3: the threshold segmenter and constant-height floor at one labelled
+    fraction and seed (tidy TSV)."""
+    p = common.add_command(sub, "s3-floor", "S3: the floor (threshold segmenter, constant height) tuned on the "
+                                            "labelled patches of one fraction and seed, scored on the test area "
+                                            "(tidy TSV)", cmd_s3_floor)
+    p.add_argument("--scene", required=True, help="scene file written by s3-scene")
+    p.add_argument("--labelled-pct", type=float, required=True, help="labelled percentage of the training patches")
+    p.add_argument("--seed", type=int, required=True, help="seed that draws the labelled patches (as s3-train's)")
+    p.add_argument("--patch", type=int, required=True, help="training patch side, pixels (as s3-train's)")
+    p.add_argument("--stride", type=int, required=True, help="stride the patches are cut with (as s3-train's)")
+    p.add_argument("--output", required=True, help="tidy rows to write (.tsv)")
+
+
 def _add_s3_despeckle_eval(sub) -> None:
     """``restorebench s3-despeckle-eval``: S3: PSNR/SSIM/ENL of one despeckler on the scene (tidy TSV)."""
     from ..methods.configs import DESPECKLERS
@@ -319,6 +339,7 @@ def register(sub) -> None:
     _add_s3_scene_from_files(sub)
     _add_s3_train(sub)
     _add_s3_evaluate(sub)
+    _add_s3_floor(sub)
     _add_s3_despeckle_eval(sub)
     _add_s3_report(sub)
     _add_s3_figure2(sub)

@@ -88,7 +88,8 @@ def cmd_s1_figure(a):
 def cmd_s1_claims(a):
     from ..experiments.sar_rfi_report import write_claims
 
-    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a))
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a),
+                 calibration=Path(a.notch_calibration) if a.notch_calibration else None)
 
 
 def cmd_s1_audit(a):
@@ -307,6 +308,9 @@ def _add_s1_claims(sub) -> None:
     p.add_argument("--c4-margin-db", type=float, default=1.0,
                    help='C4 "degrades far more": PISNet\'s PSNR drop exceeds DIFNet\'s by at least this many dB '
                         "(default: %(default)s)")
+    p.add_argument("--notch-calibration", default=None,
+                   help="the run's notch tuning file (s1-calibrate-notch's JSON): the pages state on which sensor "
+                        "and pulses the notch was tuned (default: not stated)")
     common.add_stats_options(p)
 
 

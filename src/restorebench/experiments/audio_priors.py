@@ -264,6 +264,53 @@ def input_rows(observations: Path) -> list[dict]:
     return rows
 
 
+#: the classical floor of each task (methods/audio_floors.py): its method name in the rows and its label
+FLOORS = {"gaussian": ("wiener", "STFT Wiener filter, blind noise level"),
+          "environmental": ("wiener", "STFT Wiener filter, blind noise level"),
+          "inpainting": ("ar-interpolation", "AR interpolation across each gap"),
+          "separation": ("hpss", "harmonic-percussive split (median filtering)")}
+
+
+def missing_samples(frame_mask: np.ndarray, cfg: STFTConfig, samples: int) -> np.ndarray:
+    """The samples an inpainting mask touches: where the waveform of a constant one, with the masked frames
+    zeroed, differs from the one with every frame kept (the gap and its window-length edges)."""
+    ones = np.ones(samples, dtype=np.float32)
+    kept = apply_frame_mask(ones, np.ones_like(frame_mask), cfg)
+    return np.abs(apply_frame_mask(ones, frame_mask, cfg) - kept) > 1e-6
+
+
+def floor_rows(observations: Path) -> list[dict]:
+    """Metrics of the task's classical floor (:data:`FLOORS`) on every observation, scored as a fit is:
+    Wiener denoising, AR interpolation of the gaps (the mask is known, as the prior's loss knows it), or the
+    harmonic-percussive split."""
+    from ..methods.audio_floors import ar_interpolate, hpss_separate, wiener_denoise
+
+    data = load_npz(observations)
+    meta = read_meta(data)
+    task = meta["task"]
+    name = FLOORS[task][0]
+    cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]))
+    rows = []
+    for i in range(data["observed"].shape[0]):
+        observed = data["observed"][i]
+        start = time.perf_counter()
+        if task == "separation":
+            estimate = hpss_separate(observed)
+        elif task == "inpainting":
+            estimate = ar_interpolate(observed, missing_samples(data["frame_mask"][i], cfg, observed.size))
+        else:
+            estimate = wiener_denoise(observed)
+        base = {**_base_row(meta, i, str(data["conditions"][i])), "method": name, "stopping": "none",
+                "iterations": 0, "stop_iteration": 0, "wall_seconds": round(time.perf_counter() - start, 4),
+                "device": "cpu"}
+        where = f"{observations} clip {i} ({name})"
+        if task == "separation":
+            rows += _separation_rows(base, data["clean"][i], estimate, where)
+        else:
+            rows += _quality_rows(base, data["clean"][i], estimate, meta["role"] in SPEECH_ROLES, where)
+    return rows
+
+
 def _separation_rows(base: dict, references: np.ndarray, estimates: np.ndarray, where: str) -> list[dict]:
     from ..metrics.audio import MetricError, audio_quality, separation_scores
 
@@ -313,8 +360,9 @@ def fit_rows(observations: Path, fit: Path) -> tuple[list[dict], list[dict]]:
 
 
 def score_task(observations: Path, fits: list[Path], output: Path, trajectory_output: Path) -> None:
-    """One tidy metrics TSV (input + every fit of one task and dataset) and one trajectory TSV."""
-    rows, traj = input_rows(observations), []
+    """One tidy metrics TSV (input, the task's floor and every fit of one task and dataset) and one
+    trajectory TSV."""
+    rows, traj = input_rows(observations) + floor_rows(observations), []
     for fit in fits:
         fit_metric_rows, fit_traj_rows = fit_rows(observations, fit)
         rows += fit_metric_rows

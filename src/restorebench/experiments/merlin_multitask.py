@@ -154,6 +154,48 @@ def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Size
     train(cfg, optim, arrays, output, checkpoint_dir, device, progress=f"{model} {pct:g}% seed {seed}" if progress else False)
 
 
+#: the floor's method name in the rows (methods/threshold_segmenter.py), and the unprocessed input's (no
+#: building, zero height), which the floor's job scores too
+FLOOR, INPUT = "threshold", "input"
+
+
+def floor_job(scene_path: Path, pct: float, seed: int, patch: int, stride: int, output: Path) -> None:
+    """Tidy rows of S3's floor at one labelled fraction and seed: the threshold segmenter and the
+    constant-height regressor tuned on the same labelled patches a network of that seed trains on
+    (:func:`labelled_subset`), scored on the test area like a trained model (one row per metric); and the
+    unprocessed input's (method "input": no building, zero height) on the same area."""
+    from ..methods import threshold_segmenter
+
+    scene = load_scene(scene_path)
+    patches = area_patches(scene, "train", patch, stride)
+    labelled = labelled_subset(len(patches["slc"]), pct, seed)
+    start = time.perf_counter()
+    floor = threshold_segmenter.tune(patches["slc"][labelled], patches["mask"][labelled],
+                                     patches["height"][labelled])
+    rows_, cols = _test_area(scene)
+    out = threshold_segmenter.predict(floor, scene["slc"][rows_, cols])
+    seconds = time.perf_counter() - start
+    label = scene["mask"][rows_, cols]
+    scores = [("segmentation", "iou", iou(out["mask"], label)), ("segmentation", "f1", f1(out["mask"], label)),
+              ("segmentation", "accuracy", pixel_accuracy(out["mask"], label))]
+    scores += [("regression", name, fn(scene["height"][rows_, cols], out["height"]))
+               for name, fn in REGRESSION_METRICS.items()]
+    # the unprocessed input's scores: no building anywhere, zero height (what a network must at least beat)
+    nothing = np.zeros_like(label, dtype=bool)
+    unprocessed = [("segmentation", "iou", iou(nothing, label)), ("segmentation", "f1", f1(nothing, label)),
+                   ("segmentation", "accuracy", pixel_accuracy(nothing, label))]
+    unprocessed += [("regression", name, fn(scene["height"][rows_, cols], np.zeros(label.shape, np.float32)))
+                    for name, fn in REGRESSION_METRICS.items()]
+    base = {"study": STUDY, "experiment": "labels", "dataset": str(scene.get("dataset", DATASET_NAME)),
+            "domain": "test-area", "method": FLOOR, "condition": f"{pct:g}%", "item": "test-area",
+            "seed": seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": "cpu",
+            "labelled_pct": pct, "labelled_patches": int(labelled.sum()), "floor_box": floor.box,
+            "floor_brighter": floor.brighter, "floor_height_m": floor.height}
+    write_rows([{**base, "task": task, "metric": metric, "value": value} for task, metric, value in scores]
+               + [{**base, "method": INPUT, "task": task, "metric": metric, "value": value}
+                  for task, metric, value in unprocessed], output)
+
+
 def _test_area(scene: dict) -> tuple[slice, slice]:
     r0, r1 = (int(v) for v in scene["areas"][2])
     return slice(r0, r1), slice(0, scene["slc"].shape[1])

@@ -19,7 +19,7 @@ from ..report.plotting import pyplot, save_figure
 from ..report.tables import mean_std, summarise
 from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig
 from ..studies import study
-from .merlin_multitask import DESPECKLER_LABELS
+from .merlin_multitask import DESPECKLER_LABELS, FLOOR, INPUT
 
 STUDY = study("S3")
 CLAIMS_PREAMBLE = ("Items are training seeds: each seed draws its own nested labelled subsets and initialises "
@@ -34,7 +34,12 @@ FIGURE3_MODELS = ("multitask", "unet", "im2height")                     # the pa
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
-label = STUDY.label
+FLOOR_LABEL = "Threshold segmenter + constant height (floor)"
+
+
+def label(method: str) -> str:
+    """A model's label in tables and legends; the floor's own (it is not a registered network)."""
+    return FLOOR_LABEL if method == FLOOR else STUDY.label(method)
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -58,14 +63,17 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "", models: tuple[
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
     others = [m for m in models if m not in FIGURE3_MODELS]
-    panels = ([(m, ("multitask", "unet", *[o for o in others if "S" in _tasks(o)])) for m in SEGMENTATION]
-              + [(m, ("multitask", "im2height", *[o for o in others if "R" in _tasks(o)])) for m in REGRESSION[:3]])
+    panels = ([(m, ("multitask", "unet", *[o for o in others if "S" in _tasks(o)], FLOOR)) for m in SEGMENTATION]
+              + [(m, ("multitask", "im2height", *[o for o in others if "R" in _tasks(o)], FLOOR))
+                 for m in REGRESSION[:3]])
     for ax, (metric, methods) in zip(axes.ravel(), panels):
         for method, marker in zip(methods, MARKERS):
             d = s[(s["method"] == method) & (s["metric"] == metric)].sort_values("labelled_pct")
             if d.empty:
                 continue
-            ax.errorbar(d["labelled_pct"], d["mean"], yerr=d["std"], marker=marker, capsize=3, label=label(method))
+            style = {"color": "0.35", "ls": "--"} if method == FLOOR else {}
+            ax.errorbar(d["labelled_pct"], d["mean"], yerr=d["std"], marker=marker, capsize=3, label=label(method),
+                        **style)
         ax.set_xscale("log")
         fractions = sorted(s["labelled_pct"].unique())
         ax.set_xticks(fractions, [f"{p:g}" for p in fractions])
@@ -106,13 +114,24 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[s
                               "n": int(hit["n"].iloc[0]) if len(hit) else 0,
                               "paper": theirs if theirs is not None else np.nan})
         display.append(row)
+    floor = s[s["method"] == FLOOR]
+    if not floor.empty:
+        row = ["floor", "", ""]
+        for metric in ("log_rmse", "f1"):
+            hit = floor[floor["metric"] == metric]
+            row.append(_fmt(float(hit["mean"].iloc[0]), float(hit["std"].iloc[0]), int(hit["n"].iloc[0])))
+            long_rows.append({"method": FLOOR, "metric": metric, "labelled_pct": pct,
+                              "mean": float(hit["mean"].iloc[0]), "std": float(hit["std"].iloc[0]),
+                              "n": int(hit["n"].iloc[0]), "paper": np.nan})
+        display.append(row)
     frame = pd.DataFrame(display, columns=["λS", "λR", "λD", "logRMSE (↓)", "F1 (↑)"])
     outdir = Path(outdir)
     with atomic_output(outdir / "table2.csv", suffix=".csv") as tmp:
         pd.DataFrame(long_rows).to_csv(tmp, index=False)
     notes = (f"MERLIN-multitask trained with the marked heads at {pct:g} % labelled patches; mean ± std over n seeds. "
              "The paper's numbers are on TerraSAR-X over Paris with BDtopo labels; ours on the simulated urban scene "
-             "(sim-urban). Combinations without D train on the labelled patches only (nothing else carries a loss).")
+             "(sim-urban). Combinations without D train on the labelled patches only (nothing else carries a loss). "
+             f"The last row, 'floor': {FLOOR_NOTE}")
     title = f"Table 2: combinations of tasks at {pct:g} % labels (the paper's: {paper['labelled_pct']:g} %)"
     write_text(outdir / "table2.md", f"# {title}\n\n{run_facts}\n\n{frame.to_markdown(index=False)}\n\n{notes}\n")
     write_text(outdir / "table2.html", f"<h3>{title}</h3><p>{run_facts}</p>{frame.to_html(index=False, border=0)}"
@@ -121,6 +140,7 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[s
 
 def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[str, ...] = FIGURE3_MODELS) -> None:
     """Figure 3's numbers as a table (CSV with Rel_log too, and Markdown): model x metric per fraction."""
+    models = tuple(models) + (FLOOR,)
     rows = pd.read_csv(metrics_csv)
     rows = rows[(rows["experiment"] == "labels") & rows["method"].isin(list(models))]
     s = summarise(rows, ["labelled_pct", "method", "metric"])
@@ -138,7 +158,13 @@ def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "", models: 
     frame = pd.DataFrame(display, columns=["labelled", "model"] + [METRIC_LABEL[m] for m in SEGMENTATION + REGRESSION])
     write_text(outdir / "figure3.md", f"# Figure 3 (numbers): metrics vs labelled fraction\n\n{run_facts}\n\n"
                f"{frame.to_markdown(index=False)}\n\nMean ± std over n seeds, on the test area. × = the model has no "
-               "such head.\n")
+               f"such head. {FLOOR_NOTE}\n")
+
+
+FLOOR_NOTE = ("The floor needs no network: a threshold on box-filtered log-intensity (box size, side and threshold "
+              "tuned for F1 on the same labelled patches each seed's networks train on) and, inside its mask, one "
+              "height, the labelled footprints' median (restorebench.methods.threshold_segmenter); every model a "
+              "claim favours must beat it (claims.md).")
 
 
 def despeckling_table(metrics_csv: Path, outdir: Path, run_facts: str = "") -> None:
@@ -231,7 +257,7 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
                Cell(f"logRMSE gap to IM2HEIGHT, {low:g} % minus {high:g} %", "log_rmse", "multitask", "im2height",
                     at_low, versus=at_high)),
               note=f"Effect = (multitask's paired advantage at {low:g} %) − (its paired advantage at {high:g} %); "
-                   "the same training seeds are run at both fractions, so the test sign-flips the per-seed "
+                   "the same training seeds are run at both fractions, so the test is a sign test of the per-seed "
                    "differences-in-differences.", if_contradicted=differs),
         Claim("M3", "adding the despeckling task improves segmentation and regression (Table 2 rows 4-6 vs 1-3)",
               (Cell("F1: S+D vs S", "f1", "mt-sd", "mt-s", at_low),
@@ -242,6 +268,16 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
     ]
 
 
+def input_difficulty(rows: pd.DataFrame) -> list:
+    """The unprocessed input's scores on the test area (no building, zero height): the paper prints none."""
+    from ..report.claims import Difficulty
+
+    unprocessed = rows[rows["method"] == INPUT]
+    return [Difficulty(f"no building, zero height: {METRIC_LABEL[metric]}", float(values.mean()), None, True, 0.0)
+            for metric, values in unprocessed.groupby("metric", sort=False)["value"]
+            if metric in ("f1", "accuracy", "log_rmse", "rmse")]
+
+
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats: StatsConfig = StatsConfig()) -> None:
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
@@ -249,4 +285,4 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
         rows = rows.assign(training_seed=rows["seed"], item="test-area")
     fractions = sorted(rows["labelled_pct"].unique())
     write_study_claims(STUDY, rows, s3_claims(fractions), outdir, run_facts=run_facts, scale=scale, stats=stats,
-                       preamble=CLAIMS_PREAMBLE)
+                       preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows))

@@ -24,7 +24,7 @@ from ..tidy import write_rows
 from ..data.scenes import SPLIT_SEEDS, make_scene, scatterer_positions
 from ..dsp import STFTConfig
 from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_kept, scatterer_masked
-from ..methods.notch import CFARConfig, load_calibration
+from ..methods.notch import CFARConfig, load_calibration, load_position_bins
 from .. import registry
 from ..methods.rfi_suppression import check_features, feature_meta, network_input, normalised_magnitude, spectrograms
 from ..physics.rfi import RFI_KINDS, add_rfi, add_thermal_noise, in_band_bins, realised_sir_db, rfi_label
@@ -183,14 +183,16 @@ def training_lines(rfi: np.ndarray, lines_per_scene: int, rng: np.random.Generat
 
 
 def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: CFARConfig, output: Path) -> dict:
-    """Tune the CFAR notch's P_fa on the training pulses the networks train on (methods/notch.py); write the
-    chosen configuration, the IoU of every P_fa tried and the measured false-alarm rates on the same pulses
-    without interference (at the nominal and at the chosen P_fa) as JSON."""
+    """Tune the fixed rules on the training pulses the networks train on: the CFAR notch's P_fa
+    (methods/notch.py) and the position-only mask's bins (methods/position_mask.py, the floor); write the
+    chosen configuration, the IoU of every P_fa tried, the measured false-alarm rates on the same pulses
+    without interference (at the nominal and at the chosen P_fa) and the position mask's bins as JSON."""
     import json
     from dataclasses import asdict, replace
 
     from ..files import atomic_output
     from ..methods.notch import calibrate_pfa, false_alarm_rate
+    from ..methods.position_mask import calibrate_position_bins
 
     data = load_npz(split_file)
     meta = read_meta(data)
@@ -206,7 +208,9 @@ def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: 
         labels.append(rfi_label(clean[chosen], rfi[chosen], cfg))
     best, scores = calibrate_pfa(powers, labels, band, nominal)
     chosen_cfg = replace(nominal, pfa=best)
+    bins, bin_scores = calibrate_position_bins(labels, band)
     result = {"cfar": asdict(chosen_cfg), "nominal_pfa": nominal.pfa,
+              "position_mask": {"bins": bins, "iou": bin_scores[len(bins)], "n_fft": cfg.n_fft},
               "iou_by_pfa": {f"{k:g}": round(v, 5) for k, v in scores.items()},
               "false_alarm_rate": false_alarm_rate(clean_powers, band, chosen_cfg),
               "nominal_false_alarm_rate": false_alarm_rate(clean_powers, band, nominal),
@@ -263,9 +267,10 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     sensor = get_sensor(meta["sensor"])
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     dev = resolve_device(device)
-    if cfar_calibration is not None:
-        cfar = load_calibration(cfar_calibration)
     context = {"cfar": cfar, "device": dev, "net": None}
+    if cfar_calibration is not None:
+        context["cfar"] = load_calibration(cfar_calibration)
+        context["position_bins"] = load_position_bins(cfar_calibration, cfg.n_fft)
     trained_with = None         # the network's training seed: the unit of pairing when a run trains several
     if declared.trained:
         if checkpoint is None:

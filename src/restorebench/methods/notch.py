@@ -106,3 +106,20 @@ def load_calibration(path) -> CFARConfig:
         return CFARConfig(**json.loads(Path(path).read_text())["cfar"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a CFAR calibration written by s1-calibrate-notch ({err})") from err
+
+
+def load_position_bins(path, n_fft: int) -> list[int] | None:
+    """The position-only mask's bins in a calibration JSON (None when the file predates it); an STFT size
+    other than the one it was tuned for is an error naming the file."""
+    import json
+    from pathlib import Path
+
+    try:
+        facts = json.loads(Path(path).read_text()).get("position_mask")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a calibration written by s1-calibrate-notch ({err})") from err
+    if facts is None:
+        return None
+    if int(facts["n_fft"]) != n_fft:
+        raise ValueError(f"{path}: the position mask was tuned for n_fft {facts['n_fft']}, not {n_fft}")
+    return [int(b) for b in facts["bins"]]

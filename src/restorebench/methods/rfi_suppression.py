@@ -141,6 +141,16 @@ def suppress_with_mask(echoes: np.ndarray, cfg: STFTConfig, mask: np.ndarray) ->
     return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), mask, cleaned)
 
 
+def suppress_position(echoes: np.ndarray, cfg: STFTConfig, bins: list[int]) -> Suppression:
+    """The position-only mask (S1's floor, methods/position_mask.py): ``bins`` zeroed on every pulse."""
+    from .position_mask import position_mask
+
+    spec = spectrograms(echoes, cfg)
+    mask = position_mask(spec.shape, bins)
+    cleaned = np.where(mask, 0, spec)
+    return Suppression(istft_np(cleaned, cfg, echoes.shape[-1]).astype(np.complex64), mask, cleaned)
+
+
 def suppress_trained(echoes: np.ndarray, cfg: STFTConfig, net, device: torch.device, target: str,
                      multiple: int) -> Suppression:
     """Suppression by any trained S1 network, by what it learned (its declaration's ``target``): ``mask``,

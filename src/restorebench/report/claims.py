@@ -7,7 +7,7 @@ results README reads.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 
@@ -15,34 +15,41 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_output, write_text
-from .verdicts import (CONTRADICTED, HELD, INCONCLUSIVE, NO_DIFFERENCE, NOT_SIGNIFICANT, OTHER_WAY, PAPERS_WAY,
-                       Claim, ClaimVerdict, StatsConfig, evaluate_claim, floor_units, verdict_rows)
+from .verdicts import (CONSTRUCTION_CHECK, CONTRADICTED, HELD, INCONCLUSIVE, NO_DIFFERENCE, NOT_SIGNIFICANT,
+                       OTHER_WAY, PAPERS_WAY, Claim, ClaimVerdict, StatsConfig, evaluate_claim, floor_units,
+                       nearest_floor, verdict_rows)
 
 COLOURS = {HELD: "#1a7f37", CONTRADICTED: "#b42318"}
 OUTCOME_COLOURS = {PAPERS_WAY: "#1a7f37", OTHER_WAY: "#b42318", NO_DIFFERENCE: "#9a6700",
-                   NOT_SIGNIFICANT: "#6e7781"}
+                   NOT_SIGNIFICANT: "#6e7781", CONSTRUCTION_CHECK: "#6e7781"}
 
 
 def method_text(note: str, cfg: StatsConfig) -> str:
     level = 100 * (1 - 2 * cfg.alpha)
     return (f"Each comparison is paired: the same units (clips, scenes, signals, or training seeds when a method "
-            f"was trained with several) scored under both methods. Effect = mean advantage of the method the "
-            f"paper favours (positive = the paper's way, in the metric's units; lower-is-better metrics are "
-            f"flipped). Each cell has a threshold: the paper's worded margin where the claim has one, else the "
-            f"metric's smallest meaningful difference δ (config claims.smallest_meaningful_difference). "
-            f"p: exact one-sided sign-flip test of effect > threshold (all 2^n sign patterns up to "
-            f"{cfg.exact_max_units} units, else {cfg.resamples} seeded Monte-Carlo patterns), exact when each "
-            f"difference is symmetric about the null value; **held** = every cell's p ≤ α = {cfg.alpha:g} "
-            f"(an intersection-union test: no multiplicity correction is needed). **contradicted** = some cell "
-            f"significantly the other way (below −δ, or short of the margin), Holm-corrected across the claim's "
-            f"cells, or — labelled apart — every cell shown within ±δ by two one-sided tests (TOST p ≤ α): "
-            f"*no meaningful difference*. **inconclusive** = otherwise. Interaction cells whose groups share "
-            f"their units test the per-unit difference-in-differences. Interval: the {level:g} % interval "
-            f"obtained by inverting the same test (its lower end clears the threshold exactly when p ≤ α); "
-            f"unbounded when the units are too few for the test to reject anything. Units needed: how many "
-            f"units would give {100 * cfg.power:g} % power to decide the cell (or claim) the way this run's "
-            f"effect points, from its spread (one-sided t-test power, never below the exact test's floor of "
-            f"{floor_units(cfg.alpha)} units). {note}").strip()
+            f"was trained with several) scored under both methods. Effect = median advantage of the method the "
+            f"paper favours over the units (positive = the paper's way, in the metric's units; lower-is-better "
+            f"metrics are flipped). Each cell has a threshold: the paper's worded margin where the claim has "
+            f"one, else the metric's smallest meaningful difference δ (config "
+            f"claims.smallest_meaningful_difference; a δ written as a percentage is relative to the compared "
+            f"method's median). p: exact one-sided sign test of median > threshold (binomial; valid for any "
+            f"distribution of the differences, skewed ones included; units at the threshold count against the "
+            f"paper); **held** = every cell's p ≤ α = {cfg.alpha:g} (an intersection-union test: no multiplicity "
+            f"correction is needed). **contradicted** = some cell significantly the other way (below −δ, or "
+            f"short of the margin; a margin cell also below −δ reads *significantly the other way*), "
+            f"Holm-corrected across the claim's cells, or — labelled apart — every cell shown within ±δ by two "
+            f"one-sided tests (TOST p ≤ α): *no meaningful difference*. **inconclusive** = otherwise. "
+            f"Interaction cells whose groups share their units test the per-unit difference-in-differences. "
+            f"Interval: the {level:g} % interval for the median obtained by inverting the same test (its lower "
+            f"end clears the threshold exactly when p ≤ α); unbounded when the units are too few for the test "
+            f"to reject anything. A *construction check* holds by construction and takes no part in the "
+            f"verdict. **Floors**: the trivial, data-free or classical methods a claim names; each cell's "
+            f"favoured method is tested against each floor in the same way (beats it when p ≤ α), and a claim "
+            f"whose favoured method does not beat a floor reads *a floor does as well: not evidence for the "
+            f"method*. Units needed: how many units would give {100 * cfg.power:g} % power to decide the cell "
+            f"(or claim) the way this run's effect points (the sign test's binomial power, planned from the "
+            f"run's median and spread; never below the exact test's floor of {floor_units(cfg.alpha)} units). "
+            f"{note}").strip()
 
 
 def _fmt(x: float) -> str:
@@ -117,16 +124,67 @@ def decision_text(v: ClaimVerdict, item_noun: str = "items") -> str:
 
 
 def summary_text(v: ClaimVerdict, cfg: StatsConfig = StatsConfig(), item_noun: str = "items") -> str:
-    counts = {k: sum(c.outcome == k for c in v.cells) for k in OUTCOME_COLOURS}
-    parts = [f"{counts[k]} of {len(v.cells)} cells {k}" for k in OUTCOME_COLOURS if counts[k]]
+    judged = v.verdict_cells
+    counts = {k: sum(c.outcome == k for c in judged) for k in OUTCOME_COLOURS}
+    parts = [f"{counts[k]} of {len(judged)} cells {k}" for k in OUTCOME_COLOURS if counts[k]]
     text = "; ".join(parts)
-    if len(v.cells) == 1:
-        c = v.cells[0]
+    if len(judged) == 1:
+        c = judged[0]
         text = f"effect {effect_text(c)} ({threshold_text(c)}), p {_p(c.p)}"
-    if any(c.min_p > cfg.alpha for c in v.cells):
+    if len(judged) < len(v.cells):
+        text += f" (and {len(v.cells) - len(judged)} construction check, not judged)"
+    tied = [c for c in judged if c.tied == c.n and c.n > 0]
+    if tied:
+        text += (f" — every unit ties at the threshold in {', '.join(c.label for c in tied)}: the methods do "
+                 f"not differ there, and no number of units would change that")
+    elif any(c.min_p > cfg.alpha for c in judged):
         text += (f" — too few units: with n units no one-sided p is below 2^-n, so a cell needs at least "
                  f"{floor_units(cfg.alpha)} to reach p ≤ {cfg.alpha:g}")
     return f"{text}. {_sentence(decision_text(v, item_noun))}."
+
+
+def floor_text(v: ClaimVerdict) -> str:
+    """What the floors say about a claim, one line: which floor comes nearest its favoured method."""
+    if not v.claim.floors:
+        return f"no floor applies: {v.claim.floors_reason}" if v.claim.floors_reason else "no floor applies"
+    near = nearest_floor(v)
+    if near is None:
+        return "no cell has a floor comparison (interaction cells only)"
+    c = near.result
+    said = (f"nearest floor {near.floor} in {near.cell}: {near.method} − {near.floor} {effect_text(c)} "
+            f"(δ {_fmt(c.delta)}, p {_p(c.p)})")
+    if v.floor_flag:
+        return f"**{v.floor_flag}** — {said}"
+    if all(t.beaten for t in v.floor_tests if t.role == "favoured"):
+        return f"the favoured methods beat every floor ({', '.join(v.claim.floors)}); {said}"
+    return said
+
+
+FLOOR_HEADER = ("cell", "method", "role", "floor", "n", "method − floor [interval]", "δ", "p (beats it)", "beaten")
+
+
+def _floor_fields(t) -> list[str]:
+    c = t.result
+    return [t.cell, t.method, t.role, t.floor, c.n_detail, effect_text(c), _fmt(c.delta), _p(c.p),
+            "yes" if t.beaten else "no"]
+
+
+def _floors_md(v: ClaimVerdict) -> list[str]:
+    if not v.claim.floors:
+        return [f"Floors: none apply{f': {v.claim.floors_reason}' if v.claim.floors_reason else ''}.", ""]
+    lines = [f"Floors ({', '.join(v.claim.floors)}){f' — {v.claim.floors_reason}' if v.claim.floors_reason else ''}. "
+             f"{_sentence(floor_text(v))}.", ""]
+    if v.floor_tests:
+        lines += ["| " + " | ".join(FLOOR_HEADER) + " |", "|" + "---|" * len(FLOOR_HEADER)]
+        lines += ["| " + " | ".join(_floor_fields(t)) + " |" for t in v.floor_tests]
+        lines += [""]
+    return lines
+
+
+def statement_text(v: ClaimVerdict) -> str:
+    """The claim's statement, marked when it is the suite's question rather than the paper's."""
+    return f"{v.claim.statement} (the suite's question, not the paper's)" if v.claim.origin == "suite" \
+        else v.claim.statement
 
 
 CELL_HEADER = ("cell", "metric", "n", "effect [interval]", "threshold", "p (paper's way)", "Holm p (other way)",
@@ -134,8 +192,9 @@ CELL_HEADER = ("cell", "metric", "n", "effect [interval]", "threshold", "p (pape
 
 
 def _cell_fields(c) -> list[str]:
+    outcome = f"{CONSTRUCTION_CHECK} (holds by construction; not judged)" if c.construction else c.outcome
     return [c.label, c.metric, c.n_detail, effect_text(c), threshold_text(c), _p(c.p), _p(c.p_other_holm),
-            _p(c.p_equivalence), c.outcome, _count(c.units_needed)]
+            _p(c.p_equivalence), outcome, _count(c.units_needed)]
 
 
 def _cells_table_md(v: ClaimVerdict) -> list[str]:
@@ -146,25 +205,82 @@ def _cells_table_md(v: ClaimVerdict) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Difficulty:
+    """One headline score of the unprocessed input (interfered, noisy, clipped, speckled) on this run, beside
+    the paper's own input row where it prints one (SPEC "Findings, not artefacts": difficulty beside the
+    paper's). ``far``: the difference (in the metric's units; a factor when ``ratio``) beyond which this
+    run's input is far easier or harder than the paper's."""
+
+    what: str
+    ours: float
+    paper: float | None
+    higher_is_easier: bool
+    far: float
+    ratio: bool = False
+
+    @property
+    def comparison(self) -> str:
+        """"far easier" / "far harder" / "close" ("" without a paper value)."""
+        if self.paper is None or not np.isfinite(self.ours):
+            return ""
+        if self.ratio:
+            factor = self.ours / self.paper if self.paper else np.inf
+            far = factor > self.far or factor < 1 / self.far
+            ours_higher = factor > 1
+        else:
+            far = abs(self.ours - self.paper) > self.far
+            ours_higher = self.ours > self.paper
+        if not far:
+            return "close"
+        return "far easier" if ours_higher == self.higher_is_easier else "far harder"
+
+
+def difficulty_lines(entries, scale: str) -> list[str]:
+    """The claims page's "Input difficulty" section: a table and one sentence per far-off score."""
+    if not entries:
+        return []
+    lines = ["## Input difficulty beside the paper's", "",
+             f"| the unprocessed input | ours ({scale}) | the paper's | |", "|---|---|---|---|"]
+    for e in entries:
+        paper = _fmt(e.paper) if e.paper is not None else "not printed"
+        lines.append(f"| {e.what} | {_fmt(e.ours)} | {paper} | {e.comparison} |")
+    far = [e for e in entries if e.comparison.startswith("far")]
+    lines.append("")
+    for e in far:
+        how = (f"{e.ours / e.paper:.2g} times" if e.ratio else f"{abs(e.ours - e.paper):.3g} apart")
+        lines.append(f"*Our input is {e.comparison} than the paper's on {e.what} ({_fmt(e.ours)} against "
+                     f"{_fmt(e.paper)}, {how}): a verdict here is about an easier or harder task than the "
+                     f"paper's.*")
+    if not any(e.paper is not None for e in entries):
+        lines.append("The paper prints no input row for these metrics: only ours is shown.")
+    return lines + [""]
+
+
 def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                           cfg: StatsConfig, scale: str, item_noun: str = "items") -> str:
-    parts = [f"# {title}\n", run_facts, "", preamble, "", method_text("", cfg), "",
-             "| claim | statement | verdict | population | scale | summary |", "|---|---|---|---|---|---|"]
-    parts += [f"| {v.claim.id} | {v.claim.statement} | **{v.label}** | {population_text(v, item_noun)} | {scale} "
-              f"| {summary_text(v, cfg, item_noun)} |" for v in verdicts]
+                           cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=()) -> str:
+    parts = [f"# {title}\n", run_facts, "", preamble, "", *difficulty_lines(difficulty, scale),
+             method_text("", cfg), "",
+             "| claim | statement | verdict | floors | population | scale | summary |",
+             "|---|---|---|---|---|---|---|"]
+    parts += [f"| {v.claim.id} | {statement_text(v)} | **{v.label}** | {floor_text(v)} | "
+              f"{population_text(v, item_noun)} | {scale} | {summary_text(v, cfg, item_noun)} |" for v in verdicts]
     for v in verdicts:
-        parts += ["", f"## {v.claim.id}: {v.claim.statement} — {v.label}", "",
-                  f"Population: {population_text(v, item_noun)}. {_sentence(decision_text(v, item_noun))}.", ""]
+        parts += ["", f"## {v.claim.id}: {v.claim.statement} — {v.label}", ""]
+        if v.claim.origin == "suite":
+            parts += ["*The suite's question, not the paper's claim as the paper states it.*", ""]
+        parts += [f"Population: {population_text(v, item_noun)}. {_sentence(decision_text(v, item_noun))}.", ""]
         if v.claim.note:
             parts += [v.claim.note, ""]
         if v.verdict == CONTRADICTED and v.claim.if_contradicted:
             parts += [f"*Why this run may differ from the paper:* {v.claim.if_contradicted}", ""]
         parts += _cells_table_md(v)
+        parts += [""] + _floors_md(v)
     return "\n".join(parts) + "\n"
 
 
 def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                       cfg: StatsConfig, scale: str, item_noun: str = "items") -> str:
+                       cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=()) -> str:
     import re
 
     def md(text):
@@ -172,8 +288,9 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
         return re.sub(r"\*(.+?)\*", r"<i>\1</i>", text)
 
     rows = "".join(
-        f"<tr><td>{v.claim.id}</td><td>{escape(v.claim.statement)}</td>"
+        f"<tr><td>{v.claim.id}</td><td>{escape(statement_text(v))}</td>"
         f"<td style='color:{COLOURS.get(v.verdict, '#6e7781')}'><b>{escape(v.label)}</b></td>"
+        f"<td>{md(floor_text(v))}</td>"
         f"<td>{escape(population_text(v, item_noun))}</td><td>{escape(scale)}</td>"
         f"<td>{escape(summary_text(v, cfg, item_noun))}</td></tr>" for v in verdicts)
     header = "".join(f"<th>{escape(h)}</th>" for h in CELL_HEADER)
@@ -181,9 +298,12 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
     for v in verdicts:
         cells = "".join(
             "<tr>" + "".join(f"<td>{escape(x)}</td>" for x in _cell_fields(c)[:-2])
-            + f"<td style='color:{OUTCOME_COLOURS[c.outcome]}'>{escape(c.outcome)}</td>"
+            + f"<td style='color:{OUTCOME_COLOURS[c.outcome]}'>{escape(_cell_fields(c)[-2])}</td>"
             + f"<td>{escape(_count(c.units_needed))}</td></tr>" for c in v.cells)
-        details += (f"<h4>{v.claim.id}: {escape(v.claim.statement)} — {escape(v.label)}</h4>"
+        floor_header = "".join(f"<th>{escape(h)}</th>" for h in FLOOR_HEADER)
+        floor_rows = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in _floor_fields(t)) + "</tr>"
+                             for t in v.floor_tests)
+        details += (f"<h4>{v.claim.id}: {escape(statement_text(v))} — {escape(v.label)}</h4>"
                     f"<p>Population: {escape(population_text(v, item_noun))}. "
                     f"{escape(_sentence(decision_text(v, item_noun)))}.</p>"
                     + (f"<p>{escape(v.claim.note)}</p>" if v.claim.note else "")
@@ -191,11 +311,25 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
                        if v.verdict == CONTRADICTED and v.claim.if_contradicted else "")
                     + "<table border='1' cellpadding='3' style='border-collapse:collapse'>"
                       f"<tr>{header}</tr>{cells}</table>"
-                    + f"<p>Test: {escape('; '.join(sorted({c.test for c in v.cells})))}.</p>")
-    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>"
+                    + f"<p>Test: {escape('; '.join(sorted({c.test for c in v.cells})))}.</p>"
+                    + f"<p>{md(_floors_md(v)[0])}</p>"
+                    + (f"<table border='1' cellpadding='3' style='border-collapse:collapse'><tr>{floor_header}</tr>"
+                       f"{floor_rows}</table>" if floor_rows else ""))
+    hard = difficulty_lines(difficulty, scale)
+    hard_html = ""
+    if hard:
+        rows_ = "".join(f"<tr><td>{escape(e.what)}</td><td>{_fmt(e.ours)}</td>"
+                        f"<td>{_fmt(e.paper) if e.paper is not None else 'not printed'}</td>"
+                        f"<td>{escape(e.comparison)}</td></tr>" for e in difficulty)
+        sentences = "".join(f"<p>{md(line)}</p>" for line in hard[hard.index("") + 1:] if line.strip()
+                            and not line.startswith("|"))
+        hard_html = (f"<h4>Input difficulty beside the paper's</h4><table border='1' cellpadding='3' "
+                     f"style='border-collapse:collapse'><tr><th>the unprocessed input</th><th>ours ({escape(scale)})"
+                     f"</th><th>the paper's</th><th></th></tr>{rows_}</table>{sentences}")
+    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>{hard_html}"
             f"<p>{md(method_text('', cfg))}</p>"
             "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th>"
-            "<th>statement</th><th>verdict</th><th>population</th><th>scale</th><th>summary</th></tr>"
+            "<th>statement</th><th>verdict</th><th>floors</th><th>population</th><th>scale</th><th>summary</th></tr>"
             f"{rows}</table>{details}\n")
 
 
@@ -250,7 +384,7 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
 
 def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str, run_facts: str, title: str,
                          preamble: str, cfg: StatsConfig, markdown: Path, html: Path, table: Path,
-                         figure: Path, item_noun: str = "items") -> None:
+                         figure: Path, item_noun: str = "items", difficulty=()) -> None:
     """claims.md, claims.html, verdicts.csv and the effects figure of one study."""
     with atomic_output(table, suffix=".csv") as tmp:
         table_rows = verdict_rows(verdicts, study, scale)
@@ -258,8 +392,9 @@ def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str
         table_rows["decision"] = table_rows["claim"].map({v.claim.id: decision_text(v, item_noun) for v in verdicts})
         table_rows.to_csv(tmp, index=False)
     effects_figure(verdicts, Path(figure), title)
-    write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
-    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun))
+    write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale, item_noun,
+                                                difficulty))
+    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun, difficulty))
 
 
 def in_place_of(claims: list[Claim], swaps: dict[str, str], study, rows: pd.DataFrame) -> list[Claim]:
@@ -286,23 +421,47 @@ def in_place_of(claims: list[Claim], swaps: dict[str, str], study, rows: pd.Data
     return out
 
 
+#: marks a claim id carries when it is a variant of the paper's claim (final iterate, unsupervised stopping)
+VARIANT_MARKS = "ᶠᵘ†"
+
+
+def with_paper_facts(claims: list[Claim], declared: dict | None = None) -> list[Claim]:
+    """The claims with what ``papers/claims.yaml`` declares for each (its floors and their reason, whether
+    it is the suite's question): looked up by the claim's id, or by the paper's claim it is a variant of
+    (A1ᵘ -> A1). Floors a claim sets in code are kept; a suite origin set in code is kept."""
+    if declared is None:
+        from .reference import load_quotes
+
+        declared = load_quotes()
+    out = []
+    for claim in claims:
+        entry = declared.get(claim.id) or declared.get(claim.id.rstrip(VARIANT_MARKS)) or {}
+        floors = claim.floors or tuple(entry.get("floors") or ())
+        origin = "suite" if "suite" in (claim.origin, entry.get("origin")) else "paper"
+        out.append(replace(claim, floors=floors, floors_reason=claim.floors_reason or entry.get("floors_reason", ""),
+                           origin=origin))
+    return out
+
+
 def write_study_claims(study, rows: pd.DataFrame, claims: list[Claim], outdir: Path, *, run_facts: str, scale: str,
-                       stats: StatsConfig, preamble: str) -> list[ClaimVerdict]:
+                       stats: StatsConfig, preamble: str, difficulty=()) -> list[ClaimVerdict]:
     """Judge ``claims`` on a study's tidy ``rows`` and write its claims folder (:func:`write_claims_folder`),
-    headed and worded by its declaration (restorebench.studies: title, what its items are)."""
-    claims = in_place_of(claims, stats.in_place_of, study, rows)
+    headed and worded by its declaration (restorebench.studies: title, what its items are); each claim's
+    floors and origin come from ``papers/claims.yaml`` (:func:`with_paper_facts`)."""
+    claims = with_paper_facts(in_place_of(claims, stats.in_place_of, study, rows))
     verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
     write_claims_folder(verdicts, outdir, study=study.id, scale=scale, run_facts=run_facts, title=study.claims_title,
-                        preamble=preamble, cfg=stats, item_noun=study.item_noun)
+                        preamble=preamble, cfg=stats, item_noun=study.item_noun, difficulty=difficulty)
     return verdicts
 
 
 def write_claims_folder(verdicts: list[ClaimVerdict], outdir: Path, *, study: str, scale: str, run_facts: str,
-                        title: str, preamble: str, cfg: StatsConfig, item_noun: str = "items") -> None:
+                        title: str, preamble: str, cfg: StatsConfig, item_noun: str = "items",
+                        difficulty=()) -> None:
     """:func:`write_claims_outputs` into a study's folder: claims.md, claims.html, verdicts.csv and
     figures/claims_effects.png (the paths every study's workflow rule declares)."""
     outdir = Path(outdir)
     write_claims_outputs(verdicts, study=study, scale=scale, run_facts=run_facts, title=title, preamble=preamble,
                          cfg=cfg, markdown=outdir / "claims.md", html=outdir / "claims.html",
                          table=outdir / "verdicts.csv", figure=outdir / "figures" / "claims_effects.png",
-                         item_noun=item_noun)
+                         item_noun=item_noun, difficulty=difficulty)

@@ -122,8 +122,10 @@ def claim_summaries(verdicts_csv: Path) -> list[dict]:
             cell = cells.loc[cells["units_needed"].fillna(np.inf).idxmin()]
         else:
             cell = cells.iloc[0]
+        origin = first.get("origin", "paper")
         summaries.append({
             "claim": str(claim), "statement": first["statement"], "label": label,
+            "origin": origin if isinstance(origin, str) else "paper",
             "population": first["population"],
             "deciding": f"{cell['cell']}: {cell['effect']:.3g} [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}] "
                         f"{cell['metric']}, n = {cell['n_detail']}"})
@@ -141,6 +143,8 @@ def headline_table(reference: Path, link_base: str, quotes: dict | None = None) 
         for c in claim_summaries(Path(reference) / study / "verdicts.csv"):
             quote = (quotes or {}).get(c["claim"]) or {}
             paper = f"“{quote['quote']}” ({quote['where']})" if quote.get("quote") else "–"
+            if c["origin"] == "suite":
+                paper = f"*the suite's question, not the paper's claim*{f' — the paper: {paper}' if paper != '–' else ''}"
             link = f"{link_base}/{study}/claims.md#{_anchor(c['claim'], c['statement'], c['label'])}"
             rows.append(f"| [{c['claim']}]({link}) {c['statement']} | **{c['label']}** ({c['population']}) | "
                         f"{c['deciding']} | {paper} |")

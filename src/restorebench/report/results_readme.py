@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..files import write_text
-from .verdicts import OUTCOMES, row_label
+from .verdicts import CONSTRUCTION_CHECK, OUTCOMES, row_label
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
@@ -15,11 +15,14 @@ def verdict_summary(verdicts: pd.DataFrame) -> list[str]:
     for claim, cells in verdicts.groupby("claim", sort=False):
         first = cells.iloc[0]
         counts = cells["outcome"].value_counts()
-        outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in OUTCOMES if k in counts)
+        outcome = "; ".join(f"{counts[k]} of {len(cells)} cells {k}" for k in (*OUTCOMES, CONSTRUCTION_CHECK)
+                            if k in counts)
         verdict = row_label(first)
         population = first.get("population", ", ".join(sorted(set(cells["n_detail"].astype(str)))))
         decision = first.get("decision", "")
-        lines.append(f"| {claim} | {first['statement']} | **{verdict}** | {population} | {first['scale']} "
+        statement = first["statement"] + (" — *the suite's question, not the paper's*"
+                                          if first.get("origin") == "suite" else "")
+        lines.append(f"| {claim} | {statement} | **{verdict}** | {population} | {first['scale']} "
                      f"| {outcome}. {decision} |")
     return lines
 
@@ -46,7 +49,7 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
         return p.relative_to(base) if p.is_relative_to(base) else p
 
     metrics = pd.read_csv(s2_metrics_csv)
-    fits = metrics[metrics["method"] != "input"].drop_duplicates(["task", "dataset", "method", "item"])
+    fits = metrics[metrics["stopping"] != "none"].drop_duplicates(["task", "dataset", "method", "item"])
     lines = ["# Results of this run", "", run_facts, "",
              f"S2 fits: {len(fits)} (task × dataset × prior × clip), {fits['wall_seconds'].sum() / 60:.1f} "
              f"minutes of fitting (wall time summed over the fits) on "

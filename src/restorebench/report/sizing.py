@@ -5,11 +5,12 @@ effect of at least one standard deviation of their paired differences beyond the
 the verdict rules of :mod:`.verdicts` that is a function of the number of cells k alone:
 
 * *held* needs every cell's one-sided test at alpha: by the union bound, k cells at 1 SD each need
-  n units with 1 - k (1 - power_t(n)) >= 0.8;
-* *contradicted* needs one cell at alpha / k (Holm's first step): power_t(n) >= 0.8 at that level;
+  n units with 1 - k (1 - power(n)) >= 0.8;
+* *contradicted* needs one cell at alpha / k (Holm's first step): power(n) >= 0.8 at that level;
 
-with power_t the non-central t power that :func:`.verdicts.t_power` uses for the sign-flip test, and never
-fewer than the exact test's floor (2^-n <= level). A claim is *covered* by the criterion when the run's own
+with power the sign test's exact binomial power (:func:`.verdicts.sign_power`, P(d beyond the threshold)
+planned under a normal model: 0.84 at 1 SD), and never fewer than the exact test's floor (2^-n <= level).
+The binomial power is a saw-tooth in n; the smallest n that reaches the target is given. A claim is *covered* by the criterion when the run's own
 estimate (``claim_units_needed`` of verdicts.csv) is at most this n -- its effect is at least 1 SD -- and
 its study then needs n units; claims with smaller effects are listed with the units their estimate needs.
 

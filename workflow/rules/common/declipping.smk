@@ -3,7 +3,7 @@
 
 S4 = config["scales"][SCALE]["s4"]
 S4CFG = config["s4"]
-S4_FIGURE5 = registered("S4", "declipper", "s4.figure5", S4CFG["figure5"])
+S4_FIGURE5 = with_floors("S4", "declipper", registered("S4", "declipper", "s4.figure5", S4CFG["figure5"]))
 S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
 S4_D = [str(d) for d in S4["d"]]
 # the music declippers and the toy's networks are trained once per seed (Figure 5 trains one per cell)
@@ -43,7 +43,7 @@ def s4_synthetic_options():
 
 S4M = S4["music"]
 S4MCFG = S4CFG["music"]
-S4_MUSIC_METHODS = registered("S4", "declipper", "s4.music.methods", S4MCFG["methods"])
+S4_MUSIC_METHODS = with_floors("S4", "declipper", registered("S4", "declipper", "s4.music.methods", S4MCFG["methods"]))
 S4_REAL = config["data_source"] == "real"
 # the files' names: embedded corpus names, or real_data keys (whose entries give the dataset's name)
 S4_MUSIC_DATASETS = list(S4MCFG["real_datasets"] if S4_REAL else S4MCFG["datasets"])

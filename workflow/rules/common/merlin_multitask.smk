@@ -22,7 +22,8 @@ S3_RUNS = sorted(
     {(m, p, s) for m in S3_MODELS for p in S3_PCTS for s in S3_SEEDS}
     | {(m, S3_LOW, s) for m in S3_TABLE2 for s in S3_SEEDS}
 )
-S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS]
+S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS] + [
+    f"results/s3/scores/threshold/{p}pct/seed{s}.tsv" for p in S3_PCTS for s in S3_SEEDS if float(p) > 0]
 S3_REAL = config["data_source"] == "real"
 # real data has no true reflectivity: the despeckling table needs the simulation
 S3_DESPECKLERS = [] if S3_REAL else list(S3CFG["despecklers"])
