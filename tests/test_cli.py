@@ -86,7 +86,8 @@ COMMANDS = {
     "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-floor", "s3-despeckle-eval", "s3-report", "s3-figure2",
     "s3-claims", "despeckle", "map-buildings",
     "s4-synthetic", "s4-toy", "s4-music-train", "s4-music-eval", "s4-report", "s4-claims", "clip", "declip",
-    "score-audio", "restore-audio", "collect", "results-readme", "compare-runs", "plan-scale", "publish-reference", "fetch", "extract",
+    "score-audio", "restore-audio", "collect", "results-readme", "compare-runs", "plan-scale", "publish-reference",
+    "training-report", "headline", "fetch", "extract",
     "bench",
 }
 

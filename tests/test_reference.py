@@ -132,3 +132,34 @@ def test_the_headline_shows_the_floor_flag_and_marks_the_suites_questions(tmp_pa
     assert f"**held — {FLOOR_DOES_AS_WELL}**" in floor_row and "“ours is best”" in floor_row
     suite_row = next(r for r in table.splitlines() if r.startswith("| [s1-S]"))
     assert "*the suite's question, not the paper's claim* — the paper: “ours is fast”" in suite_row
+
+
+def test_the_headline_can_show_beside_each_published_verdict_what_a_newer_runs_checks_say(tmp_path):
+    import pandas as pd
+
+    from restorebench.report.reference import HEADLINE_BEGIN, HEADLINE_END, rewrite_headline
+    from restorebench.report.verdicts import FLOOR_DOES_AS_WELL
+
+    columns = dict(statement="s", metric="snr", lower=-0.1, upper=0.1, n_detail="8", population="8 clips",
+                   units_needed=5.0, verdict="held", verdict_reason="", cell="c", effect=0.5, ci_low=0.2,
+                   ci_high=0.9)
+    reference, newer = tmp_path / "ref", tmp_path / "new"
+    for study in ("s1", "s2", "s3", "s4"):
+        (reference / study).mkdir(parents=True)
+        (newer / study).mkdir(parents=True)
+        claims = ["A1", "A1†"] if study == "s2" else [f"{study}-X"]
+        pd.DataFrame([{**columns, "claim": c} for c in claims]).to_csv(reference / study / "verdicts.csv", index=False)
+        now = ["A1", "A1ᶠ"] if study == "s2" else [f"{study}-X"]
+        pd.DataFrame([{**columns, "claim": c, "claim_floor_flag": FLOOR_DOES_AS_WELL if c == "A1" else "",
+                       "floor_nearest": "wiener", "floor_effect": -1.0, "floor_ci_low": -2.0, "floor_ci_high": 0.5,
+                       "floor_delta": 0.1} for c in now]).to_csv(newer / study / "verdicts.csv", index=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# top\n\n{HEADLINE_BEGIN}\nold\n{HEADLINE_END}\n")
+    assert rewrite_headline(readme, reference, newer, "quick at abc", note="Made before the checks.")
+    text = readme.read_text()
+    assert "Made before the checks." in text and "| quick at abc: verdict, floors and training checks |" in text
+    # the old A1 (final iterate) is now A1ᶠ; the old A1† (oracle-stopped) is now A1, the paper's protocol
+    old_a1 = next(r for r in text.splitlines() if r.startswith("| [A1]"))
+    old_dagger = next(r for r in text.splitlines() if r.startswith("| [A1†]"))
+    assert "(now A1ᶠ) **held**; nearest floor wiener: -1 [-2, 0.5] snr" in old_a1
+    assert f"(now A1) **held — {FLOOR_DOES_AS_WELL}**" in old_dagger

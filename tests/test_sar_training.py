@@ -108,3 +108,36 @@ def test_bad_training_data_is_named(tmp_path):
     with pytest.raises(FloatingPointError, match="loss became nan"):
         train_model(torch.nn.Linear(1, 1), lambda m, b: m(b[0]).mean() * float("nan"),
                     (np.ones((2, 1), np.float32),), OptimConfig(epochs=1), {}, tmp_path / "nan", progress=False)
+
+
+def test_the_plateau_rule_reads_the_last_fifth_of_the_validation_curve():
+    from restorebench.methods.training import plateau
+
+    flat = [1.0, 0.5, 0.4, 0.39, 0.389, 0.3889, 0.3888, 0.38875, 0.38872, 0.38871]
+    assert plateau(flat) == (True, pytest.approx((0.38875 - 0.38871) / 0.38875))
+    falling = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1]
+    at, improvement = plateau(falling)
+    assert not at and improvement == pytest.approx((0.2 - 0.1) / 0.2)
+    assert plateau([0.5]) == (None, pytest.approx(float("nan"), nan_ok=True))
+    assert plateau([]) [0] is None
+    # two epochs: the last one against the first
+    assert plateau([1.0, 0.999])[0] and not plateau([1.0, 0.9])[0]
+
+
+def test_holdout_keeps_whole_groups_out_and_training_records_the_validation_curve(tmp_path):
+    from restorebench.methods.training import holdout
+
+    groups = np.repeat(np.arange(10), 3)
+    held = holdout(groups, 0.2, 0)
+    assert held.sum() == 6 and all(held[groups == g].all() or not held[groups == g].any() for g in range(10))
+    assert not holdout(np.zeros(5), 0.5, 0).any()                 # one group: nothing to hold out
+    assert not holdout(groups, 0.0, 0).any()
+    x, y = _toy()
+    net = RFINetConfig("difnet", SIZES["difnet"])
+    _, history = train(net, OptimConfig(**OPTIM), x[:-2], y[:-2], tmp_path / "w.pt", tmp_path / "v",
+                       progress=False, validation=(x[-2:], y[-2:]))
+    _, plain = train(net, OptimConfig(**OPTIM), x[:-2], y[:-2], tmp_path / "p.pt", tmp_path / "p", progress=False)
+    assert len(history.validation) == len(history) == 3 and plain.validation == []
+    assert history == plain                     # recording the validation loss leaves training as it was
+    saved = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert saved["validation"] == history.validation and saved["steps"] == history.steps > 0

@@ -493,3 +493,26 @@ def test_the_claims_page_sets_the_inputs_difficulty_beside_the_papers():
     none = render_claims_markdown([v], "", "T", "", CFG, "quick", difficulty=[Difficulty("input SNR", 3.0, None,
                                                                                           True, 0.0)])
     assert "The paper prints no input row" in none
+
+
+def test_a_cell_using_a_network_without_a_plateau_or_worse_than_the_input_is_not_a_verdict():
+    from restorebench.report.training import entry, training_flag, with_input_check
+
+    entries = [entry("net", 0, "", {}, [1.0, 0.5, 0.3], [0.9, 0.5, 0.2], 30),       # still falling
+               entry("net", 1, "", {}, [1.0, 0.5, 0.5], [0.9, 0.5, 0.499], 30),     # at a plateau
+               entry("old", 0, "10%", {"condition": "10%"}, [1.0, 0.9], [0.5, 0.5], 20)]
+    table = with_input_check(entries, lambda e: (e["network"] != "old", "test"))
+    table["applies_to"] = [{}, {}, {"condition": "10%"}]
+    assert list(table["plateau"]) == ["no", "yes", "yes"]
+    v = evaluate_claim(scores({"net": BASE + 1 + NOISE, "old": BASE}, condition="10%"),
+                       claim_of(Cell("snr", "snr", "net", "old", {"condition": "10%"})))
+    flag = training_flag(table, v.claim.cells)
+    assert flag == "not a verdict: net: no plateau (seed 0); old: worse than the unprocessed input (seed 0)"
+    v.training_flag = flag
+    assert v.label == f"{flag} (the statistics read held)"
+    assert verdict_rows([v], "SX", "t").iloc[0]["claim_training_flag"] == flag
+    # a network trained for another condition is not this cell's
+    other = evaluate_claim(scores({"net": BASE + 1 + NOISE, "old": BASE}, condition="100%"),
+                           claim_of(Cell("snr", "snr", "net", "old", {"condition": "100%"})))
+    assert training_flag(table, other.claim.cells) == "not a verdict: net: no plateau (seed 0)"
+    assert training_flag(table[table["seed"] == 1], other.claim.cells) == ""

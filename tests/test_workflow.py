@@ -240,11 +240,14 @@ def test_compare_runs_on_the_tiny_run_and_on_a_copy_whose_tidy_rows_were_altered
                  "--music-example", str(s4 / "music" / "mc-eq" / "seed0.example.npz"), "--example-method", "mc-eq",
                  "--outdir", str(same / "s4"), "--run-facts", "altered"]) == 0
     assert main(["s4-claims", "--metrics", str(altered), "--outdir", str(same / "s4"), "--scale", "tiny",
-                 "--run-facts", "altered"]) == 0
+                 "--training", str(s4 / "tables" / "training.csv"), "--run-facts", "altered"]) == 0
     capsys.readouterr()
     assert main(["compare-runs", str(results), str(same)]) == 1
     out = capsys.readouterr().out
-    assert "verdict D3: inconclusive -> held" in out and "verdicts differ in S4" in out
+    # tiny's networks have no established plateau: D3 is no verdict either way, but its statistics moved
+    line = next(l for l in out.splitlines() if "verdict D3:" in l)
+    assert "the statistics read inconclusive" in line and "the statistics read held" in line, out
+    assert "verdicts differ in S4" in out
     assert "cell music.csv [" in out and "S1: same verdicts" in out
 
 
@@ -284,6 +287,19 @@ def test_every_claims_page_shows_floors_and_the_inputs_difficulty(workdir):
     s1 = (workdir / "results" / "s1" / "claims.md").read_text()
     assert "interfered image PSNR, same sensor (dB)" in s1 and "11.4" in s1      # beside Table 4's 11.36
     assert "position-mask" in s1
+    # every trained network's plateau status, from its recorded curves; a claim on an unconverged network
+    # is not a verdict (tiny trains one or two epochs: no plateau is established)
+    for study in ("s1", "s3", "s4"):
+        page = (workdir / "results" / study / "claims.md").read_text()
+        training = pd.read_csv(workdir / "results" / study / "tables" / "training.csv")
+        assert "## Trained networks" in page and len(training) > 0
+        assert set(training["plateau"]) <= {"yes", "no", "unknown"} and training["steps"].gt(0).all()
+        assert (workdir / "results" / study / "figures" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+        verdicts = pd.read_csv(workdir / "results" / study / "verdicts.csv")
+        assert verdicts["claim_training_flag"].fillna("").str.startswith("not a verdict").any(), study
+    s1_training = pd.read_csv(workdir / "results" / "s1" / "tables" / "training.csv")
+    assert s1_training["validation_loss"].notna().all()          # whole training scenes held out
+    assert "No trained network enters these claims" in (workdir / "results" / "s2" / "claims.md").read_text()
 
 
 def test_report_and_rerun_after_interruption(workdir):

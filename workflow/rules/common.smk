@@ -27,7 +27,7 @@ def training_options(training):
         f"--weight-decay {training['weight_decay']} --lr-step-epochs {training['lr_step_epochs']} "
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
         + (f" --lr-milestones {' '.join(map(str, training['lr_milestones']))}" if training.get("lr_milestones") else "")
-        + f" --precision {config['precision']}"
+        + f" --precision {config['precision']} --validation-share {training.get('validation_share', 0.1)}"
     )
 
 

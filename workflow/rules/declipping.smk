@@ -291,7 +291,8 @@ rule s4_report:
 rule s4_claims:
     localrule: True
     input:
-        "results/s4/metrics.csv",
+        metrics="results/s4/metrics.csv",
+        training="results/s4/tables/training.csv",
     output:
         md="results/s4/claims.md",
         verdicts="results/s4/verdicts.csv",
@@ -318,5 +319,32 @@ rule s4_claims:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s4-claims --metrics {input} --outdir results/s4 {params.stats} --d1-margin-db {params.margin} "
+        "restorebench s4-claims --metrics {input.metrics} --training {input.training} --outdir results/s4 "
+        "{params.stats} --d1-margin-db {params.margin} "
         "--run-facts {params.facts} 2> {log}"
+
+
+# every trained network's curves and whether it beats the unprocessed input (report/training.py): the
+# claims take it, and a cell using a network without a plateau is not a verdict
+rule s4_training:
+    localrule: True
+    input:
+        metrics="results/s4/metrics.csv",
+        weights=[f"results/s4/models/music/{m}/seed{s}.pt" for m in S4_MUSIC_METHODS if m in S4_TRAINED
+                 for s in S4_SEEDS]
+        + [f"results/s4/models/figure5/{m}/d{d}/v{v}.pt" for m in S4_FIGURE5 if m in S4_TRAINED
+           for d in S4_D for v in S4_V],
+        toy=[f"results/s4/toy/seed{s}.examples.npz" for s in S4_SEEDS],
+    output:
+        csv="results/s4/tables/training.csv",
+        md="results/s4/tables/training.md",
+        figure="results/s4/figures/training_curves.png",
+    params:
+        facts=quoted(S4_RUN_FACTS),
+    log:
+        "results/logs/s4_training.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench training-report --study S4 --metrics {input.metrics} --weights {input.weights}"
+        " --toy-examples {input.toy} --outdir results/s4 --run-facts {params.facts} 2> {log}"

@@ -237,7 +237,8 @@ rule s3_figure2:
 rule s3_claims:
     localrule: True
     input:
-        "results/s3/metrics.csv",
+        metrics="results/s3/metrics.csv",
+        training="results/s3/tables/training.csv",
     output:
         md="results/s3/claims.md",
         verdicts="results/s3/verdicts.csv",
@@ -263,4 +264,27 @@ rule s3_claims:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s3-claims --metrics {input} --outdir results/s3 {params.stats} --run-facts {params.facts} 2> {log}"
+        "restorebench s3-claims --metrics {input.metrics} --training {input.training} --outdir results/s3 "
+        "{params.stats} --run-facts {params.facts} 2> {log}"
+
+
+# every trained network's curves and whether it beats the unprocessed input (report/training.py): the
+# claims take it, and a cell using a network without a plateau is not a verdict
+rule s3_training:
+    localrule: True
+    input:
+        metrics="results/s3/metrics.csv",
+        weights=[f"results/s3/models/{m}/{p}pct/seed{s}.pt" for m, p, s in S3_RUNS],
+    output:
+        csv="results/s3/tables/training.csv",
+        md="results/s3/tables/training.md",
+        figure="results/s3/figures/training_curves.png",
+    params:
+        facts=quoted(S3_RUN_FACTS),
+    log:
+        "results/logs/s3_training.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench training-report --study S3 --metrics {input.metrics} --weights {input.weights}"
+        " --outdir results/s3 --run-facts {params.facts} 2> {log}"

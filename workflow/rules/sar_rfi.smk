@@ -178,6 +178,7 @@ rule s1_tables:
     input:
         metrics="results/s1/metrics.csv",
         calibration=S1_CALIBRATION,
+        training="results/s1/tables/training.csv",
     output:
         md=expand("results/s1/tables/table{n}.md", n=[4, 5]),
         csv=expand("results/s1/tables/table{n}.csv", n=[4, 5]),
@@ -255,6 +256,7 @@ rule s1_claims:
     input:
         metrics="results/s1/metrics.csv",
         calibration=S1_CALIBRATION,
+        training="results/s1/tables/training.csv",
     output:
         md="results/s1/claims.md",
         verdicts="results/s1/verdicts.csv",
@@ -282,5 +284,27 @@ rule s1_claims:
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s1-claims --metrics {input.metrics} {params.calibration} "
+        "restorebench s1-claims --metrics {input.metrics} {params.calibration} --training {input.training} "
         "--outdir results/s1 --c4-margin-db {params.margin} {params.stats} --run-facts {params.facts} 2> {log}"
+
+
+# every trained network's curves and whether it beats the unprocessed input (report/training.py): the
+# claims take it, and a cell using a network without a plateau is not a verdict
+rule s1_training:
+    localrule: True
+    input:
+        metrics="results/s1/metrics.csv",
+        weights=[f"results/s1/models/{m}/seed{s}.pt" for m in S1_TRAINED for s in S1_SEEDS],
+    output:
+        csv="results/s1/tables/training.csv",
+        md="results/s1/tables/training.md",
+        figure="results/s1/figures/training_curves.png",
+    params:
+        facts=quoted(S1_RUN_FACTS),
+    log:
+        "results/logs/s1_training.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench training-report --study S1 --metrics {input.metrics} --weights {input.weights}"
+        " --outdir results/s1 --run-facts {params.facts} 2> {log}"

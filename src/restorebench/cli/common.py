@@ -270,6 +270,10 @@ def add_stats_options(p) -> None:
     p.add_argument("--in-place-of", action="append", default=[], metavar="NAMED=YOURS",
                    help="judge method YOURS wherever a claim names method NAMED (e.g. difnet=my-difnet: your "
                         "variant of the paper's method), repeatable; the page says which (default: none)")
+    p.add_argument("--training", default=None,
+                   help="the study's training table (tables/training.csv, restorebench training-report): a claim "
+                        "cell using a network without a plateau, or one worse than the input, is not a verdict "
+                        "(default: none: no training check)")
     p.add_argument("--scale", default="", help="scale preset the scores were obtained at (tiny, quick, paper), "
                                                "printed with each verdict (default: %(default)r)")
     add_run_facts_option(p)
@@ -335,6 +339,10 @@ def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4
                    help="bf16: the network's forward passes under bfloat16 autocast (about half the activation "
                         "memory on a GPU), losses, weights and optimiser state in fp32 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed (default: %(default)s)")
+    p.add_argument("--validation-share", type=float, default=0.1,
+                   help="share of the training data (whole scenes, recordings or signals) held out to record "
+                        "the validation loss per epoch, the plateau check's curve; S3 uses its validation area "
+                        "instead (default: %(default)s)")
     add_device_option(p)
     add_threads_option(p)
 

@@ -46,7 +46,8 @@ def cmd_s4_music_train(a):
 
     common.threads(a.threads)
     music_train_job(a.method, [Path(p) for p in a.train], a.fractions, MusicSizes(a.segment, a.hop), _net_config(a),
-                    common.optim_config(a), Path(a.output), Path(a.checkpoint_dir), resolve_device(a.device))
+                    common.optim_config(a), Path(a.output), Path(a.checkpoint_dir), resolve_device(a.device),
+                    validation_share=a.validation_share)
 
 
 def cmd_s4_music_eval(a):
@@ -74,7 +75,8 @@ def cmd_s4_report(a):
 def cmd_s4_claims(a):
     from ..experiments.declipping_report import write_claims
 
-    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a), a.d1_margin_db)
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a), a.d1_margin_db,
+                 training=Path(a.training) if a.training else None)
 
 
 def add_net_options(p) -> None:

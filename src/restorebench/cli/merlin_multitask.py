@@ -88,7 +88,8 @@ def cmd_s3_figure2(a):
 def cmd_s3_claims(a):
     from ..experiments.merlin_multitask_report import write_claims
 
-    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a))
+    write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, common.stats(a),
+                 training=Path(a.training) if a.training else None)
 
 
 def _s3_model(checkpoint: str, slc, input_name: str):

@@ -37,7 +37,10 @@ def cmd_s1_train(a):
     from ..files import load_npz
     from ..devices import resolve_device
     from ..methods.rfi_suppression import feature_meta
+    import numpy as np
+
     from ..methods.train_rfi import TARGET_ARRAYS, RFINetConfig, train
+    from ..methods.training import holdout
 
     common.threads(a.threads)
     net = RFINetConfig(a.model, common.key_values(a.param, "--param"))
@@ -47,8 +50,11 @@ def cmd_s1_train(a):
                          f"s1-training-images")
     features = feature_meta(int(images["feature_n_fft"]), int(images["feature_hop"]))
     features["normalisation"] = str(images["feature_normalisation"])
-    train(net, common.optim_config(a), images["features"], images[TARGET_ARRAYS[net.target]], Path(a.output),
-          Path(a.checkpoint_dir), resolve_device(a.device), progress=True, features=features)
+    x, y = images["features"], images[TARGET_ARRAYS[net.target]]
+    # whole training scenes held out for the plateau check (images written before the scene index: none)
+    held = holdout(images["scene"], a.validation_share, a.seed) if "scene" in images else np.zeros(len(x), bool)
+    train(net, common.optim_config(a), x[~held], y[~held], Path(a.output), Path(a.checkpoint_dir),
+          resolve_device(a.device), progress=True, features=features, validation=(x[held], y[held]))
 
 
 def cmd_s1_evaluate(a):
@@ -89,7 +95,8 @@ def cmd_s1_claims(a):
     from ..experiments.sar_rfi_report import write_claims
 
     write_claims(Path(a.metrics), Path(a.outdir), a.run_facts, a.scale, a.c4_margin_db, common.stats(a),
-                 calibration=Path(a.notch_calibration) if a.notch_calibration else None)
+                 calibration=Path(a.notch_calibration) if a.notch_calibration else None,
+                 training=Path(a.training) if a.training else None)
 
 
 def cmd_s1_audit(a):

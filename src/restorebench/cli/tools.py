@@ -174,6 +174,33 @@ def cmd_publish_reference(a):
     print(f"{len(written)} files in {a.output}")
 
 
+def cmd_headline(a):
+    from ..report.reference import rewrite_headline
+
+    if not rewrite_headline(Path(a.readme), Path(a.reference), Path(a.checks) if a.checks else None,
+                            a.checks_name, a.note):
+        raise ValueError(f"{a.readme}: no headline markers to write between")
+    print(f"{a.readme}: headline rewritten from {a.reference}" + (f" with the checks of {a.checks}" if a.checks else ""))
+
+
+def cmd_training_report(a):
+    from ..report.training import write_training
+    from ..studies import study
+
+    declared = study(a.study)
+    weights = [Path(p) for p in a.weights]
+    if a.study == "S1":
+        from ..experiments.sar_rfi_report import training_table
+        table = training_table(weights, Path(a.metrics))
+    elif a.study == "S3":
+        from ..experiments.merlin_multitask_report import training_table
+        table = training_table(weights, Path(a.metrics))
+    else:
+        from ..experiments.declipping_report import training_table
+        table = training_table(weights, [Path(p) for p in a.toy_examples], Path(a.metrics))
+    write_training(table, Path(a.outdir), f"{declared.id} {declared.title}", a.run_facts)
+
+
 def cmd_fetch(a):
     from ..data.real import fetch
 
@@ -314,6 +341,39 @@ def _add_publish_reference(sub) -> None:
                                     "from the published verdicts (default: none)")
 
 
+def _add_headline(sub) -> None:
+    """``restorebench headline``: rewrite the README's headline table from a published reference."""
+    p = common.add_command(sub, "headline", "rewrite the README's headline table from a published reference "
+                                            "(and what a newer run's floors and training checks say)", cmd_headline,
+                           "publish-reference --readme writes the same table when it publishes; this rewrites it "
+                           "without republishing, e.g. to show beside each published verdict what a newer run's "
+                           "floors and training checks say (--checks).")
+    p.add_argument("reference", help="the published reference folder, e.g. docs/results/standard")
+    p.add_argument("--readme", default="README.md", help="README with the headline markers (default: %(default)s)")
+    p.add_argument("--checks", help="a newer run's results folder: its verdicts add a column (default: none)")
+    p.add_argument("--checks-name", default="newer run", help="the column's name, e.g. 'quick at abc1234' "
+                                                                "(default: %(default)r)")
+    p.add_argument("--note", default="", help="a paragraph above the table (default: none)")
+
+
+def _add_training_report(sub) -> None:
+    """``restorebench training-report``: a study's training table and curves (plateau, beats the input)."""
+    p = common.add_command(sub, "training-report", "a study's training table (tables/training.csv, .md) and curves "
+                                                   "(figures/training_curves.png): plateau and input check per network",
+                           cmd_training_report,
+                           "Reads each network's recorded training and validation loss from its weights (the S4 "
+                           "toy's from its examples file) and the study's collected metrics, for whether each "
+                           "network beats the unprocessed input. A claim cell using a network without a plateau, "
+                           "or one worse than the input, is then not a verdict (the claims commands' --training).")
+    p.add_argument("--study", required=True, choices=("S1", "S3", "S4"), help="the study (S2 trains no network)")
+    p.add_argument("--metrics", required=True, help="the study's collected metrics.csv")
+    p.add_argument("--weights", nargs="*", default=[], help="the trained networks' weights files (default: none)")
+    p.add_argument("--toy-examples", nargs="*", default=[],
+                   help="S4: the toy's examples files (seed<k>.examples.npz) (default: none)")
+    p.add_argument("--outdir", required=True, help="study folder (results/sN): tables/ and figures/ are written in it")
+    common.add_run_facts_option(p)
+
+
 def _add_fetch(sub) -> None:
     """``restorebench fetch``: download a file and verify its size and sha256."""
     p = common.add_command(sub, "fetch", "download a file and verify its size and sha256", cmd_fetch,
@@ -349,5 +409,7 @@ def register(sub) -> None:
     _add_compare_runs(sub)
     _add_plan_scale(sub)
     _add_publish_reference(sub)
+    _add_training_report(sub)
+    _add_headline(sub)
     _add_fetch(sub)
     _add_extract(sub)

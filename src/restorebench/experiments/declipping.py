@@ -62,6 +62,21 @@ def run_declipper(method: str | None, y: np.ndarray, mu: np.ndarray, model=None,
                      for row, m, r in zip(y, mu, rows)]).astype(np.float32)
 
 
+def validation_signals(cfg, sizes: SyntheticSizes, d: int, v: float, seed: int) -> tuple:
+    """The trainer's validation arrays for a synthetic training: fresh signals of the same d-sparse model,
+    clipped alike (seed + 2: the test signals are seed + 1), a tenth as many as the training ones (at least
+    8), in the objective's own form (no clean signal for a self-supervised one)."""
+    count = max(8, sizes.train_signals // 10)
+    held = clipped_set(sparse_dct_signals(count, sizes.length, d, seed + 2, sizes.band), v)
+    return training_arrays_for(cfg, held)
+
+
+def training_arrays_for(cfg, data: dict) -> tuple:
+    from ..methods.declipping import training_arrays
+
+    return training_arrays(cfg, data["y"], data["mu"], data["clean"])
+
+
 def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path,
                   checkpoint_dir: Path, device, seed: int = 0, weights: Path | None = None,
                   progress: bool = True) -> None:
@@ -80,10 +95,11 @@ def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, opt
         cfg = replace(net, objective=spec.params["objective"])
         data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
         arrays = training_arrays(cfg, data["y"], data["mu"], data["clean"])
+        held = validation_signals(cfg, sizes, d, v, seed)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(weights) if weights else Path(tmp) / "weights.pt"
             train(cfg, optim, arrays, path, checkpoint_dir, device,
-                  progress=f"{method} d={d} {_fraction_label(v)}" if progress else False)
+                  progress=f"{method} d={d} {_fraction_label(v)}" if progress else False, validation=held)
             _, model = load_trained(path)
     # the data model's band, which only the model-aware ceiling (dct-ls) reads; A-SPADE's frame fitted to the
     # short synthetic signals (a power-of-two window of at most half the signal, hop a quarter of it)
@@ -119,6 +135,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
 
     from ..files import save_npz
     from ..methods.declipping import declip, load_trained, train, training_arrays
+    from ..methods.training import load_weights
 
     data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
     clean = sparse_dct_signals(sizes.test_signals, sizes.length, d, seed + 1, sizes.band)
@@ -129,7 +146,14 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             train(cfg, optim, training_arrays(cfg, data["y"], data["mu"], data["clean"]), Path(tmp) / "w.pt",
-                  Path(checkpoint_dir) / name, device, progress=f"toy {name}" if progress else False)
+                  Path(checkpoint_dir) / name, device, progress=f"toy {name}" if progress else False,
+                  validation=validation_signals(cfg, sizes, d, v, seed))
+            # the weights are temporary: their curves go with the examples, for the training table
+            trained, side = load_weights(Path(tmp) / "w.pt"), "biased" if bias else "free"
+            kept[f"history_{side}"] = np.asarray(trained["history"], dtype=np.float64)
+            kept[f"validation_{side}"] = np.asarray(trained.get("validation", []), dtype=np.float64)
+            kept[f"steps_{side}"] = np.asarray(int(trained.get("steps", 0)))
+            kept["objective"] = np.asarray(net.objective)
             _, model = load_trained(Path(tmp) / "w.pt")
             seconds = time.perf_counter() - start
         for scale in TOY_SCALES:
@@ -178,7 +202,7 @@ def music_training_set(paths: list[Path], fractions: list[float], sizes: MusicSi
     from ..data.clipping import segments as cut
     from ..physics.clipping import clip_to_fraction
 
-    ys, mus, cleans = [], [], []
+    ys, mus, cleans, recordings = [], [], [], []
     for _, _, clips, _, _ in _load_clips(paths):
         for k, clip in enumerate(clips):
             y, _, mu = clip_to_fraction(clip[None], fractions[k % len(fractions)])
@@ -186,13 +210,17 @@ def music_training_set(paths: list[Path], fractions: list[float], sizes: MusicSi
             ys.append(pieces)
             cleans.append(cut(clip[None], sizes.segment, sizes.hop))
             mus.append(np.full(len(pieces), float(mu[0, 0]), dtype=np.float32))
-    return {"y": np.concatenate(ys), "mu": np.concatenate(mus), "clean": np.concatenate(cleans)}
+            recordings.append(np.full(len(pieces), len(recordings)))
+    return {"y": np.concatenate(ys), "mu": np.concatenate(mus), "clean": np.concatenate(cleans),
+            "recording": np.concatenate(recordings)}
 
 
 def music_train_job(method: str, train_paths: list[Path], fractions: list[float], sizes: MusicSizes, net, optim,
-                    output: Path, checkpoint_dir: Path, device, progress: bool = True) -> None:
+                    output: Path, checkpoint_dir: Path, device, progress: bool = True,
+                    validation_share: float = 0.1) -> None:
     """Train one registered S4 declipper on the clipped training recordings (the self-supervised objectives
-    never see the clean segments: methods.declipping.training_arrays)."""
+    never see the clean segments: methods.declipping.training_arrays); ``validation_share`` of the
+    recordings (whole recordings: their segments overlap) are held out for the validation loss."""
     from dataclasses import replace
 
     from ..methods.declipping import train, training_arrays
@@ -201,9 +229,14 @@ def music_train_job(method: str, train_paths: list[Path], fractions: list[float]
     if not spec.trained:
         raise ValueError(f"S4 declipper {method!r} is not trained")
     cfg = replace(net, objective=spec.params["objective"])
+    from ..methods.training import holdout
+
     data = music_training_set(train_paths, fractions, sizes)
-    train(cfg, optim, training_arrays(cfg, data["y"], data["mu"], data["clean"]), output, checkpoint_dir, device,
-          progress=f"{method} (music)" if progress else False)
+    held = holdout(data.pop("recording"), validation_share, optim.seed)
+    kept = {k: v[~held] for k, v in data.items()}
+    validation = training_arrays_for(cfg, {k: v[held] for k, v in data.items()}) if held.any() else None
+    train(cfg, optim, training_arrays(cfg, kept["y"], kept["mu"], kept["clean"]), output, checkpoint_dir, device,
+          progress=f"{method} (music)" if progress else False, validation=validation)
 
 
 def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], output: Path, device,

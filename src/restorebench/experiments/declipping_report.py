@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -276,7 +277,7 @@ def input_difficulty(rows: pd.DataFrame) -> list:
 
 
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats=None,
-                 margin_db: float = 1.0) -> None:
+                 margin_db: float = 1.0, training: Path | None = None) -> None:
     from ..report.claims import write_study_claims
     from ..report.verdicts import StatsConfig, mark_trained
     from .declipping import BIASED_SUFFIX
@@ -289,4 +290,60 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     trained |= {m for m in set(rows.loc[rows["experiment"] == "toy", "method"])}
     rows = with_unit_scale_rows(mark_trained(rows, trained | {m + BIASED_SUFFIX for m in trained}))
     write_study_claims(STUDY, rows, s4_claims(rows, margin_db), outdir, run_facts=run_facts, scale=scale,
-                       stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows))
+                       stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
+
+
+def training_table(weights: list[Path], toy_examples: list[Path], metrics_csv: Path) -> pd.DataFrame:
+    """S4's training table (report/training.py): the music networks (results/s4/models/music/<method>/seed<k>.pt),
+    Figure 5's (results/s4/models/figure5/<method>/d<d>/v<v>.pt) and the toy's two networks (their curves kept
+    in results/s4/toy/seed<k>.examples.npz). A network beats the unprocessed input when its median SDR gain
+    over the clipped input, signal by signal, is positive (the toy's rows have no clipped input: n/a)."""
+    from ..files import load_npz
+    from ..report.training import entry, weights_entry, with_input_check
+    from .declipping import BIASED_SUFFIX
+
+    rows = pd.read_csv(metrics_csv)
+    sdr = rows[rows["metric"] == "sdr"]
+    entries = []
+    for p in map(Path, weights):
+        if p.stem.startswith("v"):                     # figure5/<method>/d<d>/v<v>.pt
+            d, v = int(p.parent.name[1:]), float(p.stem[1:])
+            entries.append(weights_entry(p, p.parent.parent.name, load_seed(p), f"Figure 5 d={d} v={v:g}",
+                                         {"experiment": "figure5", "d": d, "v": v}))
+        else:                                          # music/<method>/seed<k>.pt
+            entries.append(weights_entry(p, p.parent.name, int(p.stem.removeprefix("seed")), "music",
+                                         {"experiment": "music"}))
+    for p in map(Path, toy_examples):
+        kept = load_npz(p)
+        seed = int(p.name.split(".")[0].removeprefix("seed"))
+        objective = str(kept["objective"]) if "objective" in kept else "toy"
+        for side, suffix in (("free", ""), ("biased", BIASED_SUFFIX)):
+            if f"history_{side}" in kept:
+                entries.append(entry(objective + suffix, seed, "toy", {"experiment": "toy"}, kept[f"history_{side}"],
+                                     kept[f"validation_{side}"], int(kept.get(f"steps_{side}", 0))))
+
+    def beats(e):
+        where = e["applies_to"] if isinstance(e["applies_to"], dict) else json.loads(e["applies_to"])
+        if where.get("experiment") == "toy":
+            return None, "the toy scores no clipped input"
+        chosen = sdr[sdr["experiment"] == where["experiment"]]
+        for key in ("d", "v"):
+            if key in where:
+                chosen = chosen[np.isclose(chosen[key].astype(float), float(where[key]))]
+        net = chosen[chosen["method"] == e["network"]]
+        if "training_seed" in net.columns and where["experiment"] == "music":
+            net = net[net["training_seed"] == e["seed"]]
+        keys = [k for k in ("dataset", "item", "v") if k in chosen.columns]
+        gain = (net.set_index(keys)["value"] - chosen[chosen["method"] == "clipped"].set_index(keys)["value"]).dropna()
+        if gain.empty:
+            return None, "no clipped-input rows to compare with"
+        return float(gain.median()) > 0, f"median SDR gain over the clipped input: {float(gain.median()):+.2f} dB"
+
+    return with_input_check(entries, beats)
+
+
+def load_seed(path: Path) -> int:
+    """The training seed a weights file records (0 when it predates the record)."""
+    from ..methods.training import load_weights
+
+    return int(load_weights(path).get("seed", 0))

@@ -151,7 +151,17 @@ def train_job(scene_path: Path, model: str, pct: float, seed: int, sizes: S3Size
     if "D" not in cfg.tasks and not labelled.any():
         raise ValueError(f"{model} trains on labelled patches only; a labelled percentage of {pct} leaves none")
     arrays = training_arrays(patches, labelled, cfg.tasks, labelled_share)
-    train(cfg, optim, arrays, output, checkpoint_dir, device, progress=f"{model} {pct:g}% seed {seed}" if progress else False)
+    # the validation area's patches, labelled at the same fraction by the same rule: the plateau check
+    # watches the model's own Eq. 7 loss there (methods/training.py), it never selects a model
+    validation = None
+    first, last = (int(v) for v in scene["areas"][1])           # the "val" area (data/urban.AREAS)
+    if last - first >= sizes.patch:                              # tiny's is thinner than a patch: no curve
+        held = area_patches(scene, "val", sizes.patch, sizes.stride)
+        held_labelled = labelled_subset(len(held["slc"]), pct, seed)
+        if "D" in cfg.tasks or held_labelled.any():
+            validation = training_arrays(held, held_labelled, cfg.tasks, 0.0, equal_steps=False)
+    train(cfg, optim, arrays, output, checkpoint_dir, device, progress=f"{model} {pct:g}% seed {seed}" if progress else False,
+          validation=validation)
 
 
 #: the floor's method name in the rows (methods/threshold_segmenter.py), and the unprocessed input's (no

@@ -278,11 +278,50 @@ def input_difficulty(rows: pd.DataFrame) -> list:
             if metric in ("f1", "accuracy", "log_rmse", "rmse")]
 
 
-def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats: StatsConfig = StatsConfig()) -> None:
+def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats: StatsConfig = StatsConfig(),
+                 training: Path | None = None) -> None:
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
     if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
         rows = rows.assign(training_seed=rows["seed"], item="test-area")
     fractions = sorted(rows["labelled_pct"].unique())
     write_study_claims(STUDY, rows, s3_claims(fractions), outdir, run_facts=run_facts, scale=scale, stats=stats,
-                       preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows))
+                       preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
+
+
+def training_table(weights: list[Path], metrics_csv: Path) -> pd.DataFrame:
+    """S3's training table (report/training.py) from the weights results/s3/models/<model>/<pct>pct/seed<k>.pt;
+    a network beats the unprocessed input when its F1 is above an all-background mask's (S head) and its
+    logRMSE below zero height's (R head), on the test area at its fraction and seed (n/a for D alone)."""
+    from ..report.training import weights_entry, with_input_check
+
+    rows = pd.read_csv(metrics_csv)
+    rows = rows[rows["experiment"] == "labels"]
+    entries = []
+    for p in weights:
+        p = Path(p)
+        pct = float(p.parent.name.removesuffix("pct"))
+        entries.append(weights_entry(p, p.parent.parent.name, int(p.stem.removeprefix("seed")), f"{pct:g}%",
+                                     {"condition": f"{pct:g}%"}))
+
+    def beats(e):
+        tasks = _tasks(e["network"])
+        pct = float(e["condition"].rstrip("%"))
+        at = rows[np.isclose(rows["labelled_pct"], pct) & (rows["training_seed"] == e["seed"])]
+
+        def score(method, metric):
+            hit = at[(at["method"] == method) & (at["metric"] == metric)]["value"]
+            return float(hit.mean()) if len(hit) else np.nan
+
+        checks = []
+        if "S" in tasks:
+            checks.append((score(e["network"], "f1") > score(INPUT, "f1"), f"F1 {score(e['network'], 'f1'):.3f} vs "
+                                                                          f"{score(INPUT, 'f1'):.3f} (all background)"))
+        if "R" in tasks:
+            checks.append((score(e["network"], "log_rmse") < score(INPUT, "log_rmse"),
+                           f"logRMSE {score(e['network'], 'log_rmse'):.3f} vs {score(INPUT, 'log_rmse'):.3f} (zero height)"))
+        if not checks or any(np.isnan(score(INPUT, "f1")) for _ in checks):
+            return None, "no segmentation or regression head, or no input rows at this fraction"
+        return all(ok for ok, _ in checks), "; ".join(note for _, note in checks)
+
+    return with_input_check(entries, beats)

@@ -224,15 +224,17 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
     """Per-pulse training images of a split: features, Eq. 13 labels and clean features.
 
     From each scene, ``lines_per_scene`` affected pulses are drawn; images are cropped to multiples of
-    ``multiple`` (the networks' size unit).
+    ``multiple`` (the networks' size unit). ``scene`` says which scene each image comes from (validation
+    holds out whole scenes).
     """
     data = load_npz(split_file)
     meta = read_meta(data)
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     rng = np.random.default_rng(seed)
-    features, labels, clean_features = [], [], []
-    for clean, rfi in zip(data["echoes"], data["rfi"]):
+    features, labels, clean_features, scenes = [], [], [], []
+    for scene, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         chosen = training_lines(rfi, lines_per_scene, rng)
+        scenes.append(np.full(len(chosen), scene))
         interfered_spec = spectrograms(clean[chosen] + rfi[chosen], cfg)
         clean_spec = spectrograms(clean[chosen], cfg)
         # per pulse, as evaluation and suppress-rfi compute them on whole records (methods/rfi_suppression.py)
@@ -247,7 +249,8 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
         clean_features.append(target[:, :h, :w])
     meta_features = feature_meta(cfg.n_fft, cfg.hop)
     save_npz(output, features=np.concatenate(features), labels=np.concatenate(labels),
-             clean_features=np.concatenate(clean_features), feature_n_fft=np.asarray(meta_features["n_fft"]),
+             clean_features=np.concatenate(clean_features), scene=np.concatenate(scenes),
+             feature_n_fft=np.asarray(meta_features["n_fft"]),
              feature_hop=np.asarray(meta_features["hop"]), feature_normalisation=np.asarray(meta_features["normalisation"]))
 
 

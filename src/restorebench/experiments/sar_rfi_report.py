@@ -296,7 +296,8 @@ def input_difficulty(rows: pd.DataFrame) -> list:
 
 
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4_margin_db: float = 1.0,
-                 stats: StatsConfig = StatsConfig(), calibration: Path | None = None) -> None:
+                 stats: StatsConfig = StatsConfig(), calibration: Path | None = None,
+                 training: Path | None = None) -> None:
     """claims.md, claims.html, verdicts.csv and claims_effects.png of S1 in ``outdir`` (``calibration``: the
     run's notch tuning file, whose facts the pages state)."""
     import json
@@ -308,4 +309,25 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
     rows = mark_trained(rows, {m.name for m in registry.methods("S1", "rfi") if m.trained})
     facts = json.loads(Path(calibration).read_text()) if calibration else None
     write_study_claims(STUDY, rows, s1_claims(c4_margin_db, rows, facts), outdir, run_facts=run_facts, scale=scale,
-                       stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows))
+                       stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
+
+
+def training_table(weights: list[Path], metrics_csv: Path) -> pd.DataFrame:
+    """S1's training table (report/training.py): each network's curves from its weights
+    (results/s1/models/<model>/seed<k>.pt) and whether it beats the unprocessed input: a positive median gain
+    of focused-image PSNR over the interfered image, scene by scene, on the same-sensor test set."""
+    from ..report.training import weights_entry, with_input_check
+
+    rows = pd.read_csv(metrics_csv)
+    psnr = rows[(rows["split"] == "test-same") & (rows["metric"] == "psnr")]
+    interfered = psnr[psnr["method"] == "interfered"].set_index("item")["value"]
+    entries = [weights_entry(p, Path(p).parent.name, int(Path(p).stem.removeprefix("seed"))) for p in weights]
+
+    def beats(e):
+        net = psnr[(psnr["method"] == e["network"]) & (psnr["training_seed"] == e["seed"])].set_index("item")["value"]
+        if net.empty:
+            return None, "no same-sensor PSNR rows"
+        gain = float((net - interfered.reindex(net.index)).median())
+        return gain > 0, f"median same-sensor image PSNR gain over the interfered image: {gain:+.2f} dB"
+
+    return with_input_check(entries, beats)

@@ -27,7 +27,7 @@ import torch
 from ..models.declipper import Declipper
 from ..physics.clipping import saturation_mask
 from .configs import DeclipConfig, objective_method, objectives  # noqa: F401  (re-exported)
-from .training import OptimConfig, load_weights, save_trained, train_model
+from .training import History, OptimConfig, load_weights, save_trained, train_model
 
 def build_model(cfg: DeclipConfig) -> Declipper:
     return Declipper(cfg.widths, cfg.kernel, cfg.bias, cfg.residual)
@@ -60,11 +60,13 @@ def training_arrays(cfg: DeclipConfig, y: np.ndarray, mu: np.ndarray, clean: np.
 
 
 def train(cfg: DeclipConfig, optim: OptimConfig, arrays: tuple, output: Path, checkpoint_dir: Path,
-          device: torch.device, progress: str | bool = True) -> list[float]:
+          device: torch.device, progress: str | bool = True, validation: tuple | None = None) -> History:
+    """Train one declipper on :func:`training_arrays`; ``validation``: held-out arrays of the same kind (the
+    objective's own loss on them is recorded per epoch: a self-supervised one never sees clean segments)."""
     torch.manual_seed(optim.seed)            # the initial weights too: a rerun gives the same network
     model = build_model(cfg)
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim,
-                          {"s4": cfg.to_dict()}, checkpoint_dir, device, progress)
+                          {"s4": cfg.to_dict()}, checkpoint_dir, device, progress, validation=validation)
     save_trained(output, model.cpu(), {"s4": cfg.to_dict()}, history, optim.seed, study="S4")
     return history
 

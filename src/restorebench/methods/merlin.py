@@ -127,8 +127,10 @@ def positive_weight(masks: np.ndarray) -> float:
 
 
 def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], output: Path, checkpoint_dir: Path,
-          device: torch.device = torch.device("cpu"), progress: str | bool = True) -> torch.nn.Module:
-    """Train one S3 network on ``arrays`` (see :func:`training_arrays`) and write its weights to ``output``."""
+          device: torch.device = torch.device("cpu"), progress: str | bool = True,
+          validation: tuple[np.ndarray, ...] | None = None) -> torch.nn.Module:
+    """Train one S3 network on ``arrays`` (see :func:`training_arrays`) and write its weights to ``output``;
+    ``validation``: held-out arrays of the same kind, whose Eq. 7 loss is recorded per epoch."""
     torch.manual_seed(optim.seed)          # the initial weights too come from the seed: reruns are identical
     model = build_model(cfg)
     size = arrays[0].shape[-1]
@@ -137,7 +139,7 @@ def train(cfg: S3NetConfig, optim: OptimConfig, arrays: tuple[np.ndarray, ...], 
                          f"which this architecture needs")
     config = cfg.to_dict()
     history = train_model(model, lambda net, batch: batch_loss(cfg, net, batch), arrays, optim, config,
-                          checkpoint_dir, device, progress)
+                          checkpoint_dir, device, progress, validation=validation)
     save_trained(output, model, config, history, optim.seed, {"patch": int(size)}, study="S3")
     return model
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .training import OptimConfig, load_weights, save_trained, train_model
+from .training import History, OptimConfig, load_weights, save_trained, train_model
 
 #: training targets a trained S1 method may declare, and the training-image array each one reads
 TARGET_ARRAYS = {"mask": "labels", "magnitude": "clean_features"}
@@ -87,9 +87,11 @@ def _legacy_config(config: dict) -> dict:
 
 def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np.ndarray, output: Path,
           checkpoint_dir: Path, device: torch.device = torch.device("cpu"),
-          progress: bool = True, features: dict | None = None) -> tuple[torch.nn.Module, list[float]]:
+          progress: bool = True, features: dict | None = None,
+          validation: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[torch.nn.Module, History]:
     """Train on (N, H, W) inputs/targets; per-epoch checkpoints in ``checkpoint_dir``, final weights to ``output``
-    (with ``features``: what the inputs were, :func:`~restorebench.methods.rfi_suppression.feature_meta`)."""
+    (with ``features``: what the inputs were, :func:`~restorebench.methods.rfi_suppression.feature_meta``;
+    ``validation``: held-out (inputs, targets) whose loss is recorded per epoch)."""
     if inputs.shape != targets.shape or inputs.ndim != 3:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must both be (N, H, W)")
     multiple = size_multiple(net)
@@ -99,8 +101,12 @@ def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np
     model = build_model(net)
     x = np.asarray(inputs, dtype=np.float32)[:, None]
     y = np.asarray(targets, dtype=np.float32)[:, None]
+    held_out = None
+    if validation is not None and len(validation[0]):
+        held_out = tuple(np.asarray(a, dtype=np.float32)[:, None] for a in validation)
     history = train_model(model, lambda m, batch: loss_fn(net, m(batch[0]), batch[1], batch[0]), (x, y), optim,
-                          asdict(net), checkpoint_dir, device, progress=f"train {net.model}" if progress else False)
+                          asdict(net), checkpoint_dir, device, progress=f"train {net.model}" if progress else False,
+                          validation=held_out)
     save_trained(output, model, asdict(net), history, optim.seed,
                  {"features": features} if features else None, study="S1")
     return model, history

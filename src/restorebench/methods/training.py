@@ -19,6 +19,12 @@ What it guarantees, so that a training survives Snakemake, a cluster time limit 
   or was written for another model, configuration or training set (compared by fingerprint), is reported
   with a warning naming the file and training restarts from scratch.
 
+**Trained means converged** (SPEC "Findings, not artefacts"). Given ``validation`` arrays -- a held-out
+split drawn like the training data, chosen by the study (:func:`holdout`) -- the loop records after every
+epoch the network's own training loss on them (no clean reference a self-supervised network does not
+train with), in eval mode, with the random draws of the loss fixed and the training's random state put
+back, so training is bit-identical with and without validation. :func:`plateau` reads the curve.
+
 The optimiser (Adam or AdamW), learning rate and weight decay, a step schedule (x ``lr_gamma`` every
 ``lr_step_epochs`` epochs, 0 = constant, or at the epochs ``lr_milestones``, as the MERLIN-multitask paper's Table 1), gradient-norm clipping (0 = off), batch size and epochs all come
 from :class:`OptimConfig`, i.e. from the workflow's config.
@@ -102,6 +108,40 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
         return None
 
 
+#: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the validation loss improved
+#: by less than PLATEAU_TOLERANCE of its value where that stretch began
+PLATEAU_TAIL, PLATEAU_TOLERANCE = 0.2, 0.01
+
+
+def plateau(validation: list[float], tail: float = PLATEAU_TAIL,
+            tolerance: float = PLATEAU_TOLERANCE) -> tuple[bool | None, float]:
+    """(at a plateau, relative improvement over the last ``tail`` of the epochs): the best validation loss of
+    the last ceil(tail x epochs) epochs against the loss of the epoch before them, relative to the latter's
+    magnitude. None (and NaN) when there are too few epochs to tell (fewer than two) or no validation loss."""
+    values = [float(v) for v in validation]
+    if len(values) < 2 or not all(np.isfinite(values)):
+        return None, float("nan")
+    k = max(1, int(np.ceil(tail * len(values))))
+    k = min(k, len(values) - 1)
+    before, best = values[-k - 1], min(values[-k:])
+    improvement = (before - best) / max(abs(before), 1e-12)
+    return bool(improvement < tolerance), float(improvement)
+
+
+def holdout(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Which items (boolean, by item) form the validation split: whole groups (scenes, recordings, patches)
+    drawn by a seeded permutation, max(1, round(share x groups)) of them when there are at least two groups
+    and ``share`` > 0, else none. Holding out whole groups keeps pulses of one scene or segments of one
+    recording from sitting on both sides."""
+    groups = np.asarray(groups)
+    unique = np.unique(groups)
+    if share <= 0 or unique.size < 2:
+        return np.zeros(groups.shape, dtype=bool)
+    count = min(unique.size - 1, max(1, int(round(share * unique.size))))
+    chosen = np.random.default_rng([seed, 7919]).permutation(unique)[:count]
+    return np.isin(groups, chosen)
+
+
 def _scheduler(optimizer, cfg: OptimConfig):
     if cfg.lr_milestones:
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.lr_milestones), cfg.lr_gamma)
@@ -129,26 +169,64 @@ def _batch(tensor: torch.Tensor, idx: torch.Tensor, device: torch.device) -> tor
     return (rows.pin_memory() if device.type == "cuda" else rows).to(device, non_blocking=True)
 
 
+class History(list):
+    """What a training recorded: the per-epoch mean training losses (the list itself, as before validation
+    existed), ``validation`` the per-epoch loss on the validation split (empty without one) and ``steps``
+    the optimiser steps taken."""
+
+    def __init__(self, train=(), validation=(), steps: int = 0):
+        super().__init__(float(v) for v in train)
+        self.validation = [float(v) for v in validation]
+        self.steps = int(steps)
+
+    @property
+    def train(self) -> list[float]:
+        return list(self)
+
+
+def _validation_loss(model, loss_fn, tensors, cfg: OptimConfig, device) -> float:
+    """The mean ``loss_fn`` over the validation tensors, in eval mode without gradients; the loss's random
+    draws come from one fixed seed (the same every epoch, so the curve moves only with the network) and the
+    training's random state is put back afterwards."""
+    state = rng_state(device)
+    torch.manual_seed(cfg.seed + 104_729)
+    model.eval()
+    n = len(tensors[0])
+    total = 0.0
+    with torch.no_grad():
+        for first in range(0, n, cfg.batch_size):
+            idx = torch.arange(first, min(first + cfg.batch_size, n))
+            batch = tuple(_batch(t, idx, device) for t in tensors)
+            with mixed_precision(model, cfg.precision, device):
+                total += float(loss_fn(model, batch)) * len(idx)
+    set_rng_state(state, device)
+    model.train()
+    return total / n
+
+
 def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
                 data: tuple[np.ndarray, ...], cfg: OptimConfig, model_config: dict, checkpoint_dir: Path,
-                device: torch.device = torch.device("cpu"), progress: str | bool = True) -> list[float]:
-    """Train ``model`` in place on ``data`` (arrays sharing their first axis); returns the per-epoch losses.
+                device: torch.device = torch.device("cpu"), progress: str | bool = True,
+                validation: tuple[np.ndarray, ...] | None = None) -> History:
+    """Train ``model`` in place on ``data`` (arrays sharing their first axis); returns its :class:`History`.
 
     ``loss_fn(model, batch)`` returns the mean loss of one batch (tensors on ``device``). ``model_config``
-    identifies the architecture (saved with every checkpoint). The per-epoch checkpoint is
+    identifies the architecture (saved with every checkpoint). ``validation``: arrays like ``data`` held out
+    from it, scored with the same loss after every epoch (module docstring). The per-epoch checkpoint is
     ``checkpoint_dir/last.pt``; resuming from it is logged ("resumed from epoch k of n").
     """
     n = len(data[0])
     if any(len(a) != n for a in data):
         raise ValueError(f"training arrays have different lengths: {[len(a) for a in data]}")
     checkpoint = Path(checkpoint_dir) / "last.pt"
-    identity = _identity(model_config, cfg, fingerprint(*data))
+    held_out = tuple(validation) if validation is not None and len(validation[0]) else ()
+    identity = _identity(model_config, cfg, fingerprint(*data, *held_out))
     torch.manual_seed(cfg.seed)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
-    start, history = 0, []
+    start, history, val_history = 0, [], []
     state = load_checkpoint(checkpoint, identity)
     if state is not None and int(state["epoch"]) > cfg.epochs:
         warnings.warn(f"{checkpoint}: has {state['epoch']} epochs, more than the {cfg.epochs} asked for; "
@@ -160,8 +238,10 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"], device)
         start, history = int(state["epoch"]), list(state["history"])
+        val_history = list(state.get("validation", []))
         print(f"{checkpoint}: resumed from epoch {start} of {cfg.epochs}", file=sys.stderr, flush=True)
     tensors = _training_tensors(data, device)
+    val_tensors = _training_tensors(held_out, device) if held_out else ()
     bar = None
     if progress and start < cfg.epochs:
         from tqdm.auto import tqdm
@@ -189,18 +269,20 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
                                      f"rate or enable gradient clipping (the checkpoint keeps epoch {epoch})")
         scheduler.step()
         history.append(mean_loss)
+        if val_tensors:
+            val_history.append(_validation_loss(model, loss_fn, val_tensors, cfg, device))
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(checkpoint, suffix=".pt") as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "history": history,
-                        "identity": identity, "rng": rng_state(device)}, tmp)
+                        "validation": val_history, "identity": identity, "rng": rng_state(device)}, tmp)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{history[-1]:.4g}")
     if bar is not None:
         bar.close()
     model.eval()
-    return history
+    return History(history, val_history, len(history) * int(np.ceil(n / cfg.batch_size)))
 
 
 #: what each study's weights are, for the error a tool prints when it is given another study's
@@ -208,16 +290,17 @@ STUDY_NETWORKS = {"S1": "an S1 RFI-suppression network (s1-train)", "S3": "an S3
                   "S4": "an S4 declipper (s4-music-train, s4-synthetic)"}
 
 
-def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: list[float],
+def save_trained(path: Path, model: torch.nn.Module, model_config: dict, history: History,
                  seed: int, extra: dict | None = None, study: str | None = None) -> None:
-    """The final weights (the job's output): state dict, the architecture's config, the loss history, the
-    training ``seed`` (evaluation rows carry it: a verdict over several trained networks pairs by seed), the
-    ``study`` they belong to (a tool given another study's weights says so) and ``extra`` entries (what the
-    inputs were: S1's feature normalisation and STFT, S3's patch size)."""
+    """The final weights (the job's output): state dict, the architecture's config, the loss history (training,
+    validation, optimiser steps), the training ``seed`` (evaluation rows carry it: a verdict over several
+    trained networks pairs by seed), the ``study`` they belong to (a tool given another study's weights says
+    so) and ``extra`` entries (what the inputs were: S1's feature normalisation and STFT, S3's patch size)."""
+    history = history if isinstance(history, History) else History(history)     # a plain list of losses
     with atomic_output(path, suffix=".pt") as tmp:
-        torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history),
-                    "history": history, "seed": int(seed), **({"study": study} if study else {}),
-                    **(extra or {})}, tmp)
+        torch.save({"model": model.state_dict(), "config": model_config, "epoch": len(history.train),
+                    "history": history.train, "validation": history.validation, "steps": int(history.steps),
+                    "seed": int(seed), **({"study": study} if study else {}), **(extra or {})}, tmp)
 
 
 def training_seed(path: Path) -> int | None:

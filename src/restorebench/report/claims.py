@@ -257,9 +257,26 @@ def difficulty_lines(entries, scale: str) -> list[str]:
     return lines + [""]
 
 
+def training_lines(table) -> list[str]:
+    """The claims page's "Trained networks" section: each network's plateau and input check (from the
+    study's training table, report/training.py); a study that trains none says so."""
+    if table is None:
+        return ["## Trained networks", "", "No trained network enters these claims (nothing to converge).", ""]
+    lines = ["## Trained networks", "", "| network | seed | condition | steps | plateau | beats the input |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r.network} | {r.seed} | {r.condition if isinstance(r.condition, str) else ''} | {r.steps} | "
+              f"{r.plateau} | {r.beats_input} |" for r in table.itertuples()]
+    return lines + ["", "Plateau: the validation loss improved by less than 1 % over the last fifth of the epochs "
+                        "(unknown: fewer than two epochs or no validation split); a claim whose cells use a network "
+                        "without a plateau, or one that does not beat the unprocessed input, is not a verdict. "
+                        "Curves: tables/training.md and figures/training_curves.png.", ""]
+
+
 def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                           cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=()) -> str:
+                           cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=(),
+                           training=None) -> str:
     parts = [f"# {title}\n", run_facts, "", preamble, "", *difficulty_lines(difficulty, scale),
+             *training_lines(training),
              method_text("", cfg), "",
              "| claim | statement | verdict | floors | population | scale | summary |",
              "|---|---|---|---|---|---|---|"]
@@ -280,7 +297,8 @@ def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: 
 
 
 def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
-                       cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=()) -> str:
+                       cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=(),
+                       training=None) -> str:
     import re
 
     def md(text):
@@ -326,7 +344,15 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
         hard_html = (f"<h4>Input difficulty beside the paper's</h4><table border='1' cellpadding='3' "
                      f"style='border-collapse:collapse'><tr><th>the unprocessed input</th><th>ours ({escape(scale)})"
                      f"</th><th>the paper's</th><th></th></tr>{rows_}</table>{sentences}")
-    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>{hard_html}"
+    trained_html = "<h4>Trained networks</h4>" + (
+        "<p>No trained network enters these claims.</p>" if training is None else
+        "<table border='1' cellpadding='3' style='border-collapse:collapse'><tr><th>network</th><th>seed</th>"
+        "<th>condition</th><th>steps</th><th>plateau</th><th>beats the input</th></tr>"
+        + "".join(f"<tr><td>{escape(str(r.network))}</td><td>{r.seed}</td>"
+                  f"<td>{escape(r.condition if isinstance(r.condition, str) else '')}</td><td>{r.steps}</td>"
+                  f"<td>{escape(str(r.plateau))}</td><td>{escape(str(r.beats_input))}</td></tr>"
+                  for r in training.itertuples()) + "</table>")
+    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>{hard_html}{trained_html}"
             f"<p>{md(method_text('', cfg))}</p>"
             "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th>"
             "<th>statement</th><th>verdict</th><th>floors</th><th>population</th><th>scale</th><th>summary</th></tr>"
@@ -384,7 +410,7 @@ def effects_figure(verdicts: list[ClaimVerdict], output: Path, title: str) -> No
 
 def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str, run_facts: str, title: str,
                          preamble: str, cfg: StatsConfig, markdown: Path, html: Path, table: Path,
-                         figure: Path, item_noun: str = "items", difficulty=()) -> None:
+                         figure: Path, item_noun: str = "items", difficulty=(), training=None) -> None:
     """claims.md, claims.html, verdicts.csv and the effects figure of one study."""
     with atomic_output(table, suffix=".csv") as tmp:
         table_rows = verdict_rows(verdicts, study, scale)
@@ -393,8 +419,9 @@ def write_claims_outputs(verdicts: list[ClaimVerdict], *, study: str, scale: str
         table_rows.to_csv(tmp, index=False)
     effects_figure(verdicts, Path(figure), title)
     write_text(markdown, render_claims_markdown(verdicts, run_facts, title, preamble, cfg, scale, item_noun,
-                                                difficulty))
-    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun, difficulty))
+                                                difficulty, training))
+    write_text(html, render_claims_html(verdicts, run_facts, title, preamble, cfg, scale, item_noun, difficulty,
+                                        training))
 
 
 def in_place_of(claims: list[Claim], swaps: dict[str, str], study, rows: pd.DataFrame) -> list[Claim]:
@@ -444,24 +471,32 @@ def with_paper_facts(claims: list[Claim], declared: dict | None = None) -> list[
 
 
 def write_study_claims(study, rows: pd.DataFrame, claims: list[Claim], outdir: Path, *, run_facts: str, scale: str,
-                       stats: StatsConfig, preamble: str, difficulty=()) -> list[ClaimVerdict]:
+                       stats: StatsConfig, preamble: str, difficulty=(), training: Path | None = None) -> list[ClaimVerdict]:
     """Judge ``claims`` on a study's tidy ``rows`` and write its claims folder (:func:`write_claims_folder`),
     headed and worded by its declaration (restorebench.studies: title, what its items are); each claim's
-    floors and origin come from ``papers/claims.yaml`` (:func:`with_paper_facts`)."""
+    floors and origin come from ``papers/claims.yaml`` (:func:`with_paper_facts`); ``training``: the study's
+    tables/training.csv, whose networks without a plateau (or worse than the input) make a claim "not a
+    verdict" (report/training.py)."""
+    from .training import read_training, training_flag
+
     claims = with_paper_facts(in_place_of(claims, stats.in_place_of, study, rows))
     verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
+    table = read_training(training)
+    for v in verdicts:
+        v.training_flag = training_flag(table, v.claim.cells, study.label)
     write_claims_folder(verdicts, outdir, study=study.id, scale=scale, run_facts=run_facts, title=study.claims_title,
-                        preamble=preamble, cfg=stats, item_noun=study.item_noun, difficulty=difficulty)
+                        preamble=preamble, cfg=stats, item_noun=study.item_noun, difficulty=difficulty,
+                        training=table)
     return verdicts
 
 
 def write_claims_folder(verdicts: list[ClaimVerdict], outdir: Path, *, study: str, scale: str, run_facts: str,
                         title: str, preamble: str, cfg: StatsConfig, item_noun: str = "items",
-                        difficulty=()) -> None:
+                        difficulty=(), training=None) -> None:
     """:func:`write_claims_outputs` into a study's folder: claims.md, claims.html, verdicts.csv and
     figures/claims_effects.png (the paths every study's workflow rule declares)."""
     outdir = Path(outdir)
     write_claims_outputs(verdicts, study=study, scale=scale, run_facts=run_facts, title=title, preamble=preamble,
                          cfg=cfg, markdown=outdir / "claims.md", html=outdir / "claims.html",
                          table=outdir / "verdicts.csv", figure=outdir / "figures" / "claims_effects.png",
-                         item_noun=item_noun, difficulty=difficulty)
+                         item_noun=item_noun, difficulty=difficulty, training=training)

@@ -132,13 +132,46 @@ def claim_summaries(verdicts_csv: Path) -> list[dict]:
     return summaries
 
 
-def headline_table(reference: Path, link_base: str, quotes: dict | None = None) -> str:
+#: claims whose id changed when the paper's protocol became the judged one (issue 35): S2's A1-A3 are now
+#: judged oracle-stopped (the old A1†-A3†); the old final-iterate A1-A3 are now A1ᶠ-A3ᶠ
+RENAMED = {"A1†": "A1", "A2†": "A2", "A3†": "A3", "A1": "A1ᶠ", "A2": "A2ᶠ", "A3": "A3ᶠ"}
+
+
+def checks_summaries(checks: Path) -> dict[str, dict]:
+    """Per claim id of a newer run (``checks``: its results folder), what the floors and training checks
+    say: its label and the floor nearest the favoured method."""
+    import numpy as np
+    import pandas as pd
+
+    from .verdicts import row_label
+
+    out = {}
+    for study in STUDIES:
+        table = pd.read_csv(Path(checks) / study / "verdicts.csv")
+        for claim, cells in table.groupby("claim", sort=False):
+            first = cells.iloc[0]
+            near = ""
+            if "floor_nearest" in cells.columns and cells["floor_nearest"].notna().any():
+                floored = cells[cells["floor_nearest"].notna()]
+                weakest = floored.loc[((floored["floor_effect"] - floored["floor_delta"]) /
+                                       floored["floor_delta"].replace(0, np.nan)).idxmin()]
+                near = (f"; nearest floor {weakest['floor_nearest']}: {weakest['floor_effect']:.3g} "
+                        f"[{weakest['floor_ci_low']:.3g}, {weakest['floor_ci_high']:.3g}] {weakest['metric']}")
+            out[str(claim)] = {"label": row_label(first), "near": near}
+    return out
+
+
+def headline_table(reference: Path, link_base: str, quotes: dict | None = None, checks: Path | None = None,
+                   checks_name: str = "") -> str:
     """Markdown table of every claim of a reference run: our verdict with its population, the deciding cell's
     effect and interval (:func:`claim_summaries`), and the paper's own words (``quotes``: claim -> {quote,
     where}), linking each claim to its section of the reference's claims page (``link_base``: the reference
-    folder as the README links it)."""
-    rows = ["| claim | our verdict (population) | the cell that decides it, or comes nearest: effect [interval] | "
-            "the paper |", "|---|---|---|---|"]
+    folder as the README links it). With ``checks`` (a newer run's results folder, named ``checks_name``), a
+    column says what its floors and training checks say of each claim (:func:`checks_summaries`)."""
+    newer = checks_summaries(checks) if checks else None
+    head = "| claim | our verdict (population) | the cell that decides it, or comes nearest: effect [interval] | "
+    head += f"{checks_name}: verdict, floors and training checks | " if newer is not None else ""
+    rows = [head + "the paper |", "|---|---|---|" + ("---|" if newer is not None else "") + "---|"]
     for study in STUDIES:
         for c in claim_summaries(Path(reference) / study / "verdicts.csv"):
             quote = (quotes or {}).get(c["claim"]) or {}
@@ -146,8 +179,14 @@ def headline_table(reference: Path, link_base: str, quotes: dict | None = None) 
             if c["origin"] == "suite":
                 paper = f"*the suite's question, not the paper's claim*{f' — the paper: {paper}' if paper != '–' else ''}"
             link = f"{link_base}/{study}/claims.md#{_anchor(c['claim'], c['statement'], c['label'])}"
+            check = ""
+            if newer is not None:
+                now = RENAMED.get(c["claim"], c["claim"])
+                found = newer.get(now)
+                check = (f"{'' if now == c['claim'] else f'(now {now}) '}**{found['label']}**{found['near']} | "
+                         if found else "– | ")
             rows.append(f"| [{c['claim']}]({link}) {c['statement']} | **{c['label']}** ({c['population']}) | "
-                        f"{c['deciding']} | {paper} |")
+                        f"{c['deciding']} | {check}{paper} |")
     return "\n".join(rows) + "\n"
 
 
@@ -160,3 +199,15 @@ def write_headline(readme: Path, table: str) -> bool:
     _, tail = rest.split(HEADLINE_END, 1)
     Path(readme).write_text(f"{head}{HEADLINE_BEGIN}\n{table}{HEADLINE_END}{tail}")
     return True
+
+
+def rewrite_headline(readme: Path, reference: Path, checks: Path | None = None, checks_name: str = "",
+                     note: str = "") -> bool:
+    """Rewrite the README's headline (between its markers) from the published ``reference``, with ``note``
+    above the table and, given ``checks``, the column of what a newer run's floors and training checks say
+    (:func:`headline_table`); False when the README has no markers."""
+    import os
+
+    link = os.path.relpath(reference, Path(readme).parent)
+    table = headline_table(Path(reference), link, load_quotes(), checks, checks_name)
+    return write_headline(Path(readme), (f"{note}\n\n" if note else "") + table)

@@ -633,17 +633,22 @@ class CellResult:
         return bool(np.isfinite(self.margin))
 
 
-def verdict_label(verdict: str, reason: object = "", floor_flag: object = "") -> str:
+def verdict_label(verdict: str, reason: object = "", floor_flag: object = "", training_flag: object = "") -> str:
     """A claim's verdict as every page writes it: "held", "contradicted — short of the margin", "held — a
-    floor does as well: not evidence for the method". ``reason`` and ``floor_flag`` may be NaN (empty
-    fields read back from verdicts.csv)."""
+    floor does as well: not evidence for the method", or, when a network it rests on is not trained (no
+    plateau, or worse than the input), "not a verdict: DIFNet (seed 1): no plateau (the statistics read
+    held)". The flags may be NaN (empty fields read back from verdicts.csv)."""
     parts = [x for x in (reason, floor_flag) if isinstance(x, str) and x]
-    return f"{verdict} — {'; '.join(parts)}" if parts else str(verdict)
+    label = f"{verdict} — {'; '.join(parts)}" if parts else str(verdict)
+    if isinstance(training_flag, str) and training_flag:
+        return f"{training_flag} (the statistics read {label})"
+    return label
 
 
 def row_label(row) -> str:
     """:func:`verdict_label` of one row of a verdicts.csv (a claim's first cell row)."""
-    return verdict_label(row["verdict"], row.get("verdict_reason", ""), row.get("claim_floor_flag", ""))
+    return verdict_label(row["verdict"], row.get("verdict_reason", ""), row.get("claim_floor_flag", ""),
+                         row.get("claim_training_flag", ""))
 
 
 @dataclass
@@ -656,6 +661,7 @@ class ClaimVerdict:
     predicted: str = ""
     floor_tests: list = field(default_factory=list)    # FloorTest per (cell, method, floor)
     floor_flag: str = ""      # what the floors say about the verdict ("" when every floor is beaten or none applies)
+    training_flag: str = ""   # "not a verdict: ..." when a network it rests on is not trained (report/training.py)
 
     @property
     def verdict_cells(self) -> list:
@@ -664,7 +670,7 @@ class ClaimVerdict:
 
     @property
     def label(self) -> str:
-        return verdict_label(self.verdict, self.reason, self.floor_flag)
+        return verdict_label(self.verdict, self.reason, self.floor_flag, self.training_flag)
 
     @property
     def n_items(self) -> str:
@@ -942,6 +948,7 @@ def verdict_rows(verdicts: list[ClaimVerdict], study: str, scale: str) -> pd.Dat
             compared = [t for t in v.floor_tests if t.cell == c.label and t.role == "compared"]
             floor_columns = {
                 "origin": v.claim.origin, "construction": c.construction, "claim_floor_flag": v.floor_flag,
+                "claim_training_flag": v.training_flag,
                 "floors": ";".join(v.claim.floors), "floor_nearest": near.floor if near else "",
                 "floor_effect": near.result.effect if near else np.nan,
                 "floor_ci_low": near.result.ci_low if near else np.nan,
