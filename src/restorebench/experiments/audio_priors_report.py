@@ -311,9 +311,10 @@ def convergence_rows(trajectories: pd.DataFrame, tolerance_db: float, task: str 
 
 #: why an S2 verdict may differ from the paper's (docs/deviations.md and docs/scales.md)
 STAND_INS = ("The clips are the embedded corpus's stand-ins (synthetic speech and digits, soundfont piano and "
-             "drums) for LJSpeech, SC09 and WaveGAN, 0.5 s long, and below paper scale the priors are narrower and "
-             "fit for fewer iterations (quick and standard: half the widths, 300 of paper scale's 2000): a ranking of priors can change with the "
-             "signal class and with where a fit stops (compare the ᵘ and † variants).")
+             "drums) for LJSpeech, SC09 and WaveGAN, and below paper scale they are shorter and the priors "
+             "narrower and fit for fewer iterations (this run's lengths, widths and iterations: the run facts "
+             "above): a ranking of priors can change with the signal class and with where a fit stops (compare "
+             "the ᶠ and ᵘ variants).")
 
 CLAIM_TEXT = (("A1", "exp+dense beats plain convolution on every task and dataset", "exp-dense", "conv"),
               ("A2", "the exponential dilation schedule beats the constant dilation", "exp", "dilated"),

@@ -241,8 +241,9 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
     """M1-M3 of SPEC S3 as paired cells (units = training seeds, each scored on the one test area)."""
     low, high = min(fractions), max(fractions)
     differs = ("One simulated urban scene (flat-roofed buildings, one incidence angle) stands in for TerraSAR-X "
-               "over Paris, and every model gets the same optimiser steps with labelled patches repeated to half "
-               "of each epoch (docs/deviations.md): both favour the baselines against the paper's protocol, "
+               "over Paris, and every model gets the same optimiser steps with labelled patches repeated to a "
+               "share of each epoch (s3.labelled_share; docs/deviations.md): both favour the baselines against "
+               "the paper's protocol, "
                "which gave them 100 epochs of their few labelled patches.")
     at_low = {"condition": f"{low:g}%"}
     at_high = {"condition": f"{high:g}%"}
