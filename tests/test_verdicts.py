@@ -490,6 +490,7 @@ def test_the_claims_page_sets_the_inputs_difficulty_beside_the_papers():
     assert "## Input difficulty beside the paper's" in page
     assert ("*Our input is far easier than the paper's on interfered image PSNR, same sensor (dB) (39.3 against "
             "11.4, 27.9 apart)") in page
+    assert "interfered image ME, same sensor (0.045 against 0.24, 5.3 times lower)" in page
     none = render_claims_markdown([v], "", "T", "", CFG, "quick", difficulty=[Difficulty("input SNR", 3.0, None,
                                                                                           True, 0.0)])
     assert "The paper prints no input row" in none

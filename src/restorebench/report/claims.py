@@ -248,7 +248,9 @@ def difficulty_lines(entries, scale: str) -> list[str]:
     far = [e for e in entries if e.comparison.startswith("far")]
     lines.append("")
     for e in far:
-        how = (f"{e.ours / e.paper:.2g} times" if e.ratio else f"{abs(e.ours - e.paper):.3g} apart")
+        factor = e.ours / e.paper if e.ratio else np.nan
+        how = (f"{max(factor, 1 / factor):.2g} times {'higher' if factor > 1 else 'lower'}" if e.ratio
+               else f"{abs(e.ours - e.paper):.3g} apart")
         lines.append(f"*Our input is {e.comparison} than the paper's on {e.what} ({_fmt(e.ours)} against "
                      f"{_fmt(e.paper)}, {how}): a verdict here is about an easier or harder task than the "
                      f"paper's.*")

@@ -176,7 +176,7 @@ def headline_table(reference: Path, link_base: str, quotes: dict | None = None, 
         for c in claim_summaries(Path(reference) / study / "verdicts.csv"):
             quote = (quotes or {}).get(c["claim"]) or {}
             paper = f"“{quote['quote']}” ({quote['where']})" if quote.get("quote") else "–"
-            if c["origin"] == "suite":
+            if "suite" in (c["origin"], quote.get("origin")):     # a reference older than the origin column
                 paper = f"*the suite's question, not the paper's claim*{f' — the paper: {paper}' if paper != '–' else ''}"
             link = f"{link_base}/{study}/claims.md#{_anchor(c['claim'], c['statement'], c['label'])}"
             check = ""
