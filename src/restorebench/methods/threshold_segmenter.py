@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
+from ..metrics.segmentation import f1
+
 BOX_SIZES = (1, 3, 5, 9, 15, 25)       # pixels
 QUANTILES = np.linspace(0.02, 0.98, 49)
 
@@ -40,12 +42,6 @@ def filtered_log_intensity(slc: np.ndarray, box: int) -> np.ndarray:
     return scipy.ndimage.uniform_filter(log_intensity, size=size, mode="reflect")
 
 
-def _pooled_f1(predicted: np.ndarray, label: np.ndarray) -> float:
-    tp = np.sum(predicted & label)
-    denominator = np.sum(predicted) + np.sum(label)
-    return float(2 * tp / denominator) if denominator else 1.0
-
-
 def tune(slc: np.ndarray, mask: np.ndarray, height: np.ndarray) -> ThresholdFloor:
     """The floor's constants from labelled patches: ``slc`` (n, h, w) complex, ``mask`` (n, h, w) building
     footprints, ``height`` (n, h, w) metres. Ties go to the smaller box and the first threshold tried."""
@@ -58,7 +54,7 @@ def tune(slc: np.ndarray, mask: np.ndarray, height: np.ndarray) -> ThresholdFloo
         for threshold in np.quantile(values, QUANTILES):
             for brighter in (True, False):
                 predicted = values >= threshold if brighter else values < threshold
-                score = _pooled_f1(predicted, label)
+                score = f1(predicted, label)          # pooled over every labelled patch's pixels
                 if best is None or score > best[0]:
                     best = (score, box, brighter, float(threshold))
     score, box, brighter, threshold = best
