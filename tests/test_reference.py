@@ -163,3 +163,14 @@ def test_the_headline_can_show_beside_each_published_verdict_what_a_newer_runs_c
     old_dagger = next(r for r in text.splitlines() if r.startswith("| [A1†]"))
     assert "(now A1ᶠ) **held**; nearest floor wiener: -1 [-2, 0.5] snr" in old_a1
     assert f"(now A1) **held — {FLOOR_DOES_AS_WELL}**" in old_dagger
+
+
+def test_the_published_readme_links_only_what_the_reference_carries(tmp_path):
+    results = _run(tmp_path)
+    (results / "README.md").write_text("# Results\n\n- [s1/claims.md](s1/claims.md)\n"
+                                        "- [s1/figures/other.png](s1/figures/other.png)\n- [site](https://x.org)\n")
+    out = tmp_path / "ref"
+    publish_reference(results, out, commit="c", scale="standard", cores="2")
+    text = (out / "README.md").read_text()
+    assert "[s1/claims.md](s1/claims.md)" in text and "[site](https://x.org)" in text
+    assert "s1/figures/other.png (in the run's results, not published)" in text and "](s1/figures/other.png)" not in text

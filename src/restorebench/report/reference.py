@@ -62,6 +62,9 @@ def publish_reference(results: Path, out: Path, *, commit: str, scale: str, core
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         written.append(out / source.relative_to(results))
+    published = {str(f.relative_to(results)) for f in files}
+    readme_copy = staging / "README.md"
+    readme_copy.write_text(unlink_missing(readme_copy.read_text(), published))
     facts = ["# Run facts of this reference run", "",
              f"- scale: `{scale}`",
              f"- commit: `{commit}`",
@@ -84,6 +87,21 @@ def publish_reference(results: Path, out: Path, *, commit: str, scale: str, core
         link = os.path.relpath(out, Path(readme).parent)
         write_headline(Path(readme), headline_table(out, link, load_quotes()))
     return written
+
+
+def unlink_missing(markdown: str, published: set[str]) -> str:
+    """The run README's Markdown with every relative link to a file the reference does not carry (the run's
+    other figures, its audio) turned into plain text naming it: a reader of the reference clicks nothing
+    that is not there."""
+    import re
+
+    def keep(match):
+        text, target = match.group(1), match.group(2)
+        if "://" in target or target.startswith("#") or target.split("#")[0] in published:
+            return match.group(0)
+        return f"{text} (in the run's results, not published)"
+
+    return re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", keep, markdown)
 
 
 HEADLINE_BEGIN = "<!-- headline: written by restorebench publish-reference; edits between the markers are lost -->"
