@@ -517,3 +517,14 @@ def test_a_cell_using_a_network_without_a_plateau_or_worse_than_the_input_is_not
                            claim_of(Cell("snr", "snr", "net", "old", {"condition": "100%"})))
     assert training_flag(table, other.claim.cells) == "not a verdict: net: no plateau (seed 0)"
     assert training_flag(table[table["seed"] == 1], other.claim.cells) == ""
+
+
+def test_a_smoke_scale_page_says_its_verdicts_are_a_smoke_test():
+    from restorebench.report.claims import render_claims_html, render_claims_markdown
+
+    v = evaluate_claim(scores({"new": BASE + 1 + NOISE, "old": BASE}), claim_of(Cell("snr", "snr", "new", "old")))
+    for scale in ("tiny", "quick"):
+        assert f"At `{scale}`, a smoke scale, these verdicts are a smoke test" in render_claims_markdown(
+            [v], "", "T", "", CFG, scale)
+    assert "smoke test" not in render_claims_markdown([v], "", "T", "", CFG, "standard")
+    assert "a smoke scale, these verdicts are a smoke test" in render_claims_html([v], "", "T", "", CFG, "quick")

@@ -274,10 +274,25 @@ def training_lines(table) -> list[str]:
                         "Curves: tables/training.md and figures/training_curves.png.", ""]
 
 
+#: scales whose verdicts exercise every code path at small size and decide nothing about the papers
+SMOKE_SCALES = ("tiny", "quick")
+
+
+def smoke_text(scale: str) -> str:
+    """The sentence a smoke-scale page opens with ("" at standard and paper scale)."""
+    if scale not in SMOKE_SCALES:
+        return ""
+    return (f"**At `{scale}`, a smoke scale, these verdicts are a smoke test**: every code path runs at small "
+            f"size; what the suite reports about the papers' claims is the `standard` reference "
+            f"(docs/results/standard) and runs at `standard` or `paper` scale.")
+
+
 def render_claims_markdown(verdicts: list[ClaimVerdict], run_facts: str, title: str, preamble: str,
                            cfg: StatsConfig, scale: str, item_noun: str = "items", difficulty=(),
                            training=None) -> str:
-    parts = [f"# {title}\n", run_facts, "", preamble, "", *difficulty_lines(difficulty, scale),
+    smoke = smoke_text(scale)
+    parts = [f"# {title}\n", *([smoke, ""] if smoke else []), run_facts, "", preamble, "",
+             *difficulty_lines(difficulty, scale),
              *training_lines(training),
              method_text("", cfg), "",
              "| claim | statement | verdict | floors | population | scale | summary |",
@@ -354,7 +369,8 @@ def render_claims_html(verdicts: list[ClaimVerdict], run_facts: str, title: str,
                   f"<td>{escape(r.condition if isinstance(r.condition, str) else '')}</td><td>{r.steps}</td>"
                   f"<td>{escape(str(r.plateau))}</td><td>{escape(str(r.beats_input))}</td></tr>"
                   for r in training.itertuples()) + "</table>")
-    return (f"<h3>{escape(title)}</h3><p>{escape(run_facts)}</p><p>{md(preamble)}</p>{hard_html}{trained_html}"
+    smoke = f"<p>{md(smoke_text(scale))}</p>" if smoke_text(scale) else ""
+    return (f"<h3>{escape(title)}</h3>{smoke}<p>{escape(run_facts)}</p><p>{md(preamble)}</p>{hard_html}{trained_html}"
             f"<p>{md(method_text('', cfg))}</p>"
             "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>claim</th>"
             "<th>statement</th><th>verdict</th><th>floors</th><th>population</th><th>scale</th><th>summary</th></tr>"

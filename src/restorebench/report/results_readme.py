@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..files import write_text
+from .claims import smoke_text
 from .verdicts import CONSTRUCTION_CHECK, OUTCOMES, row_label
 
 
@@ -50,7 +51,9 @@ def write_results_readme(output: Path, s2_metrics_csv: Path, claims: list[Path],
 
     metrics = pd.read_csv(s2_metrics_csv)
     fits = metrics[metrics["stopping"] != "none"].drop_duplicates(["task", "dataset", "method", "item"])
-    lines = ["# Results of this run", "", run_facts, "",
+    scales = {str(x) for table in verdicts for x in pd.read_csv(table)["scale"].dropna().unique()}
+    smoke = next((smoke_text(x) for x in sorted(scales) if smoke_text(x)), "")
+    lines = ["# Results of this run", "", *([smoke, ""] if smoke else []), run_facts, "",
              f"S2 fits: {len(fits)} (task × dataset × prior × clip), {fits['wall_seconds'].sum() / 60:.1f} "
              f"minutes of fitting (wall time summed over the fits) on "
              f"{', '.join(sorted(set(fits['device'].astype(str))))}.", ""]
