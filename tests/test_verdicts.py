@@ -503,7 +503,6 @@ def test_a_cell_using_a_network_without_a_plateau_or_worse_than_the_input_is_not
                entry("net", 1, "", {}, [1.0, 0.5, 0.5], [0.9, 0.5, 0.499], 30),     # at a plateau
                entry("old", 0, "10%", {"condition": "10%"}, [1.0, 0.9], [0.5, 0.5], 20)]
     table = with_input_check(entries, lambda e: (e["network"] != "old", "test"))
-    table["applies_to"] = [{}, {}, {"condition": "10%"}]
     assert list(table["plateau"]) == ["no", "yes", "yes"]
     v = evaluate_claim(scores({"net": BASE + 1 + NOISE, "old": BASE}, condition="10%"),
                        claim_of(Cell("snr", "snr", "net", "old", {"condition": "10%"})))

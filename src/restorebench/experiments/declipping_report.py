@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -324,7 +323,7 @@ def training_table(weights: list[Path], toy_examples: list[Path], metrics_csv: P
                                      kept[f"validation_{side}"], int(kept.get(f"steps_{side}", 0))))
 
     def beats(e):
-        where = e["applies_to"] if isinstance(e["applies_to"], dict) else json.loads(e["applies_to"])
+        where = e["applies_to"]
         if where.get("experiment") == "toy":
             return None, "the toy scores no clipped input"
         chosen = sdr[sdr["experiment"] == where["experiment"]]

@@ -31,7 +31,7 @@ def entry(network: str, seed: int, condition: str, applies_to: dict, history, va
     """One row of a training table from a network's recorded curves (plateau read off ``validation``)."""
     at_plateau, improvement = plateau(list(validation))
     return {"network": network, "seed": int(seed), "condition": condition,
-            "applies_to": json.dumps(applies_to, sort_keys=True), "epochs": len(history), "steps": int(steps),
+            "applies_to": dict(applies_to), "epochs": len(history), "steps": int(steps),
             "train_loss": float(history[-1]) if len(history) else np.nan,
             "validation_loss": float(validation[-1]) if len(validation) else np.nan,
             "validation_improvement": improvement,
@@ -61,7 +61,8 @@ def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str
     """tables/training.csv and .md, figures/training_curves.png of one study (``outdir``: results/sN)."""
     outdir = Path(outdir)
     with atomic_output(outdir / "tables" / "training.csv", suffix=".csv") as tmp:
-        table[list(COLUMNS)].to_csv(tmp, index=False)
+        table[list(COLUMNS)].assign(applies_to=[json.dumps(a, sort_keys=True) for a in table["applies_to"]]).to_csv(
+            tmp, index=False)
     shown = table[["network", "seed", "condition", "epochs", "steps", "train_loss", "validation_loss",
                    "validation_improvement", "plateau", "beats_input"]].copy()
     shown["validation_improvement"] = [f"{100 * v:.2f} %" if np.isfinite(v) else "–"
