@@ -308,9 +308,15 @@ def test_the_pages_state_how_the_notch_was_tuned_as_the_run_tuned_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     commands = [line.removeprefix("Shell command: ") for line in proc.stdout.splitlines()
                 if line.startswith("Shell command: restorebench ")]
+    # each replicate's notch evaluations read that replicate's tuning (tiny: 2 replicates x 2 test splits)
     notch = [c for c in commands if "s1-evaluate" in c and "--method notch " in c]
-    assert len(notch) == 2 and all("--cfar-calibration results/s1/models/notch-cfar.json" in c for c in notch)
-    assert any("s1-claims" in c and "--notch-calibration results/s1/models/notch-cfar.json" in c for c in commands)
+    assert len(notch) == 4
+    for replicate in (0, 1):
+        mine = [c for c in notch if f"--split-file results/s1/data/seed{replicate}/" in c]
+        assert len(mine) == 2
+        assert all(f"--cfar-calibration results/s1/models/notch-cfar/seed{replicate}.json" in c for c in mine)
+    assert any("s1-claims" in c and "--notch-calibration results/s1/models/notch-cfar/seed0.json" in c
+               for c in commands)
 
 
 def test_the_position_mask_zeroes_the_bins_most_often_interfered_on_training_pulses():

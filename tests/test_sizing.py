@@ -40,7 +40,7 @@ def test_a_claim_is_covered_when_its_estimate_needs_no_more_than_a_one_sd_effect
 
 
 def test_the_plan_gives_each_study_its_units_while_the_budget_lasts():
-    costs = {"S1": StudyCost("S1", "seeds", 1, per_unit_s=120.0, fixed_s=0.0),     # 1 min per unit on 2 cores
+    costs = {"S1": StudyCost("S1", "replicates", 1, per_unit_s=120.0, fixed_s=0.0),     # 1 min per unit on 2 cores
              "S2": StudyCost("S2", "clips", 2, per_unit_s=1200.0, fixed_s=0.0)}    # 10 min per unit
     _, studies = plan(_verdicts(), costs, budget_min=np.inf)
     studies = studies.set_index("study")
@@ -52,14 +52,27 @@ def test_the_plan_gives_each_study_its_units_while_the_budget_lasts():
 
 
 def test_costs_divide_the_scaling_jobs_by_the_run_units(tmp_path):
-    for rule, name, seconds in (("s2_fit", "a", 30.0), ("s2_fit", "b", 50.0), ("s2_corpus", "c", 10.0)):
+    timings = (("s2_fit", "a", 30.0), ("s2_fit", "b", 50.0), ("s2_corpus", "c", 10.0), ("s2_claims", "d", 4.0),
+               # S1: a replicate's data, tuning and evaluations count with its trainings (issue 35, 3b)
+               ("s1_split", "r0", 6.0), ("s1_split", "r1", 6.0), ("s1_training_images", "r0", 1.0),
+               ("s1_training_images", "r1", 1.0), ("s1_calibrate_notch", "r0", 2.0), ("s1_calibrate_notch", "r1", 2.0),
+               ("s1_train", "r0", 20.0), ("s1_train", "r1", 20.0), ("s1_evaluate", "r0", 3.0),
+               ("s1_evaluate", "r1", 3.0), ("s1_evaluate_trained", "r0", 4.0), ("s1_evaluate_trained", "r1", 4.0))
+    for rule, name, seconds in timings:
         folder = tmp_path / "benchmarks" / rule
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.tsv").write_text(f"s\th:m:s\n{seconds}\t0:00:{int(seconds)}\n")
-    scale = {"s1": {"seeds": 1}, "s2": {"clips": 2}, "s3": {"seeds": 2}, "s4": {"seeds": 1}}
-    cost = study_costs(tmp_path, scale)["S2"]
-    assert cost.per_unit_s == pytest.approx(40.0) and cost.fixed_s == pytest.approx(10.0)
-    assert cost.seconds(5) == pytest.approx(210.0)
+    scale = {"s1": {"replicates": 2}, "s2": {"clips": 2}, "s3": {"replicates": 2}, "s4": {"replicates": 1}}
+    costs = study_costs(tmp_path, scale)
+    cost = costs["S2"]
+    # the corpus a clip is drawn from scales with the clips; the claims page does not
+    assert cost.per_unit_s == pytest.approx(45.0) and cost.fixed_s == pytest.approx(4.0)
+    assert cost.seconds(5) == pytest.approx(229.0)
+    # s1_train holds 2 cores: 6 + 1 + 2 + 2 x 20 + 3 + 4 core-seconds per replicate
+    assert costs["S1"].per_unit_s == pytest.approx(56.0) and costs["S1"].fixed_s == 0.0
+    # a run from before replicates counted its units as seeds
+    old = {"s1": {"seeds": 2}, "s2": {"clips": 2}, "s3": {"seeds": 2}, "s4": {"seeds": 1}}
+    assert study_costs(tmp_path, old)["S1"].per_unit_s == pytest.approx(56.0)
 
 
 def test_the_threads_the_sizing_charges_are_the_rules_threads():

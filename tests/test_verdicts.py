@@ -229,27 +229,62 @@ def test_interaction_cell_pairs_shared_units_and_reports_them_once():
         evaluate_claim(pd.concat([same, cross[cross["item"] < 8]]), claim_of(cell))
 
 
-# --------------------------------------------------------------------------------------- seeds
+# ---------------------------------------------------------------------------------- replicates
 
-def test_training_seeds_are_the_units_when_there_are_several():
+def test_replicates_are_the_units_when_there_are_several():
     rows = []
-    for seed in range(6):
+    for replicate in range(6):
         for item in range(4):
-            rows.append({"method": "net", "metric": "snr", "item": item, "training_seed": seed,
-                         "value": 10 + item + 0.5 + 0.1 * seed})
+            rows.append({"method": "net", "metric": "snr", "item": item, "replicate": replicate,
+                         "value": 10 + item + 0.5 + 0.1 * replicate})
     rows += [{"method": "baseline", "metric": "snr", "item": item, "value": 10.0 + item} for item in range(4)]
     v = evaluate_claim(pd.DataFrame(rows), claim_of(Cell("snr", "snr", "net", "baseline")))
     c = v.cells[0]
-    assert c.unit == "seed" and c.n == 6 and c.seeds == 6 and c.items_per_unit == 4
-    assert c.n_detail == "6 seeds × 4"
+    assert c.unit == "replicate" and c.n == 6 and c.replicates == 6 and c.items_per_unit == 4
+    assert c.n_detail == "6 replicates × 4"
     assert c.effect == pytest.approx(0.5 + 0.1 * np.mean(range(6)))
     assert c.p == pytest.approx(1 / 64) and v.verdict == HELD
-    one = pd.DataFrame([r for r in rows if r.get("training_seed", 0) == 0])
+    one = pd.DataFrame([r for r in rows if r.get("replicate", 0) == 0])
     c = evaluate_claim(one, claim_of(Cell("snr", "snr", "net", "baseline"))).cells[0]
-    assert c.unit == "item" and c.n == 4 and c.seeds == 1
-    missing = pd.DataFrame([r for r in rows if not (r.get("training_seed") == 3 and r["item"] == 0)])
+    assert c.unit == "item" and c.n == 4 and c.replicates == 1
+    missing = pd.DataFrame([r for r in rows if not (r.get("replicate") == 3 and r["item"] == 0)])
     with pytest.raises(UnpairedItemsError, match="not paired"):
         evaluate_claim(missing, claim_of(Cell("snr", "snr", "net", "baseline")))
+
+
+def test_a_replicate_pairs_every_method_on_its_own_data():
+    # each replicate draws its own items: the baseline's scores differ by replicate too, and a network that
+    # beats the baseline by 0.5 dB within every replicate must read so, however far apart the draws lie
+    rows = []
+    for replicate in range(6):
+        level = 20.0 * replicate            # a fresh draw: every replicate's items far from the others'
+        for item in range(4):
+            rows.append({"method": "baseline", "metric": "snr", "item": item, "replicate": replicate,
+                         "value": level + item})
+            rows.append({"method": "net", "metric": "snr", "item": item, "replicate": replicate,
+                         "value": level + item + 0.5})
+    c = evaluate_claim(pd.DataFrame(rows), claim_of(Cell("snr", "snr", "net", "baseline"))).cells[0]
+    assert c.unit == "replicate" and c.n == 6 and c.effect == pytest.approx(0.5) and c.outcome == PAPERS_WAY
+    # a method scored once on data every replicate shares is compared with each replicate's mean
+    shared = [r for r in rows if r["method"] == "net"] + [
+        {"method": "fixed", "metric": "snr", "item": item, "value": 50.0} for item in range(4)]
+    c = evaluate_claim(pd.DataFrame(shared), claim_of(Cell("snr", "snr", "net", "fixed"))).cells[0]
+    means = np.array([20.0 * r + 1.5 + 0.5 for r in range(6)])
+    assert c.effect == pytest.approx(np.median(means - 50.0))
+    # replicates that do not match are not paired
+    fewer = pd.DataFrame([r for r in rows if not (r["method"] == "baseline" and r["replicate"] == 5)])
+    with pytest.raises(UnpairedItemsError, match="replicates are not paired"):
+        evaluate_claim(fewer, claim_of(Cell("snr", "snr", "net", "baseline")))
+
+
+def test_rows_written_before_the_replicate_column_take_their_training_seed():
+    from restorebench.report.verdicts import mark_replicates
+
+    old = pd.DataFrame([{"method": "net", "metric": "snr", "item": 0, "seed": 0, "training_seed": 3, "value": 1.0},
+                        {"method": "net", "metric": "snr", "item": 1, "seed": 7, "training_seed": np.nan, "value": 1.0},
+                        {"method": "notch", "metric": "snr", "item": 0, "seed": 0, "training_seed": np.nan, "value": 1.0}])
+    marked = mark_replicates(old, {"net"})
+    assert marked["replicate"].iloc[0] == 3 and marked["replicate"].iloc[1] == 7 and np.isnan(marked["replicate"].iloc[2])
 
 
 # ---------------------------------------------------------------------------------- units needed
@@ -299,17 +334,18 @@ def test_unpaired_items_are_rejected_with_the_cell_named():
 
 def test_claims_page_states_population_and_what_would_decide_it():
     from restorebench.report.claims import population_text, render_claims_markdown, summary_text
-    from restorebench.report.verdicts import mark_trained
+    from restorebench.report.verdicts import mark_replicates
 
     rows = scores({"net": [5.0, 6.1], "old": [1.0, 2.0]}, seed=0)        # a 4 dB win on 2 clips: undecidable
-    rows = mark_trained(rows, {"net"})
+    rows = mark_replicates(rows, {"net"})
     v = evaluate_claim(rows, claim_of(Cell("snr", "snr", "net", "old"), cid="X15"))
-    assert population_text(v, "clips") == "2 clips of one trained network: covers clips, not training randomness"
+    assert population_text(v, "clips") == ("2 clips of one data draw and trained network: covers clips, not data "
+                                           "draws or training randomness")
     text = summary_text(v, CFG, "clips")
     assert "too few units" in text and "at least 5 to reach p ≤ 0.05" in text
     assert "Inconclusive with 2 clips; an effect this size needs about 5 clips to read held" in text
     page = render_claims_markdown([v], "facts", "T", "pre", CFG, "tiny", "clips")
-    assert "| X15 | s | **inconclusive** | no floor applies | 2 clips of one trained network" in page
+    assert "| X15 | s | **inconclusive** | no floor applies | 2 clips of one data draw and trained network" in page
     untrained = evaluate_claim(scores({"a": [5.0, 6.1], "b": [1.0, 2.0]}), claim_of(Cell("snr", "snr", "a", "b")))
     assert population_text(untrained, "clips") == "2 clips"
 
@@ -386,15 +422,15 @@ def test_a_non_finite_score_is_an_error_naming_the_cell_and_unit():
         evaluate_claim(rows, claim_of(Cell("snr cell", "snr", "new", "old")))
     with pytest.raises(ValueError, match="non-finite per-unit differences"):
         result_from_differences("c", "snr", np.array([1.0, np.inf, 2.0]), CFG)
-    # seeds as units: a NaN item of one seed was dropped by the per-seed mean, turning a +0.5 win on every
-    # item into "significantly the other way"; now it stops the verdict, naming the seed
+    # replicates as units: a NaN item of one replicate was dropped by the per-replicate mean, turning a +0.5
+    # win on every item into "significantly the other way"; now it stops the verdict, naming the replicate
     seeded = []
     for seed in range(6):
         for item in range(4):
             value = np.nan if (seed, item) == (2, 3) else 10.0 * item + 0.5
-            seeded.append({"method": "net", "metric": "snr", "item": item, "training_seed": seed, "value": value})
+            seeded.append({"method": "net", "metric": "snr", "item": item, "replicate": seed, "value": value})
     seeded += [{"method": "old", "metric": "snr", "item": item, "value": 10.0 * item} for item in range(4)]
-    with pytest.raises(ValueError, match="item 3, training seed 2"):
+    with pytest.raises(ValueError, match="item 3, replicate 2"):
         evaluate_claim(pd.DataFrame(seeded), claim_of(Cell("snr", "snr", "net", "old")))
 
 

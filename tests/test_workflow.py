@@ -85,7 +85,7 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert always <= set(metrics[metrics["method"] == "difnet"]["metric"]) <= always | {"scatterer_masked"}
     # the notch's P_fa was tuned on the training pulses, with the measured false-alarm rates beside it
     import json
-    calibration = json.loads((s1 / "models" / "notch-cfar.json").read_text())
+    calibration = json.loads((s1 / "models" / "notch-cfar" / "seed0.json").read_text())
     assert calibration["cfar"]["pfa"] in [float(k) for k in calibration["iou_by_pfa"]]
     assert calibration["iou_by_pfa"][f"{calibration['cfar']['pfa']:g}"] == max(calibration["iou_by_pfa"].values())
     assert 0 <= calibration["false_alarm_rate"] <= 1 and calibration["split"] == "train"
@@ -101,23 +101,30 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert all(f"| C{k} |" in claims for k in range(1, 6))
     verdicts = pd.read_csv(s1 / "verdicts.csv")
     assert list(verdicts["claim"]) == ["C1", "C1", "C2", "C2", "C3", "C3", "C3", "C4", "C5", "C5"]
-    # tiny trains each network with 2 seeds: the seed is the unit (n = 2), and the population is stated
-    assert set(verdicts["unit"]) == {"seed"} and set(verdicts["n"]) == {2}
-    assert set(verdicts["n_detail"]) == {"2 seeds × 2"} and set(verdicts["verdict"]) == {"inconclusive"}
-    assert "2 training seeds × 2 test scenes" in claims
+    # tiny has 2 replicates: the replicate is the unit (n = 2), and the population is stated
+    assert set(verdicts["unit"]) == {"replicate"} and set(verdicts["n"]) == {2}
+    assert set(verdicts["n_detail"]) == {"2 replicates × 2"} and set(verdicts["verdict"]) == {"inconclusive"}
+    assert "2 replicates × 2 test scenes" in claims
+    # every method is scored on each replicate's own scenes: a fresh draw, so even the interfered input differs
+    assert set(metrics["replicate"]) == {0, 1}
+    interfered = metrics[(metrics["method"] == "interfered") & (metrics["metric"] == "psnr")]
+    by_replicate = interfered.pivot(index=["split", "item"], columns="replicate", values="value")
+    assert (by_replicate[0] != by_replicate[1]).all()
+    for replicate in (0, 1):             # each replicate tunes its own notch on its own training pulses
+        assert json.loads((s1 / "models" / "notch-cfar" / f"seed{replicate}.json").read_text())["split"] == "train"
     trained = metrics[metrics["method"].isin(["difnet", "pisnet"])]
-    assert set(trained["training_seed"]) == {0, 1} and metrics.loc[metrics["method"] == "notch", "training_seed"].isna().all()
+    assert (trained["training_seed"] == trained["replicate"]).all()
     c4 = verdicts[verdicts["claim"] == "C4"].iloc[0]
     assert c4["margin"] == 1.0 and "difference-in-differences" in c4["test"]
     # C4's effect is PISNet's PSNR drop minus DIFNet's, recomputed here from the tidy rows
     psnr = metrics[metrics["metric"] == "psnr"].groupby(["split", "method"])["value"].mean()
     drop = lambda m: psnr["test-same", m] - psnr["test-cross", m]
     assert c4["effect"] == pytest.approx(drop("pisnet") - drop("difnet"))
-    # one trained network: scene i of both test sets shares its RFI draw, so the C4 interaction pairs the
+    # one replicate: scene i of both test sets shares its RFI draw, so the C4 interaction pairs the
     # scenes (2 units, not 2 + 2)
     from restorebench.experiments.sar_rfi_report import s1_claims
     from restorebench.report.verdicts import StatsConfig, evaluate_claim
-    one_seed = metrics[metrics["training_seed"].fillna(0) == 0]
+    one_seed = metrics[metrics["replicate"] == 0]
     c4_claim = next(c for c in s1_claims(1.0, one_seed) if c.id == "C4")
     one = evaluate_claim(one_seed, c4_claim, StatsConfig())
     assert [(r.n, r.n_detail, r.unit) for r in one.cells] == [(2, "2", "item")]
@@ -185,22 +192,27 @@ def test_declipping_study_figure5(workdir):
     # the Figure 3 toy: the same test signals at x1 and / 10 for the bias-free and the biased network
     toy = metrics[metrics["experiment"] == "toy"]
     assert set(toy["method"]) == {"mc-eq", "mc-eq+bias"} and set(toy["condition"]) == {"scale=1", "scale=0.1"}
-    assert set(toy["training_seed"]) == {0, 1}                                  # tiny: two seeds of each network
-    free = toy[toy["method"] == "mc-eq"].pivot(index=["training_seed", "item"], columns="condition", values="value")
+    assert set(toy["replicate"]) == {0, 1}                                      # tiny: two replicates
+    assert (toy["training_seed"] == toy["replicate"]).all()
+    free = toy[toy["method"] == "mc-eq"].pivot(index=["replicate", "item"], columns="condition", values="value")
     assert (free["scale=1"] - free["scale=0.1"]).abs().max() < 1e-3          # homogeneous: SDR is scale-free
     assert (s4 / "figures" / "figure3_toy.png").read_bytes()[:4] == b"\x89PNG"
     # the music table: every declipper on every test recording at every fraction, SDR and Delta SDR
     music = metrics[metrics["experiment"] == "music"]
     assert set(music["method"]) == {"clipped", "spline", "aspade", "nmc-eq", "mc-eq", "supervised"}
     assert set(music["dataset"]) == {"sf-ensemble", "tts-speech"} and set(music["v"]) == {0.01, 0.05, 0.1, 0.2}
-    # (3 untrained + 3 trained x 2 seeds) x datasets x recordings x v x metrics
-    assert len(music) == (3 + 3 * 2) * 2 * 2 * 4 * 3
+    # 6 declippers x 2 replicates (each its own recordings) x datasets x recordings x v x metrics
+    assert len(music) == 6 * 2 * 2 * 2 * 4 * 3
+    assert set(music["replicate"]) == {0, 1}
     assert set(music.loc[music["method"] == "mc-eq", "training_seed"]) == {0, 1}
+    clipped_sdr = music[(music["method"] == "clipped") & (music["metric"] == "sdr")]
+    by_replicate = clipped_sdr.pivot(index=["item", "v"], columns="replicate", values="value")
+    assert (by_replicate[0] != by_replicate[1]).all()          # a fresh draw of recordings per replicate
     assert (music["source_clipping"] == 0).all()              # generated recordings are never clipped in the source
     clipped = music[(music["method"] == "clipped") & (music["metric"] == "delta_sdr")]
     assert (clipped["value"] == 0).all()
     # the clipped input is consistent already, so projecting it changes nothing
-    sdr = music[music["method"] == "clipped"].pivot(index=["item", "v"], columns="metric", values="value")
+    sdr = music[music["method"] == "clipped"].pivot(index=["replicate", "item", "v"], columns="metric", values="value")
     assert (sdr["sdr_consistent"] - sdr["sdr"]).abs().max() < 1e-6
     aspade = music[(music["method"] == "aspade") & (music["metric"] == "delta_sdr")]
     assert aspade["value"].mean() > 3                          # the classical declipper really declips
@@ -208,16 +220,16 @@ def test_declipping_study_figure5(workdir):
     assert (s4 / "figures" / "example.png").read_bytes()[:4] == b"\x89PNG"
     verdicts = pd.read_csv(s4 / "verdicts.csv")
     assert list(dict.fromkeys(verdicts["claim"])) == ["D1", "D2", "D3"]
-    assert set(verdicts["verdict"]) == {"inconclusive"} and set(verdicts["unit"]) == {"seed"}   # 2 seeds
-    assert set(verdicts["n_detail"]) == {"2 seeds × 4", "2 seeds × 8"}
+    assert set(verdicts["verdict"]) == {"inconclusive"} and set(verdicts["unit"]) == {"replicate"}
+    assert set(verdicts["n_detail"]) == {"2 replicates × 4", "2 replicates × 8"}
     readme = (workdir / "results" / "README.md").read_text()
     assert "s4/tables/figure5.md" in readme and "| D3 |" in readme and "| s4_music_train " in readme
 
 
 def test_compare_runs_on_the_tiny_run_and_on_a_copy_whose_tidy_rows_were_altered(workdir, tmp_path, capsys):
     """compare-runs: the run against a copy of itself lists nothing (exit 0); against a run whose S4 rows were
-    altered -- one training seed kept, the biased toy network 20 dB worse on the signals / 10, the
-    self-supervised declipper 5 dB worse on music -- it lists the D3 verdict (inconclusive with 2 seeds -> held
+    altered -- one replicate kept, the biased toy network 20 dB worse on the signals / 10, the
+    self-supervised declipper 5 dB worse on music -- it lists the D3 verdict (inconclusive with 2 replicates -> held
     on 8 signals) and the moved music-table cells (exit 1)."""
     from restorebench.cli import main
 
@@ -229,7 +241,7 @@ def test_compare_runs_on_the_tiny_run_and_on_a_copy_whose_tidy_rows_were_altered
         assert f"{study}: same verdicts; every table cell within the reference interval" in out
 
     rows = pd.read_csv(results / "s4" / "metrics.csv")
-    rows = rows[rows["training_seed"].fillna(0) == 0].copy()
+    rows = rows[rows["replicate"].fillna(0) == 0].copy()
     worse = (rows["method"] == "mc-eq+bias") & (rows["condition"] == "scale=0.1")
     rows.loc[worse, "value"] -= 20.0
     rows.loc[(rows["experiment"] == "music") & (rows["method"] == "mc-eq"), "value"] -= 5.0   # moves table cells
@@ -257,7 +269,7 @@ def test_plan_scale_sizes_a_scale_from_the_tiny_run(workdir, capsys):
     assert main(["plan-scale", str(workdir / "results"), "--config", str(workdir / "config.yaml")]) == 0
     out = capsys.readouterr().out
     assert "# Sizing from the `tiny` run" in out
-    assert "| S2 | clips | 1 |" in out and "| S1 | training seeds | 2 |" in out and "| S3 | training seeds | 1 |" in out
+    assert "| S2 | clips | 1 |" in out and "| S1 | replicates | 2 |" in out and "| S3 | replicates | 1 |" in out
     assert "| A1 | 22 |" in out and "| D3 | 2 |" in out
 
 
@@ -394,7 +406,7 @@ def test_musdb_archive_is_extracted_and_split_into_s4_training_and_test_recordin
                 mixture = np.stack([0.5 * np.sin(2 * np.pi * freq * t)] * 2)
                 write_stem_file(stem, [mixture, 0.5 * mixture])
                 archive.write(stem, f"{split}/Artist - Tone {freq}.stem.mp4")
-    targets = ["results/s4/data/musdb-train.npz", "results/s4/data/musdb-test.npz"]
+    targets = ["results/s4/data/seed0/musdb-train.npz", "results/s4/data/seed0/musdb-test.npz"]
     _snakemake(tmp_path, "--cores", "1", "--config", "data_source=real", "scale=tiny", "--", *targets)
     assert (tmp_path / "resources" / "musdb18-7s" / "test").is_dir()
     import yaml
@@ -583,7 +595,7 @@ def test_a_trained_s1_network_declared_in_a_plugin_is_trained_resumed_and_tabled
     assert "Two-layer CNN mask is judged in the place of DIFNet" in (s1 / "claims.md").read_text()
     # its training resumes like the built-in ones
     _assert_training_resumes(workdir, "tiny_rfi", workdir / "resume",
-                             ["s1-train", "--images", "results/s1/data/train_images.npz", "--model", "tinyconv",
+                             ["s1-train", "--images", "results/s1/data/seed0/train_images.npz", "--model", "tinyconv",
                               "--param", "width=3", "--batch-size", "4"])
 
 
@@ -634,7 +646,7 @@ def test_an_s3_network_declared_in_a_plugin_is_trained_resumed_and_tabled(workdi
     assert "Two-conv S+R" in (s3 / "tables" / "figure3.md").read_text()
     # its training resumes like the built-in ones
     _assert_training_resumes(workdir, "twoconv", workdir / "resume-s3",
-                             ["s3-train", "--scene", "results/s3/data/scene.npz", "--model", "twoconv", "--param",
+                             ["s3-train", "--scene", "results/s3/data/seed0/scene.npz", "--model", "twoconv", "--param",
                               "width=3", "--labelled-pct", "50", "--patch", "32", "--stride", "32", "--batch-size", "4"])
 
 
@@ -676,6 +688,6 @@ def test_an_s4_training_objective_declared_in_a_plugin_trains_and_reaches_the_mu
     # its training resumes like the built-in ones
     _assert_training_resumes(workdir, "halfeq", workdir / "resume-s4",
                              ["s4-music-train", "--method", "mc-halfeq", "--train",
-                              *sorted(str(f) for f in (s4 / "data").glob("*-train.npz")), "--segment", "4096",
+                              *sorted(str(f) for f in (s4 / "data" / "seed0").glob("*-train.npz")), "--segment", "4096",
                               "--hop", "2048", "--fractions", "0.05", "0.1", "--widths", "4", "8", "--kernel", "5",
                               "--batch-size", "4"])

@@ -70,7 +70,7 @@ def paper_steps(preset: dict, table2_priors: list[str]) -> list[PaperStep]:
         steps.append(PaperStep(
             "S1", kind, f"{s1['batch_size']} x 1 x {bins} x {frames}", lambda cfg=cfg: train_rfi.build_model(cfg),
             lambda d, t: (torch.rand(s1["batch_size"], 1, bins, frames, device=d, dtype=t),), _mean_square,
-            s1["epochs"] * math.ceil(images / s1["batch_size"]), s1["seeds"], f"{s1['seeds']} seeds"))
+            s1["epochs"] * math.ceil(images / s1["batch_size"]), s1["replicates"], f"{s1['replicates']} replicates"))
 
     s2 = preset["s2"]
     f_bins = s2["n_fft"] // 2 + 1
@@ -97,12 +97,12 @@ def paper_steps(preset: dict, table2_priors: list[str]) -> list[PaperStep]:
                * len(range(0, s3["cols"] - s3["patch"] + 1, s3["stride"])))
     sizes = {k: (tuple(s3[k]) if isinstance(s3[k], list) else s3[k]) for k in
              ("encoder_width", "decoder_width", "levels", "head_widths", "regression_width", "im2height_width")}
-    pcts, seeds = len(s3["labelled_pct"]), s3["seeds"]
-    for name, runs, note in (("multitask", pcts * seeds, f"{pcts} labelled fractions x {seeds} seeds; the 5 "
+    pcts, seeds = len(s3["labelled_pct"]), s3["replicates"]
+    for name, runs, note in (("multitask", pcts * seeds, f"{pcts} labelled fractions x {seeds} replicates; the 5 "
                                                           f"Table-2 ablations cost about as much each"),
-                             ("unet", pcts * seeds, f"{pcts} labelled fractions x {seeds} seeds"),
-                             ("im2height", pcts * seeds, f"{pcts} labelled fractions x {seeds} seeds"),
-                             ("merlin", seeds, f"{seeds} seeds")):
+                             ("unet", pcts * seeds, f"{pcts} labelled fractions x {seeds} replicates"),
+                             ("im2height", pcts * seeds, f"{pcts} labelled fractions x {seeds} replicates"),
+                             ("merlin", seeds, f"{seeds} replicates")):
         cfg = S3NetConfig(**registry.get("S3", "model", name).params, **sizes)
         steps.append(PaperStep(
             "S3", name, f"{s3['batch_size']} x 1 x {s3['patch']} x {s3['patch']}",
@@ -117,7 +117,7 @@ def paper_steps(preset: dict, table2_priors: list[str]) -> list[PaperStep]:
     trained = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
     for what, batch, length, widths, kernel, epochs, n_train, runs, note in (
             ("music", music["batch_size"], music["segment"], music["widths"], music["kernel"], music["epochs"],
-             segments, len(trained) * s4["seeds"], f"{len(trained)} trained declippers x {s4['seeds']} seeds"),
+             segments, len(trained) * s4["replicates"], f"{len(trained)} trained declippers x {s4['replicates']} replicates"),
             ("Figure 5", s4["batch_size"], s4["length"], s4["widths"], s4["kernel"], s4["epochs"],
              s4["train_signals"], len(trained) * len(s4["d"]) * len(s4["saturated_fractions"]),
              f"{len(trained)} trained declippers x {len(s4['d'])} d x {len(s4['saturated_fractions'])} v")):

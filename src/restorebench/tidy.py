@@ -19,6 +19,10 @@ from .files import atomic_output
 #: method, task, condition (SIR, noise, gaps, labelled fraction...), item, seed, metric, value + run facts
 METRIC_COLUMNS = ("study", "experiment", "dataset", "domain", "method", "task", "condition", "item", "seed",
                   "metric", "value", "wall_seconds", "device")
+#: the optional column naming a row's *replicate*: a fresh draw of the study's data and a training seed (the
+#: replicate's seed draws both), every method of a replicate scored on the same test items. Verdicts take the
+#: replicate as their unit when there are several (report/verdicts.py); empty for rows every replicate shares.
+REPLICATE = "replicate"
 TRAJECTORY_COLUMNS = ("task", "dataset", "method", "item", "iteration")
 SCHEMAS = {"metrics": METRIC_COLUMNS, "trajectories": TRAJECTORY_COLUMNS}
 

@@ -17,6 +17,8 @@ if config["data_source"] == "embedded":
             peak=S2CFG["peak"],
         log:
             "results/logs/s2_corpus/{role}.log",
+        benchmark:
+            "results/benchmarks/s2_corpus/{role}.tsv"
         conda:
             "../envs/restorebench.yaml"
         shell:
@@ -45,6 +47,8 @@ else:
             normalise=lambda wc: "--no-normalise" if wc.role in ("living", "traffic") else "",
         log:
             "results/logs/s2_ingest/{role}.log",
+        benchmark:
+            "results/benchmarks/s2_ingest/{role}.tsv"
         conda:
             "../envs/restorebench.yaml"
         shell:
@@ -70,6 +74,8 @@ rule s2_observations:
         seed=config["seed"],
     log:
         "results/logs/s2_observations/{task}/{role}.log",
+    benchmark:
+        "results/benchmarks/s2_observations/{task}/{role}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:

@@ -20,6 +20,13 @@ def quoted(text):
     return shlex.quote(text)
 
 
+def replicates(study):
+    """The replicates of a study that trains networks (`scales.<scale>.<study>.replicates`): replicate r draws
+    the study's data and trains its networks with seed r (the run's seed, seed + 1, ...), every method of a
+    replicate scored on its test data. With two or more, they are the verdicts' unit (docs/verdicts.md)."""
+    return [config["seed"] + k for k in range(config["scales"][SCALE][study]["replicates"])]
+
+
 def training_options(training):
     """CLI options of the one training loop from a study's `training` config block."""
     return (

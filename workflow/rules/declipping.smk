@@ -53,7 +53,7 @@ rule s4_figure5_run:
         "--scores {output.scores} --checkpoint-dir {params.checkpoints} --threads {threads} 2> {log}"
 
 
-# the toy's two networks, trained once per seed (the data are the run's): D3 pairs by training seed
+# the toy's two networks, per replicate (its own signals and training seed): D3 pairs by replicate
 rule s4_toy:
     group: study_group("s4")
     output:
@@ -65,7 +65,7 @@ rule s4_toy:
     resources:
         **training_resources("s4"),
     params:
-        data=s4_synthetic_options(),
+        data=lambda wc: s4_synthetic_options(wc.seed),
         net=s4_net_options(),
         toy=f"--d {S4CFG['toy']['d']} --v {S4CFG['toy']['v']} --objective {S4CFG['toy']['objective']}",
         optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'])}",
@@ -87,17 +87,20 @@ if not S4_REAL:
     rule s4_corpus:
         group: study_group("s4")
         output:
-            "results/s4/data/{dataset}-{split}.npz",
+            "results/s4/data/seed{seed}/{dataset}-{split}.npz",
         wildcard_constraints:
             dataset="|".join(S4_MUSIC_DATASETS),
             split="train|test",
+            seed=r"\d+",
         params:
             n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
             # a different seed per split: the test recordings are never training material
-            seed=lambda wc: config["seed"] + (0 if wc.split == "train" else 1000),
+            seed=lambda wc: int(wc.seed) + (0 if wc.split == "train" else 1000),
             samples=S4M["clip_samples"],
         log:
-            "results/logs/s4_corpus/{dataset}-{split}.log",
+            "results/logs/s4_corpus/seed{seed}/{dataset}-{split}.log",
+        benchmark:
+            "results/benchmarks/s4_corpus/seed{seed}/{dataset}-{split}.tsv"
         conda:
             "../envs/restorebench.yaml"
         shell:
@@ -112,31 +115,33 @@ else:
         input:
             lambda wc: f"{real_folder(wc.dataset)}/.complete",
         output:
-            "results/s4/data/{dataset}-{split}.npz",
+            "results/s4/data/seed{seed}/{dataset}-{split}.npz",
         wildcard_constraints:
             dataset="|".join(S4_MUSIC_DATASETS),
             split="train|test",
+            seed=r"\d+",
         params:
             name=lambda wc: s4_dataset_name(wc.dataset),
             folder=lambda wc: real_folder(wc.dataset),
             patterns=s4_split_patterns,
             n=lambda wc: S4M["train_clips"] if wc.split == "train" else S4M["test_clips"],
             samples=S4M["clip_samples"],
-            seed=config["seed"],
         log:
-            "results/logs/s4_ingest/{dataset}-{split}.log",
+            "results/logs/s4_ingest/seed{seed}/{dataset}-{split}.log",
+        benchmark:
+            "results/benchmarks/s4_ingest/seed{seed}/{dataset}-{split}.tsv"
         conda:
             "../envs/restorebench.yaml"
         shell:
             "restorebench ingest-audio --dataset {params.name} --role music --source {params.folder} "
-            "{params.patterns} --n-clips {params.n} --clip-samples {params.samples} --seed {params.seed} "
+            "{params.patterns} --n-clips {params.n} --clip-samples {params.samples} --seed {wildcards.seed} "
             "--output {output} 2> {log}"
 
 
 rule s4_music_train:
     group: study_group("s4")
     input:
-        expand("results/s4/data/{dataset}-train.npz", dataset=S4_MUSIC_DATASETS),
+        s4_music_data("train"),
     output:
         "results/s4/models/music/{method}/seed{seed}.pt",
     wildcard_constraints:
@@ -166,19 +171,20 @@ rule s4_music_train:
 S4_MUSIC_EVAL = (
     "restorebench s4-music-eval --method {wildcards.method} --test {input.test} --fractions {params.fractions} "
     "{params.weights} --scores {output.scores} --example {output.example} --example-fraction {params.example} "
-    "{params.device} --threads {threads} 2> {log}"
+    "--replicate {wildcards.seed} {params.device} --threads {threads} 2> {log}"
 )
 
 
 rule s4_music_eval:
     group: study_group("s4")
     input:
-        test=expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS),
+        test=s4_music_data("test"),
     output:
-        scores="results/s4/music/{method}.tsv",
-        example="results/s4/music/{method}.example.npz",
+        scores="results/s4/music/{method}/seed{seed}.tsv",
+        example="results/s4/music/{method}/seed{seed}.example.npz",
     wildcard_constraints:
         method=wildcard_choice([m for m in S4_MUSIC_METHODS if m not in S4_TRAINED]),
+        seed=r"\d+",
     threads: 1
     params:
         weights="",
@@ -186,20 +192,20 @@ rule s4_music_eval:
         example=S4MCFG["example_fraction"],
         device=device_options("s4", runs_network=lambda wc: False),
     log:
-        "results/logs/s4_music_eval/{method}.log",
+        "results/logs/s4_music_eval/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/s4_music_eval/{method}.tsv"
+        "results/benchmarks/s4_music_eval/{method}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         S4_MUSIC_EVAL
 
 
-# a trained declipper: one evaluation per training seed's network (its rows carry the seed)
+# a trained declipper: the replicate's network on the replicate's test recordings
 rule s4_music_eval_trained:
     group: study_group("s4")
     input:
-        test=expand("results/s4/data/{dataset}-test.npz", dataset=S4_MUSIC_DATASETS),
+        test=s4_music_data("test"),
         weights="results/s4/models/music/{method}/seed{seed}.pt",
     output:
         scores="results/s4/music/{method}/seed{seed}.tsv",
@@ -216,7 +222,7 @@ rule s4_music_eval_trained:
         example=S4MCFG["example_fraction"],
         device=device_options("s4"),
     log:
-        "results/logs/s4_music_eval/{method}/seed{seed}.log",
+        "results/logs/s4_music_eval_trained/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/s4_music_eval_trained/{method}/seed{seed}.tsv"
     conda:
@@ -244,7 +250,7 @@ rule s4_report:
     input:
         metrics="results/s4/metrics.csv",
         toy=f"results/s4/toy/seed{S4_SEEDS[0]}.examples.npz",
-        music=f"results/s4/music/{s4_music_run(S4_EXAMPLE_METHOD)}.example.npz",
+        music=f"results/s4/music/{S4_EXAMPLE_METHOD}/seed{S4_SEEDS[0]}.example.npz",
     output:
         figure=report(
             "results/s4/figures/figure5.png",

@@ -1,4 +1,4 @@
-# S3 MERLIN multitask: scene -> trainings (model x labelled fraction x seed) -> evaluation on the test area ->
+# S3 MERLIN multitask, per replicate (seed): scene -> trainings (model x labelled fraction) -> evaluation on the test area ->
 # collected metrics -> Figure 3, Table 2, Figure 2-like panel, despeckling table, claims M1-M3.
 
 if S3_REAL:
@@ -23,25 +23,28 @@ if S3_REAL:
 rule s3_scene:
     group: study_group("s3")
     output:
-        "results/s3/data/scene.npz" if not S3_REAL else "results/s3/data/scene-simulated.npz",
+        "results/s3/data/seed{seed}/scene.npz",
+    wildcard_constraints:
+        seed=r"\d+",
     params:
         size=f"--rows {S3['rows']} --cols {S3['cols']}",
         incidence=S3CFG["incidence_deg"],
         correlation=S3CFG["correlation"],
-        seed=config["seed"],
     log:
-        "results/logs/s3_scene.log",
+        "results/logs/s3_scene/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s3_scene/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s3-scene {params.size} --incidence {params.incidence} --correlation {params.correlation} "
-        "--seed {params.seed} --output {output} 2> {log}"
+        "--seed {wildcards.seed} --output {output} 2> {log}"
 
 
 rule s3_train:
     group: study_group("s3")
     input:
-        "results/s3/data/scene.npz",
+        lambda wc: s3_scene(wc.seed),
     output:
         "results/s3/models/{model}/{pct}pct/seed{seed}.pt",
     wildcard_constraints:
@@ -70,12 +73,12 @@ rule s3_train:
         "--checkpoint-dir {params.checkpoints} {params.device} --threads {threads} 2> {log}"
 
 
-# the floor: a threshold segmenter and a constant height tuned on the same labelled patches as each seed's
+# the floor: a threshold segmenter and a constant height tuned on the same labelled patches as each replicate's
 # networks (methods/threshold_segmenter.py)
 rule s3_floor:
     group: study_group("s3")
     input:
-        "results/s3/data/scene.npz",
+        lambda wc: s3_scene(wc.seed),
     output:
         "results/s3/scores/threshold/{pct}pct/seed{seed}.tsv",
     wildcard_constraints:
@@ -97,7 +100,7 @@ rule s3_floor:
 rule s3_evaluate:
     group: study_group("s3")
     input:
-        scene="results/s3/data/scene.npz",
+        scene=lambda wc: s3_scene(wc.seed),
         checkpoint="results/s3/models/{model}/{pct}pct/seed{seed}.pt",
     output:
         metrics="results/s3/scores/{model}/{pct}pct/seed{seed}.tsv",
@@ -127,7 +130,7 @@ rule s3_despeckle:
     group: study_group("s3")
     input:
         unpack(
-            lambda wc: {"scene": "results/s3/data/scene.npz"}
+            lambda wc: {"scene": s3_scene(S3_SEEDS[0])}
             | ({"checkpoint": S3_DESPECKLE_CHECKPOINT[wc.method]} if wc.method in S3_DESPECKLE_CHECKPOINT else {})
         ),
     output:
@@ -213,7 +216,7 @@ rule s3_report:
 rule s3_figure2:
     localrule: True
     input:
-        unpack(lambda wc: {"scene": "results/s3/data/scene.npz"} | s3_figure2_examples()),
+        unpack(lambda wc: {"scene": s3_scene(S3_SEEDS[0])} | s3_figure2_examples()),
     output:
         report(
             "results/s3/figures/figure2.png",
@@ -224,7 +227,7 @@ rule s3_figure2:
         ),
     params:
         examples=lambda wc, input: " ".join(f"--example {k}={input[k]}" for k in s3_figure2_examples()),
-        title=quoted(f"test-area crop, training seed {S3_SEEDS[0]}"),
+        title=quoted(f"test-area crop, replicate {S3_SEEDS[0]}"),
     log:
         "results/logs/s3_figure2.log",
     conda:

@@ -1,14 +1,15 @@
-# S1 SAR RFI suppression (DIFNet): splits -> training images -> trained networks -> evaluation ->
-# collected metrics -> Tables 4-5, Figures 6-9, per-SIR figure, claims C1-C5.
+# S1 SAR RFI suppression (DIFNet), per replicate (seed): splits -> training images -> notch tuning and
+# trained networks -> evaluation of every method -> collected metrics -> Tables 4-5, Figures 6-9, per-SIR figure, claims C1-C5.
 
 rule s1_split:
     group: study_group("s1")
     input:
         s1_split_inputs,
     output:
-        "results/s1/data/{split}.npz",
+        "results/s1/data/seed{seed}/{split}.npz",
     wildcard_constraints:
         split="train|test-same|test-cross",
+        seed=r"\d+",
     params:
         sensor=s1_sensor,
         scenes=s1_scenes,
@@ -16,41 +17,45 @@ rule s1_split:
         f"--rfi-span-mhz {S1CFG['rfi_span_mhz']}",
         kinds=",".join(S1CFG["rfi_kinds"]),
         geometry=f"--azimuth {S1['azimuth']} --range {S1['range']} --n-fft {S1['n_fft']} --hop {S1['hop']}",
-        seed=config["seed"],
         images=s1_images_options,
     log:
-        "results/logs/s1_split/{split}.log",
+        "results/logs/s1_split/seed{seed}/{split}.log",
+    benchmark:
+        "results/benchmarks/s1_split/seed{seed}/{split}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-split --split {wildcards.split} --sensor {params.sensor} --scenes {params.scenes} "
-        "{params.geometry} {params.sir} --kinds {params.kinds} {params.images} --seed {params.seed} "
+        "{params.geometry} {params.sir} --kinds {params.kinds} {params.images} --seed {wildcards.seed} "
         "--output {output} 2> {log}"
 
 
 rule s1_training_images:
     group: study_group("s1")
     input:
-        "results/s1/data/train.npz",
+        "results/s1/data/seed{seed}/train.npz",
     output:
-        "results/s1/data/train_images.npz",
+        "results/s1/data/seed{seed}/train_images.npz",
+    wildcard_constraints:
+        seed=r"\d+",
     params:
         lines=S1["lines_per_scene"],
         multiple=s1_multiple(),
-        seed=config["seed"],
     log:
-        "results/logs/s1_training_images.log",
+        "results/logs/s1_training_images/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s1_training_images/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-training-images --split-file {input} --lines-per-scene {params.lines} "
-        "--multiple {params.multiple} --seed {params.seed} --output {output} 2> {log}"
+        "--multiple {params.multiple} --seed {wildcards.seed} --output {output} 2> {log}"
 
 
 rule s1_train:
     group: study_group("s1")
     input:
-        "results/s1/data/train_images.npz",
+        "results/s1/data/seed{seed}/train_images.npz",
     output:
         "results/s1/models/{model}/seed{seed}.pt",
     wildcard_constraints:
@@ -78,24 +83,27 @@ rule s1_train:
         "{params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
 
 
-# The notch's P_fa is tuned on the pulses the networks train on (methods/notch.py)
+# The notch's P_fa is tuned on the pulses the replicate's networks train on (methods/notch.py)
 rule s1_calibrate_notch:
     group: study_group("s1")
     input:
-        "results/s1/data/train.npz",
+        "results/s1/data/seed{seed}/train.npz",
     output:
-        "results/s1/models/notch-cfar.json",
+        s1_calibration("{seed}"),
+    wildcard_constraints:
+        seed=r"\d+",
     params:
         lines=S1["lines_per_scene"],
         cfar=s1_cfar_options(),
-        seed=config["seed"],
     log:
-        "results/logs/s1_calibrate_notch.log",
+        "results/logs/s1_calibrate_notch/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/s1_calibrate_notch/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s1-calibrate-notch --split-file {input} --lines-per-scene {params.lines} {params.cfar} "
-        "--seed {params.seed} --output {output} > {log} 2>&1"
+        "--seed {wildcards.seed} --output {output} > {log} 2>&1"
 
 
 S1_EVALUATE = (
@@ -110,27 +118,28 @@ rule s1_evaluate:
     input:
         unpack(s1_evaluate_inputs),
     output:
-        metrics="results/s1/scores/{split}/{method}.tsv",
-        examples="results/s1/scores/{split}/{method}.examples.npz",
+        metrics="results/s1/scores/{split}/{method}/seed{seed}.tsv",
+        examples="results/s1/scores/{split}/{method}/seed{seed}.examples.npz",
     wildcard_constraints:
         split="test-same|test-cross",
         method=wildcard_choice(S1_UNTRAINED),
+        seed=r"\d+",
     params:
         checkpoint=s1_input_option("checkpoint"),
         calibration=s1_input_option("calibration", "cfar-calibration"),
         cfar=s1_cfar_options(),
         device=device_options("s1", runs_network=lambda wc: False),
     log:
-        "results/logs/s1_evaluate/{split}/{method}.log",
+        "results/logs/s1_evaluate/{split}/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/s1_evaluate/{split}/{method}.tsv"
+        "results/benchmarks/s1_evaluate/{split}/{method}/seed{seed}.tsv"
     conda:
         "../envs/restorebench.yaml"
     shell:
         S1_EVALUATE
 
 
-# a trained method: one evaluation per training seed's network (its rows carry the seed)
+# a trained method: the replicate's network on the replicate's test scenes
 rule s1_evaluate_trained:
     group: study_group("s1")
     input:
@@ -150,7 +159,7 @@ rule s1_evaluate_trained:
         cfar=s1_cfar_options(),
         device=device_options("s1"),
     log:
-        "results/logs/s1_evaluate/{split}/{method}/seed{seed}.log",
+        "results/logs/s1_evaluate_trained/{split}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/s1_evaluate_trained/{split}/{method}/seed{seed}.tsv"
     conda:
@@ -222,7 +231,7 @@ rule s1_figure_examples:
         which="same|cross",
     params:
         examples=s1_example_options,
-        title=lambda wc: f"{'same' if wc.which == 'same' else 'cross'}-sensor test scene 0",
+        title=lambda wc: f"{'same' if wc.which == 'same' else 'cross'}-sensor test scene 0 (replicate {S1_SEEDS[0]})",
     log:
         "results/logs/s1_figure/figure{number}_{kind}_{which}.log",
     conda:

@@ -57,7 +57,7 @@ def cmd_s4_music_eval(a):
     common.threads(a.threads)
     music_eval_job(a.method, [Path(p) for p in a.test], a.fractions, Path(a.scores), resolve_device(a.device),
                    weights=Path(a.weights) if a.weights else None, example=Path(a.example) if a.example else None,
-                   example_fraction=a.example_fraction)
+                   example_fraction=a.example_fraction, replicate=a.replicate)
 
 
 def cmd_s4_report(a):
@@ -287,6 +287,9 @@ def _add_s4_music_eval(sub) -> None:
     p.add_argument("--example", default="", help="npz keeping the first recording at --example-fraction (default: none)")
     p.add_argument("--example-fraction", type=float, default=0.1,
                    help="fraction of the kept example (default: %(default)s)")
+    p.add_argument("--replicate", type=int, default=None,
+                   help="the replicate these recordings (and the network) belong to, written on every row: the "
+                        "verdicts' unit when a run has several (default: none, recordings shared by all)")
     common.add_device_option(p)
     common.add_threads_option(p)
 

@@ -313,7 +313,7 @@ def _add_plan_scale(sub) -> None:
     p = common.add_command(sub, "plan-scale", "how many units a scale needs to decide the claims, and its minutes",
                            cmd_plan_scale,
                            "Reads a finished run's verdicts.csv and benchmark files and prints, per study, the units "
-                           "(clips, training seeds) that decide with 80 %% power every claim whose effect is at "
+                           "(clips, replicates) that decide with 80 %% power every claim whose effect is at "
                            "least one standard deviation, and the wall minutes that takes; per claim, what its "
                            "own estimate needs. This is how scales.standard was sized (docs/standard.md).")
     p.add_argument("results", help="results folder of a finished run (e.g. results, at the quick scale)")

@@ -18,13 +18,22 @@ from ..physics.clipping import clip_to_fraction
 SYNTHETIC_DATASET = "sparse-dct"
 
 
-def sparse_dct_signals(n: int, length: int, d: int, seed: int, band: float = 1.0) -> np.ndarray:
+#: the draws a seed makes: a replicate's training, test and validation signals are separate streams of its
+#: seed (an offset seed would make one replicate's test signals the next replicate's training signals)
+SIGNAL_ROLES = ("train", "test", "validation")
+
+
+def sparse_dct_signals(n: int, length: int, d: int, seed: int, band: float = 1.0, role: str = "train") -> np.ndarray:
     """(n, length) float32 signals, each exactly ``d``-sparse in the orthonormal DCT-II, peak 1; the active
-    coefficients are drawn among the lowest ``band`` fraction of the DCT frequencies."""
+    coefficients are drawn among the lowest ``band`` fraction of the DCT frequencies. ``role`` picks the
+    stream of ``seed`` (:data:`SIGNAL_ROLES`)."""
     active = int(round(band * length))
     if not 1 <= d <= active:
         raise ValueError(f"model dimension d must be in [1, {active}] (band {band} of {length}), got {d}")
-    rng = np.random.default_rng([seed, d, length])
+    if role not in SIGNAL_ROLES:
+        raise ValueError(f"signal role must be one of {SIGNAL_ROLES}, got {role!r}")
+    stream = SIGNAL_ROLES.index(role)
+    rng = np.random.default_rng([seed, d, length] + ([stream] if stream else []))
     coefficients = np.zeros((n, length))
     for row in coefficients:
         row[rng.choice(active, size=d, replace=False)] = rng.standard_normal(d)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import registry
 from ..data.clipping import SYNTHETIC_DATASET, clipped_set, sparse_dct_signals
 from ..metrics.audio import snr_db
-from ..tidy import write_rows
+from ..tidy import REPLICATE, write_rows
 
 STUDY = "S4"
 
@@ -64,10 +64,10 @@ def run_declipper(method: str | None, y: np.ndarray, mu: np.ndarray, model=None,
 
 def validation_signals(cfg, sizes: SyntheticSizes, d: int, v: float, seed: int) -> tuple:
     """The trainer's validation arrays for a synthetic training: fresh signals of the same d-sparse model,
-    clipped alike (seed + 2: the test signals are seed + 1), a tenth as many as the training ones (at least
+    clipped alike (the seed's validation stream), a tenth as many as the training ones (at least
     8), in the objective's own form (no clean signal for a self-supervised one)."""
     count = max(8, sizes.train_signals // 10)
-    held = clipped_set(sparse_dct_signals(count, sizes.length, d, seed + 2, sizes.band), v)
+    held = clipped_set(sparse_dct_signals(count, sizes.length, d, seed, sizes.band, role="validation"), v)
     return training_arrays_for(cfg, held)
 
 
@@ -84,7 +84,7 @@ def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, opt
     from dataclasses import replace
 
     spec = registry.get(STUDY, "declipper", method)
-    test = clipped_set(sparse_dct_signals(sizes.test_signals, sizes.length, d, seed + 1, sizes.band), v)
+    test = clipped_set(sparse_dct_signals(sizes.test_signals, sizes.length, d, seed, sizes.band, role="test"), v)
     model = None
     start = time.perf_counter()
     if spec.trained:
@@ -138,7 +138,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
     from ..methods.training import load_weights
 
     data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
-    clean = sparse_dct_signals(sizes.test_signals, sizes.length, d, seed + 1, sizes.band)
+    clean = sparse_dct_signals(sizes.test_signals, sizes.length, d, seed, sizes.band, role="test")
     rows, kept = [], {}
     for bias in (False, True):
         cfg = replace(net, bias=bias)
@@ -161,7 +161,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
             estimate = declip(model, test["y"], test["mu"], device=device)
             base = {"study": STUDY, "experiment": "toy", "dataset": SYNTHETIC_DATASET, "domain": f"d={d}",
                     "method": name, "task": "declipping", "condition": f"scale={scale:g}", "seed": seed,
-                    "training_seed": optim.seed, "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v,
+                    REPLICATE: seed, "training_seed": optim.seed, "metric": "sdr", "wall_seconds": round(seconds, 3), "device": str(device), "d": d, "v": v,
                     "scale": scale}
             rows += [{**base, "item": f"signal{i}", "value": sdr_db(c, e)}
                      for i, (c, e) in enumerate(zip(test["clean"], estimate))]
@@ -240,11 +240,13 @@ def music_train_job(method: str, train_paths: list[Path], fractions: list[float]
 
 
 def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], output: Path, device,
-                   weights: Path | None = None, example: Path | None = None, example_fraction: float = 0.1) -> None:
+                   weights: Path | None = None, example: Path | None = None, example_fraction: float = 0.1,
+                   replicate: int | None = None) -> None:
     """Rows of one declipper on every test recording clipped at every fraction: SDR of the estimate,
     Delta SDR = SDR(x_hat) - SDR(y), and the SDR of P_Gamma(x_hat), the estimate made consistent with the
     measurement (what a declipper that kept the reliable samples would score). ``example`` keeps the first
-    recording at ``example_fraction``."""
+    recording at ``example_fraction``. ``replicate``: the replicate whose recordings (and network) these are,
+    written on every row (None: the recordings every replicate shares)."""
     from ..files import save_npz
     from ..methods.declipping import load_trained
     from ..physics.clipping import clip_to_fraction, project_consistent, saturation_mask
@@ -263,7 +265,8 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
             for i, (clean, measured, restored) in enumerate(zip(clips, y, estimate)):
                 base = {"study": STUDY, "experiment": "music", "dataset": dataset, "domain": role, "method": method,
                         "task": "declipping", "condition": _fraction_label(v), "item": f"{dataset}/clip{i}",
-                        "seed": seed, "training_seed": trained_with, "wall_seconds": round(seconds, 3), "device": str(device), "v": v,
+                        "seed": seed, REPLICATE: replicate, "training_seed": trained_with,
+                        "wall_seconds": round(seconds, 3), "device": str(device), "v": v,
                         "source_clipping": float(source_clipping[i])}
                 sdr = sdr_db(clean, restored)
                 consistent = project_consistent(restored, measured, saturation_mask(measured, mu[i]))

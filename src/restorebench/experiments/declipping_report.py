@@ -16,6 +16,7 @@ from ..files import atomic_output, write_text
 from ..report.plotting import pyplot, save_figure
 from ..report.tables import mean_std
 from ..studies import study
+from ..tidy import REPLICATE
 
 SELF_SUPERVISED, SUPERVISED, NAIVE = "mc-eq", "supervised", "nmc-eq"
 
@@ -105,10 +106,14 @@ def music_table(metrics_csv: Path, table: Path, run_facts: str = "") -> None:
         wide = wide.rename(columns=names)
         wide = wide[["v", "method", *[name for name in names.values() if name in wide]]]
         n = int(part["count"].min())
+        chosen = rows[(rows["domain"] == domain) & (rows["dataset"] == dataset)]
+        replicates = chosen[REPLICATE].nunique() if REPLICATE in chosen.columns else 0
         heading = dataset if domain == dataset else f"{domain}: {dataset}"
-        parts.append(f"## {heading} ({n} recordings)\n\n{wide.to_markdown(index=False)}\n")
+        count = (f"{n // replicates} recordings × {replicates} replicates" if replicates > 1 and n % replicates == 0
+                 else f"{n} recordings")
+        parts.append(f"## {heading} ({count})\n\n{wide.to_markdown(index=False)}\n")
     write_text(Path(table), "# Music table (ours): SDR and ΔSDR = SDR(x̂) − SDR(y) per saturated fraction v, "
-                            "mean ± std over test recordings (× training seeds for the trained declippers)"
+                            "mean ± std over test recordings × replicates"
                             f"\n\n{run_facts}\n\n" + "\n".join(parts)
                + "\nEach recording is clipped at its own threshold for the fraction v. SDR of P_Γ(x̂): the estimate "
                  "made consistent with the measurement (reliable samples set to y, saturated ones pushed to at least "
@@ -278,7 +283,7 @@ def input_difficulty(rows: pd.DataFrame) -> list:
 def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, stats=None,
                  margin_db: float = 1.0, training: Path | None = None) -> None:
     from ..report.claims import write_study_claims
-    from ..report.verdicts import StatsConfig, mark_trained
+    from ..report.verdicts import StatsConfig, mark_replicates
     from .declipping import BIASED_SUFFIX
 
     stats = stats or StatsConfig()
@@ -287,7 +292,7 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
     trained = {m.name for m in registry.methods("S4", "declipper") if m.trained}
     # the toy's networks are trained too, with and without biases
     trained |= {m for m in set(rows.loc[rows["experiment"] == "toy", "method"])}
-    rows = with_unit_scale_rows(mark_trained(rows, trained | {m + BIASED_SUFFIX for m in trained}))
+    rows = with_unit_scale_rows(mark_replicates(rows, trained | {m + BIASED_SUFFIX for m in trained}))
     write_study_claims(STUDY, rows, s4_claims(rows, margin_db), outdir, run_facts=run_facts, scale=scale,
                        stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
 
@@ -330,9 +335,10 @@ def training_table(weights: list[Path], toy_examples: list[Path], metrics_csv: P
         for key in ("d", "v"):
             if key in where:
                 chosen = chosen[np.isclose(chosen[key].astype(float), float(where[key]))]
+        if REPLICATE in chosen.columns and where["experiment"] == "music":
+            # the network's replicate: its recordings, and the clipped input of those recordings
+            chosen = chosen[chosen[REPLICATE] == e["seed"]]
         net = chosen[chosen["method"] == e["network"]]
-        if "training_seed" in net.columns and where["experiment"] == "music":
-            net = net[net["training_seed"] == e["seed"]]
         keys = [k for k in ("dataset", "item", "v") if k in chosen.columns]
         gain = (net.set_index(keys)["value"] - chosen[chosen["method"] == "clipped"].set_index(keys)["value"]).dropna()
         if gain.empty:

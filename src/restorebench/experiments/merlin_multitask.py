@@ -34,7 +34,7 @@ from ..metrics.despeckling import enl, psnr_db, ssim
 from ..metrics.regression import REGRESSION_METRICS
 from ..metrics.segmentation import f1, iou, pixel_accuracy
 from ..physics.speckle import constants_from_data, speckle_slc
-from ..tidy import write_rows
+from ..tidy import REPLICATE, write_rows
 
 STUDY = "S3"
 FLAT_SIZE = 128           # side of the flat (constant-reflectivity) patch on which ENL is measured
@@ -198,7 +198,7 @@ def floor_job(scene_path: Path, pct: float, seed: int, patch: int, stride: int, 
                     for name, fn in REGRESSION_METRICS.items()]
     base = {"study": STUDY, "experiment": "labels", "dataset": str(scene.get("dataset", DATASET_NAME)),
             "domain": "test-area", "method": FLOOR, "condition": f"{pct:g}%", "item": "test-area",
-            "seed": seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": "cpu",
+            "seed": seed, REPLICATE: seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": "cpu",
             "labelled_pct": pct, "labelled_patches": int(labelled.sum()), "floor_box": floor.box,
             "floor_brighter": floor.brighter, "floor_height_m": floor.height}
     write_rows([{**base, "task": task, "metric": metric, "value": value} for task, metric, value in scores]
@@ -254,7 +254,7 @@ def evaluate_job(scene_path: Path, checkpoint: Path, model: str, pct: float, see
                    ("despeckling", "enl", enl(flat[8:-8, 8:-8]))]
     base = {"study": STUDY, "experiment": "labels", "dataset": str(scene.get("dataset", DATASET_NAME)),
             "domain": "test-area", "method": model, "condition": f"{pct:g}%", "item": "test-area",
-            "seed": seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": str(dev), "labelled_pct": pct}
+            "seed": seed, REPLICATE: seed, "training_seed": seed, "wall_seconds": round(seconds, 3), "device": str(dev), "labelled_pct": pct}
     write_rows([{**base, "task": task, "metric": metric, "value": value} for task, metric, value in scores], output)
     if examples is not None:
         window = _example_window(scene)

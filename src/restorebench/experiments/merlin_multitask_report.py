@@ -19,12 +19,14 @@ from ..report.plotting import pyplot, save_figure
 from ..report.tables import mean_std, summarise
 from ..report.verdicts import LOWER_IS_BETTER, Cell, Claim, StatsConfig
 from ..studies import study
+from ..tidy import REPLICATE
 from .merlin_multitask import DESPECKLER_LABELS, FLOOR, INPUT
 
 STUDY = study("S3")
-CLAIMS_PREAMBLE = ("Items are training seeds: each seed draws its own nested labelled subsets and initialises "
-                   "every model alike, so a comparison at one labelled fraction is paired by seed (and thereby "
-                   "by labelled subset).")
+CLAIMS_PREAMBLE = ("Units are replicates: each draws its own simulated scene (with real data, every replicate "
+                   "shares the one scene), its own nested labelled subsets, and initialises every model alike, so "
+                   "a comparison at one labelled fraction is paired by replicate (and thereby by scene and "
+                   "labelled subset).")
 SEGMENTATION = ("iou", "f1", "accuracy")
 REGRESSION = ("rmse", "log_rmse", "rel", "rel_log")
 METRIC_LABEL = {"iou": "IoU", "f1": "F1", "accuracy": "accuracy", "rmse": "RMSE (m)", "log_rmse": "logRMSE",
@@ -35,6 +37,15 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 FLOOR_LABEL = "Threshold segmenter + constant height (floor)"
+
+
+def _with_replicates(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with their replicate: rows written before the column take their seed (then the item was the seed)."""
+    if REPLICATE in rows.columns:
+        return rows
+    if "training_seed" in rows.columns:
+        return rows.assign(**{REPLICATE: rows["training_seed"]})
+    return rows.assign(**{REPLICATE: rows["seed"], "item": "test-area"})
 
 
 def label(method: str) -> str:
@@ -53,12 +64,11 @@ def _tasks(model: str) -> str:
 
 def figure3(metrics_csv: Path, output: Path, run_facts: str = "", models: tuple[str, ...] = FIGURE3_MODELS) -> None:
     """Six panels: IoU, F1, accuracy (multitask vs U-Net) and RMSE, logRMSE, Rel (multitask vs IM2HEIGHT)
-    against the labelled percentage, mean ± std over seeds; any other of ``models`` (a user's) joins the
+    against the labelled percentage, mean ± std over replicates; any other of ``models`` (a user's) joins the
     panels of the heads it has."""
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
-    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
-        rows = rows.assign(training_seed=rows["seed"], item="test-area")
+    rows = _with_replicates(rows)
     s = summarise(rows, ["method", "metric", "labelled_pct"])
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2))
@@ -82,7 +92,7 @@ def figure3(metrics_csv: Path, output: Path, run_facts: str = "", models: tuple[
         ax.set_title(METRIC_LABEL[metric] + (" (lower is better)" if metric in LOWER_IS_BETTER else ""), fontsize=9)
         ax.legend(fontsize=7)
     fig.suptitle("Figure 3 (ours): segmentation (top) and height regression (bottom) vs labelled fraction; "
-                 "mean ± std over seeds", fontsize=9)
+                 "mean ± std over replicates", fontsize=9)
     fig.tight_layout()
     save_figure(fig, output)
     plt.close(fig)
@@ -94,8 +104,7 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[s
     paper = reference("merlin_multitask")["table2"]
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
-    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
-        rows = rows.assign(training_seed=rows["seed"], item="test-area")
+    rows = _with_replicates(rows)
     pct = float(rows["labelled_pct"].min())          # the run's smallest fraction (the paper's: 1 %)
     rows = rows[np.isclose(rows["labelled_pct"], pct)]
     s = summarise(rows, ["method", "metric"])
@@ -128,7 +137,7 @@ def table2(metrics_csv: Path, outdir: Path, run_facts: str = "", models: tuple[s
     outdir = Path(outdir)
     with atomic_output(outdir / "table2.csv", suffix=".csv") as tmp:
         pd.DataFrame(long_rows).to_csv(tmp, index=False)
-    notes = (f"MERLIN-multitask trained with the marked heads at {pct:g} % labelled patches; mean ± std over n seeds. "
+    notes = (f"MERLIN-multitask trained with the marked heads at {pct:g} % labelled patches; mean ± std over n replicates. "
              "The paper's numbers are on TerraSAR-X over Paris with BDtopo labels; ours on the simulated urban scene "
              "(sim-urban). Combinations without D train on the labelled patches only (nothing else carries a loss). "
              f"The last row, 'floor': {FLOOR_NOTE}")
@@ -157,7 +166,7 @@ def figure3_table(metrics_csv: Path, outdir: Path, run_facts: str = "", models: 
             display.append([f"{pct:g} %", label(method)] + [cells.get(m, "×") for m in SEGMENTATION + REGRESSION])
     frame = pd.DataFrame(display, columns=["labelled", "model"] + [METRIC_LABEL[m] for m in SEGMENTATION + REGRESSION])
     write_text(outdir / "figure3.md", f"# Figure 3 (numbers): metrics vs labelled fraction\n\n{run_facts}\n\n"
-               f"{frame.to_markdown(index=False)}\n\nMean ± std over n seeds, on the test area. × = the model has no "
+               f"{frame.to_markdown(index=False)}\n\nMean ± std over n replicates, on the test area. × = the model has no "
                f"such head. {FLOOR_NOTE}\n")
 
 
@@ -238,7 +247,7 @@ def _name(key: str) -> str:
 
 
 def s3_claims(fractions: list[float]) -> list[Claim]:
-    """M1-M3 of SPEC S3 as paired cells (units = training seeds, each scored on the one test area)."""
+    """M1-M3 of SPEC S3 as paired cells (units = replicates, each scored on its own test area)."""
     low, high = min(fractions), max(fractions)
     differs = ("One simulated urban scene (flat-roofed buildings, one incidence angle) stands in for TerraSAR-X "
                "over Paris, and every model gets the same optimiser steps with labelled patches repeated to a "
@@ -258,7 +267,7 @@ def s3_claims(fractions: list[float]) -> list[Claim]:
                Cell(f"logRMSE gap to IM2HEIGHT, {low:g} % minus {high:g} %", "log_rmse", "multitask", "im2height",
                     at_low, versus=at_high)),
               note=f"Effect = (multitask's paired advantage at {low:g} %) − (its paired advantage at {high:g} %); "
-                   "the same training seeds are run at both fractions, so the test is a sign test of the per-seed "
+                   "the same replicates are run at both fractions, so the test is a sign test of the per-replicate "
                    "differences-in-differences.", if_contradicted=differs),
         Claim("M3", "adding the despeckling task improves segmentation and regression (Table 2 rows 4-6 vs 1-3)",
               (Cell("F1: S+D vs S", "f1", "mt-sd", "mt-s", at_low),
@@ -283,8 +292,7 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
                  training: Path | None = None) -> None:
     rows = pd.read_csv(metrics_csv)
     rows = rows[rows["experiment"] == "labels"]
-    if "training_seed" not in rows.columns:       # rows written before the column: the item was the seed
-        rows = rows.assign(training_seed=rows["seed"], item="test-area")
+    rows = _with_replicates(rows)
     fractions = sorted(rows["labelled_pct"].unique())
     write_study_claims(STUDY, rows, s3_claims(fractions), outdir, run_facts=run_facts, scale=scale, stats=stats,
                        preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
@@ -308,7 +316,7 @@ def training_table(weights: list[Path], metrics_csv: Path) -> pd.DataFrame:
     def beats(e):
         tasks = _tasks(e["network"])
         pct = float(e["condition"].rstrip("%"))
-        at = rows[np.isclose(rows["labelled_pct"], pct) & (rows["training_seed"] == e["seed"])]
+        at = rows[np.isclose(rows["labelled_pct"], pct) & (rows[REPLICATE] == e["seed"])]
 
         def score(method, metric):
             hit = at[(at["method"] == method) & (at["metric"] == metric)]["value"]

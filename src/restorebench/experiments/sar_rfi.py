@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import load_npz, meta_arrays, read_meta, save_npz
-from ..tidy import write_rows
+from ..tidy import REPLICATE, write_rows
 from ..data.scenes import SPLIT_SEEDS, make_scene, scatterer_positions
 from ..dsp import STFTConfig
 from ..metrics.sar import iou, me, pixel_accuracy, psnr_db, scatterer_kept, scatterer_masked
@@ -297,7 +297,7 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
         base = {"study": STUDY, "experiment": EXPERIMENT_OF_SPLIT[meta["split"]],
                 "dataset": f"{meta['source']}-{meta['sensor']}", "domain": meta["sensor"], "method": method,
                 "task": "rfi-suppression", "condition": f"{kind} SIR {sir:.1f} dB", "item": i,
-                "seed": int(meta["seed"]), "training_seed": trained_with, "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
+                "seed": int(meta["seed"]), REPLICATE: int(meta["seed"]), "training_seed": trained_with, "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
                 "sir_db": sir, "wall_seconds": seconds, "device": str(dev)}
         values = {"psnr": psnr_db(clean_image, image), "me": me(image, clean_image),
                   # ME falls when energy is thrown away: this ratio shows whether a lower ME was bought so

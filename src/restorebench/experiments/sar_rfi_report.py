@@ -16,11 +16,13 @@ from ..papers import reference
 from ..report.claims import write_study_claims
 from ..report.plotting import pyplot as _plt, save_figure as _save
 from ..report.tables import mean_std, summarise as summarise_rows
-from ..report.verdicts import Cell, Claim, StatsConfig
+from ..report.verdicts import Cell, Claim, StatsConfig, mark_replicates
+from ..tidy import REPLICATE
 from ..studies import study
 
 STUDY = study("S1")
-CLAIMS_PREAMBLE = "Items are the test scenes of each split; every method is scored on every scene."
+CLAIMS_PREAMBLE = ("Items are the test scenes of each split; every method is scored on every scene of a replicate "
+                   "(its own draw of training and test scenes and RFI, and its training seed).")
 
 METRIC_LABEL = {"pa": "PA %", "iou": "IoU %", "psnr": "PSNR dB", "me": "ME",
                 "scatterer_masked": "scatterer cells masked % (C5)", "scatterer_kept": "scatterer kept % (C5)",
@@ -39,7 +41,7 @@ def table_methods(present) -> list[str]:
 
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
-    """mean, std and n over scenes (x training seeds) per split, method and metric."""
+    """mean, std and n over scenes x replicates per split, method and metric."""
     return summarise_rows(metrics, ["split", "method", "metric"])
 
 
@@ -100,7 +102,7 @@ def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "", calibrati
         frame = pd.DataFrame(display, columns=["metric"] + [method_label(m) for m in methods])
         with atomic_output(outdir / f"table{number}.csv", suffix=".csv") as tmp:
             pd.DataFrame(long_rows).to_csv(tmp, index=False)
-        notes = ("Mean ± std over n test scenes (scenes × training seeds for the trained networks). PA and IoU "
+        notes = ("Mean ± std over n test scenes × replicates. PA and IoU "
                  "over the receiver-band bins of the spectrograms of the affected pulses (outside the band the "
                  "Eq. 13 label is decided by window leakage; the all-bins "
                  "figures are the extra rows); PISNet outputs no mask: '/', as in the paper. Oracle columns read "
@@ -303,10 +305,9 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
     import json
 
     from .. import registry
-    from ..report.verdicts import mark_trained
 
     rows = pd.read_csv(metrics_csv)
-    rows = mark_trained(rows, {m.name for m in registry.methods("S1", "rfi") if m.trained})
+    rows = mark_replicates(rows, {m.name for m in registry.methods("S1", "rfi") if m.trained})
     facts = json.loads(Path(calibration).read_text()) if calibration else None
     write_study_claims(STUDY, rows, s1_claims(c4_margin_db, rows, facts), outdir, run_facts=run_facts, scale=scale,
                        stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
@@ -315,17 +316,20 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, c4
 def training_table(weights: list[Path], metrics_csv: Path) -> pd.DataFrame:
     """S1's training table (report/training.py): each network's curves from its weights
     (results/s1/models/<model>/seed<k>.pt) and whether it beats the unprocessed input: a positive median gain
-    of focused-image PSNR over the interfered image, scene by scene, on the same-sensor test set."""
+    of focused-image PSNR over the interfered image, scene by scene, on its replicate's same-sensor test set."""
     from ..report.training import weights_entry, with_input_check
 
     rows = pd.read_csv(metrics_csv)
     psnr = rows[(rows["split"] == "test-same") & (rows["metric"] == "psnr")]
-    interfered = psnr[psnr["method"] == "interfered"].set_index("item")["value"]
+    psnr = mark_replicates(psnr, {m.name for m in registry.methods("S1", "rfi") if m.trained})
     entries = [weights_entry(p, Path(p).parent.name, int(Path(p).stem.removeprefix("seed"))) for p in weights]
 
     def beats(e):
-        net = psnr[(psnr["method"] == e["network"]) & (psnr["training_seed"] == e["seed"])].set_index("item")["value"]
-        if net.empty:
+        # the network's replicate: the scenes it was trained for and the interfered images of those scenes
+        mine = psnr[psnr[REPLICATE] == e["seed"]]
+        net = mine[mine["method"] == e["network"]].set_index("item")["value"]
+        interfered = mine[mine["method"] == "interfered"].set_index("item")["value"]
+        if net.empty or interfered.empty:
             return None, "no same-sensor PSNR rows"
         gain = float((net - interfered.reindex(net.index)).median())
         return gain > 0, f"median same-sensor image PSNR gain over the interfered image: {gain:+.2f} dB"

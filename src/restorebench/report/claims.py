@@ -26,9 +26,9 @@ OUTCOME_COLOURS = {PAPERS_WAY: "#1a7f37", OTHER_WAY: "#b42318", NO_DIFFERENCE: "
 
 def method_text(note: str, cfg: StatsConfig) -> str:
     level = 100 * (1 - 2 * cfg.alpha)
-    return (f"Each comparison is paired: the same units (clips, scenes, signals, or training seeds when a method "
-            f"was trained with several) scored under both methods. Effect = median advantage of the method the "
-            f"paper favours over the units (positive = the paper's way, in the metric's units; lower-is-better "
+    return (f"Each comparison is paired: the same units (clips, scenes, signals, or replicates — a fresh data "
+            f"draw and training seed each — when the run has several) scored under both methods. Effect = "
+            f"median advantage of the method the paper favours over the units (positive = the paper's way, in the metric's units; lower-is-better "
             f"metrics are flipped). Each cell has a threshold: the paper's worded margin where the claim has "
             f"one, else the metric's smallest meaningful difference δ (config "
             f"claims.smallest_meaningful_difference; a δ written as a percentage is relative to the compared "
@@ -80,18 +80,19 @@ def threshold_text(c) -> str:
     return f"margin {_fmt(c.margin)}" if c.has_margin else f"δ {_fmt(c.delta)}"
 
 
-UNIT_WORDS = {"item": "items", "seed": "seeds"}
+UNIT_WORDS = {"item": "items", "replicate": "replicates"}
 
 
 def population_text(v: ClaimVerdict, item_noun: str = "items") -> str:
-    """What population the verdict covers: items of one trained network, or training seeds x items."""
+    """What population the verdict covers: items of one data draw and trained network, or replicates x items."""
     texts = []
     for c in v.cells:
-        if c.unit == "seed":
-            text = (f"{c.seeds} training seeds × {c.items_per_unit} {item_noun} (the unit is the seed: covers "
-                    f"training randomness on the same {item_noun})")
-        elif c.seeds == 1:
-            text = f"{c.n} {item_noun} of one trained network: covers {item_noun}, not training randomness"
+        if c.unit == "replicate":
+            text = (f"{c.replicates} replicates × {c.items_per_unit} {item_noun} (the unit is the replicate, a "
+                    f"fresh data draw and training seed: covers both)")
+        elif c.replicates == 1:
+            text = (f"{c.n} {item_noun} of one data draw and trained network: covers {item_noun}, not data draws "
+                    f"or training randomness")
         else:
             text = f"{c.n} {item_noun}" if not c.n_detail.count("+") else f"{c.n_detail} {item_noun}"
         if text not in texts:
@@ -106,7 +107,7 @@ def _sentence(text: str) -> str:
 def decision_text(v: ClaimVerdict, item_noun: str = "items") -> str:
     """'inconclusive with 2 clips; an effect this size needs about 9' (or what would decide it)."""
     units = sorted({c.n for c in v.cells})
-    unit_word = UNIT_WORDS.get(v.cells[0].unit, "units") if v.cells[0].unit == "seed" else item_noun
+    unit_word = UNIT_WORDS.get(v.cells[0].unit, "units") if v.cells[0].unit == "replicate" else item_noun
     have = f"{'/'.join(str(n) for n in units)} {unit_word}"
     target = {HELD: "held", CONTRADICTED: "contradicted", NO_DIFFERENCE: "no meaningful difference"}.get(
         v.predicted, "")

@@ -15,8 +15,8 @@ estimate (``claim_units_needed`` of verdicts.csv) is at most this n -- its effec
 its study then needs n units; claims with smaller effects are listed with the units their estimate needs.
 
 Costs come from the run's job times (``benchmarks/``): the jobs whose count grows with the study's unit
-(fits per clip for S2, trainings and their evaluations per seed for S1, S3, S4) divided by the run's units,
-and the rest of the study as a fixed cost. A job holds its rule's ``threads`` cores for its wall time, so
+(for S2 a clip's generation, corruption, fits and scores; for S1, S3 and S4 a replicate's data, trainings and
+every method's evaluation on it) divided by the run's units, and the rest of the study as a fixed cost. A job holds its rule's ``threads`` cores for its wall time, so
 wall time on ``cores`` cores is the sum of job-seconds x threads over cores, which holds when the jobs keep
 every core busy (they do at these scales: dozens of independent jobs per study).
 """
@@ -31,12 +31,16 @@ import pandas as pd
 from .verdicts import CONTRADICTED, HELD, StatsConfig, _power_curve, _smallest_n, floor_units
 
 #: per study: the unit a larger scale adds, the config key that counts it, and the benchmark folders
-#: (results/benchmarks/<rule>/) whose jobs multiply with it. Every other timed job is a fixed cost.
+#: (results/benchmarks/<rule>/) whose jobs multiply with it -- the data a unit draws included (a replicate's
+#: scenes, recordings or signals, its notch tuning and every method's evaluation on it; a clip's generation
+#: and corruption). Every other timed job is a fixed cost.
 STUDY_UNITS = {
-    "S1": ("training seeds", "seeds", ("s1_train", "s1_evaluate_trained")),
-    "S2": ("clips", "clips", ("s2_fit", "s2_score")),
-    "S3": ("training seeds", "seeds", ("s3_train", "s3_evaluate")),
-    "S4": ("training seeds", "seeds", ("s4_music_train", "s4_music_eval_trained", "s4_toy")),
+    "S1": ("replicates", "replicates", ("s1_split", "s1_training_images", "s1_calibrate_notch", "s1_train",
+                                        "s1_evaluate", "s1_evaluate_trained")),
+    "S2": ("clips", "clips", ("s2_corpus", "s2_ingest", "s2_observations", "s2_fit", "s2_score")),
+    "S3": ("replicates", "replicates", ("s3_scene", "s3_train", "s3_evaluate", "s3_floor")),
+    "S4": ("replicates", "replicates", ("s4_corpus", "s4_ingest", "s4_music_train", "s4_music_eval",
+                                        "s4_music_eval_trained", "s4_toy")),
 }
 
 
@@ -99,7 +103,8 @@ def study_costs(results: Path, scale_config: dict, fit_threads: int = 1) -> dict
     timed = {p.name for p in benchmarks.iterdir() if p.is_dir()} if benchmarks.is_dir() else set()
     costs = {}
     for study, (unit, key, rules) in STUDY_UNITS.items():
-        units = int(scale_config[study.lower()][key])
+        block = scale_config[study.lower()]
+        units = int(block[key] if key in block else block["seeds"])     # a run from before replicates: seeds
         scaling = sum(_job_seconds(benchmarks, r, threads.get(r, 1)) for r in rules)
         fixed = sum(_job_seconds(benchmarks, r, threads.get(r, 1)) for r in timed
                     if r.startswith(study.lower() + "_") and r not in rules)

@@ -9,17 +9,19 @@ the comparison is paired: per unit,
 where ``direction`` is +1 for a higher-is-better metric and -1 for a lower-is-better one (the metric's
 declared direction, :data:`LOWER_IS_BETTER`), so d_u > 0 always means "the paper's way".
 
-**Units.** A unit is a test item (clip, scene, signal) unless the methods were trained with several seeds:
-then training randomness is part of the claim and the unit is the training seed, d_s being the mean of the
-item differences of seed s (every seed scored on the same items; an untrained method's score is the same
-for every seed). It treats the seeds as the independent draws they are; the item-level spread within a
-seed is not independent evidence (all items share one trained network). With one seed the verdict covers
-the test items of that one trained network. A non-finite score is an error naming the cell, method, item
-and seed: a mean that silently skipped it could turn a win on every item into a loss.
+**Units.** A unit is a test item (clip, scene, signal) unless the rows come from several *replicates*
+(:data:`restorebench.tidy.REPLICATE`): a replicate is a fresh draw of the study's data and a training seed,
+every method of a replicate scored on the same test items. Then the unit is the replicate, d_r being the
+mean of the item differences of replicate r: it covers what a new data draw and a new training give, and
+treats the replicates as the independent draws they are (the items within a replicate share one trained
+network and one data draw, so their spread is not independent evidence). Rows without a replicate (a
+method scored once, on data every replicate shares) count the same in every replicate. With one replicate
+the verdict covers the test items of that one draw and network. A non-finite score is an error naming the
+cell, method, item and replicate: a mean that silently skipped it could turn a win on every item into a loss.
 
 **Interaction cells** ("PISNet degrades cross-sensor far more than DIFNet") compare the paired advantage over
 the rows matching ``where`` with the one over ``versus``. When the two groups share their units (scene i of
-both test sets faces the same RFI draw; the same seeds at two labelled fractions; the same signals at two
+both test sets faces the same RFI draw; the same replicates at two labelled fractions; the same signals at two
 amplitudes) the test is on the per-unit difference-in-differences d_u(where) - d_u(versus); only groups
 that share nothing (``groups="independent"``) are compared by permuting group labels (a test of the
 difference of means that assumes the groups differ by a shift; no built-in claim uses it).
@@ -82,6 +84,8 @@ from math import ceil, comb, log2
 import numpy as np
 import pandas as pd
 
+from ..tidy import REPLICATE
+
 HELD, CONTRADICTED, INCONCLUSIVE = "held", "contradicted", "inconclusive"
 VERDICTS = (HELD, CONTRADICTED, INCONCLUSIVE)
 PAPERS_WAY, OTHER_WAY, NO_DIFFERENCE, NOT_SIGNIFICANT = ("paper's way", "other way", "no meaningful difference",
@@ -123,19 +127,16 @@ DEFAULT_SMALLEST_DIFFERENCE: dict[str, float | str] = {
     "iterations_to_converge": 1.0,
 }
 
-#: the tidy column naming the training seed of a trained method's rows (absent or NaN for untrained ones)
-TRAINING_SEED = "training_seed"
-
-
-def mark_trained(rows: pd.DataFrame, trained: set[str]) -> pd.DataFrame:
-    """Rows with the :data:`TRAINING_SEED` of every trained method filled from its ``seed`` column where it
-    is missing (evaluation rows of a network trained with the run's seed), so that a verdict knows it rests
-    on trained networks -- and on how many."""
+def mark_replicates(rows: pd.DataFrame, trained: set[str]) -> pd.DataFrame:
+    """Rows with the :data:`REPLICATE` of every trained method filled from its ``seed`` column where it is
+    missing (a network trained once, with the run's seed: one replicate), so that a verdict knows it rests on
+    trained networks -- and on how many. Rows written before the replicate column take their
+    ``training_seed``."""
     rows = rows.copy()
-    if TRAINING_SEED not in rows.columns:
-        rows[TRAINING_SEED] = np.nan
-    fill = rows["method"].isin(trained) & rows[TRAINING_SEED].isna()
-    rows.loc[fill, TRAINING_SEED] = pd.to_numeric(rows.loc[fill, "seed"], errors="coerce")
+    if REPLICATE not in rows.columns:
+        rows[REPLICATE] = rows["training_seed"] if "training_seed" in rows.columns else np.nan
+    fill = rows["method"].isin(trained) & rows[REPLICATE].isna()
+    rows.loc[fill, REPLICATE] = pd.to_numeric(rows.loc[fill, "seed"], errors="coerce")
     return rows
 
 
@@ -245,9 +246,9 @@ class Units:
     """Per-unit paired differences of one group of rows, and what the units are."""
 
     d: pd.Series              # indexed by unit key
-    kind: str                 # "item" | "seed"
+    kind: str                 # "item" | "replicate"
     items_per_unit: int       # items averaged within a unit (1 for item units)
-    seeds: tuple              # training seeds seen (empty: no trained method)
+    replicates: tuple         # replicates seen (empty: every row is shared by all replicates)
     reference: np.ndarray = field(default_factory=lambda: np.zeros(0))   # the compared (worse) method's scores
 
 
@@ -262,69 +263,70 @@ def _select(rows: pd.DataFrame, metric: str, where: dict) -> pd.DataFrame:
 
 def _method_scores(rows: pd.DataFrame, cell: Cell, method: str, where: dict,
                    pair_on: tuple[str, ...]) -> tuple[pd.Series, tuple]:
-    """``method``'s scores indexed by (seed, *item) (seed NaN for an untrained method) and its seeds."""
+    """``method``'s scores indexed by (replicate, *item) (replicate NaN for rows every replicate shares) and
+    its replicates."""
     m = rows[rows["method"] == method]
     if m.empty:
         raise UnpairedItemsError(f"{cell.label}: no {cell.metric!r} rows for method {method!r} where {where}")
-    seeds = m[TRAINING_SEED] if TRAINING_SEED in m.columns else pd.Series(np.nan, index=m.index)
-    seeds = pd.to_numeric(seeds, errors="coerce")
-    keys = pd.MultiIndex.from_arrays([seeds.to_numpy()] + [m[c].to_numpy() for c in pair_on],
-                                     names=["seed", *pair_on])
+    replicates = m[REPLICATE] if REPLICATE in m.columns else pd.Series(np.nan, index=m.index)
+    replicates = pd.to_numeric(replicates, errors="coerce")
+    keys = pd.MultiIndex.from_arrays([replicates.to_numpy()] + [m[c].to_numpy() for c in pair_on],
+                                     names=[REPLICATE, *pair_on])
     values = pd.Series(m["value"].to_numpy(dtype=float), index=keys)
     bad = ~np.isfinite(values.to_numpy())
     if bad.any():
         key = values.index[np.argmax(bad)]
-        seed = "" if pd.isna(key[0]) else f", training seed {int(key[0])}"
+        replicate = "" if pd.isna(key[0]) else f", replicate {int(key[0])}"
         raise ValueError(f"{cell.label}: method {method!r} has a non-finite {cell.metric!r} score "
                          f"({values.iloc[int(np.argmax(bad))]}) for item {key[1:] if len(key) > 2 else key[1]}"
-                         f"{seed} where {where}: a score must be a number, not dropped")
+                         f"{replicate} where {where}: a score must be a number, not dropped")
     if values.index.duplicated().any():
         dup = values.index[values.index.duplicated()][0]
         raise UnpairedItemsError(f"{cell.label}: method {method!r} has several {cell.metric!r} rows for item "
-                                 f"{dup[1:]} (training seed {dup[0]}) where {where}; add the distinguishing "
+                                 f"{dup[1:]} (replicate {dup[0]}) where {where}; add the distinguishing "
                                  f"column to the cell")
-    return values, tuple(sorted(set(seeds.dropna().astype(int))))
+    return values, tuple(sorted(set(replicates.dropna().astype(int))))
 
 
-def _items_by_seed(values: pd.Series) -> dict:
-    return {s: frozenset(v.index.droplevel(0)) for s, v in values.groupby(level=0, dropna=False)}
+def _items_by_replicate(values: pd.Series) -> dict:
+    return {r: frozenset(v.index.droplevel(0)) for r, v in values.groupby(level=0, dropna=False)}
 
 
 def paired_units(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str, ...]) -> Units:
     """Per-unit d = direction * (better - worse) over the units both methods were scored on (see the module
     docstring for what a unit is).
 
-    Raises :class:`UnpairedItemsError` when the two methods were not scored on the same items (or seeds), or
-    an item has more than one row for a method (the cell's ``where`` does not pin it down).
+    Raises :class:`UnpairedItemsError` when the two methods were not scored on the same items (or
+    replicates), or an item has more than one row for a method (the cell's ``where`` does not pin it down).
     """
     chosen = _select(rows, cell.metric, where)
     scores = {}
     for method in (cell.better, cell.worse):
         scores[method] = _method_scores(chosen, cell, method, where, pair_on)
-    (a, seeds_a), (b, seeds_b) = scores[cell.better], scores[cell.worse]
+    (a, reps_a), (b, reps_b) = scores[cell.better], scores[cell.worse]
     item_sets = {frozenset(x.index.droplevel(0)) for x in (a, b)}
-    if len(item_sets) > 1 or any(len(set(_items_by_seed(x).values())) > 1 for x in (a, b)):
+    if len(item_sets) > 1 or any(len(set(_items_by_replicate(x).values())) > 1 for x in (a, b)):
         only_a = sorted(set(a.index.droplevel(0)) - set(b.index.droplevel(0)), key=str)
         only_b = sorted(set(b.index.droplevel(0)) - set(a.index.droplevel(0)), key=str)
         raise UnpairedItemsError(
             f"{cell.label}: items are not paired: {cell.better!r} has {len(a)} rows, {cell.worse!r} {len(b)}; "
-            f"only {cell.better!r}: {only_a[:5]}, only {cell.worse!r}: {only_b[:5]} (or a training seed "
-            f"misses items)")
-    if seeds_a and seeds_b and seeds_a != seeds_b:
-        raise UnpairedItemsError(f"{cell.label}: {cell.better!r} has training seeds {list(seeds_a)}, "
-                                 f"{cell.worse!r} {list(seeds_b)}: seeds are not paired")
-    seeds = seeds_a or seeds_b
+            f"only {cell.better!r}: {only_a[:5]}, only {cell.worse!r}: {only_b[:5]} (or a replicate misses "
+            f"items)")
+    if reps_a and reps_b and reps_a != reps_b:
+        raise UnpairedItemsError(f"{cell.label}: {cell.better!r} has replicates {list(reps_a)}, "
+                                 f"{cell.worse!r} {list(reps_b)}: replicates are not paired")
+    replicates = reps_a or reps_b
     direction = 1.0 if higher_is_better(cell.metric) else -1.0
     items = sorted(next(iter(item_sets)), key=str)
-    if len(seeds) >= 2:
-        # the unit is the seed: a trained method's mean over the items of each seed; an untrained one's
-        # mean over the same items, the same for every seed
-        def per_seed(x, own_seeds):
-            if own_seeds:
-                return x.groupby(level=0).mean().reindex([float(s) for s in seeds])
-            return pd.Series(x.mean(), index=[float(s) for s in seeds])
-        d = direction * (per_seed(a, seeds_a) - per_seed(b, seeds_b))
-        kind, per_unit = "seed", len(items)
+    if len(replicates) >= 2:
+        # the unit is the replicate: a method's mean over the items of each replicate; rows every replicate
+        # shares give the same mean in each
+        def per_replicate(x, own):
+            if own:
+                return x.groupby(level=0).mean().reindex([float(r) for r in replicates])
+            return pd.Series(x.mean(), index=[float(r) for r in replicates])
+        d = direction * (per_replicate(a, reps_a) - per_replicate(b, reps_b))
+        kind, per_unit = "replicate", len(items)
     else:
         a_items = a.droplevel(0).reindex(pd.Index(items) if len(pair_on) == 1 else pd.MultiIndex.from_tuples(items))
         b_items = b.droplevel(0).reindex(a_items.index)
@@ -332,7 +334,7 @@ def paired_units(rows: pd.DataFrame, cell: Cell, where: dict, pair_on: tuple[str
         kind, per_unit = "item", 1
     if not np.all(np.isfinite(d.to_numpy())):
         raise ValueError(f"{cell.label}: non-finite scores for {cell.better!r} or {cell.worse!r}")
-    return Units(d, kind, per_unit, seeds, b.to_numpy(dtype=float))
+    return Units(d, kind, per_unit, replicates, b.to_numpy(dtype=float))
 
 
 # ----------------------------------------------------------------------------------------------- tests
@@ -596,9 +598,9 @@ class CellResult:
     metric: str
     better: str
     worse: str
-    n: int                    # independent units (seeds, or items of one network)
-    n_detail: str             # "8 scenes" style: "8", or "8 seeds x 16 items"
-    unit: str                 # "item" | "seed"
+    n: int                    # independent units (replicates, or items of one replicate)
+    n_detail: str             # "8 scenes" style: "8", or "8 replicates x 16 items"
+    unit: str                 # "item" | "replicate"
     effect: float             # median advantage of `better` (mean for independent groups), positive = the paper's way
     ci_low: float             # (1 - 2 alpha) interval from inverting the test
     ci_high: float
@@ -606,7 +608,7 @@ class CellResult:
     delta: float              # the metric's smallest meaningful difference
     lower: float              # "other way" below this
     upper: float              # "paper's way" above this
-    test: str                 # "sign test of the median over items" | "... over seeds" | "... difference-in-differences"
+    test: str                 # "sign test of the median over items" | "... over replicates" | "... difference-in-differences"
     exact: bool
     p: float                  # one-sided p, paper's way (mean > upper), no correction (intersection-union)
     p_other: float            # one-sided p, other way (mean < lower)
@@ -617,7 +619,7 @@ class CellResult:
     sd: float = np.nan        # spread of the per-unit differences (the power plan's)
     units_needed: float = np.nan    # units for 80 % power to decide this cell (inf: the effect sits at a threshold)
     predicted: str = ""       # the outcome this run's point estimate points to
-    seeds: int = 0            # training seeds behind the units (0: no trained method)
+    replicates: int = 0       # replicates behind the units (0: rows shared by every replicate)
     items_per_unit: int = 1
     #: margin cells: one-sided p of "median < -delta" (Holm-adjusted across the claim in classify): a
     #: margin cell this far the other way reads "significantly the other way", not "short of the margin"
@@ -690,7 +692,7 @@ def _thresholds(metric: str, margin: float | None, cfg: StatsConfig,
 def result_from_differences(label: str, metric: str, d: np.ndarray, cfg: StatsConfig, *,
                             margin: float | None = None, y: np.ndarray | None = None, better: str = "",
                             worse: str = "", unit: str = "item", detail: str | None = None, test_name: str = "",
-                            seeds: int = 0, items_per_unit: int = 1, reference: np.ndarray | None = None,
+                            replicates: int = 0, items_per_unit: int = 1, reference: np.ndarray | None = None,
                             construction: bool = False) -> CellResult:
     """A cell's statistics from its per-unit differences ``d`` (or, with ``y``, from two independent groups
     of differences ``d`` and ``y``): effect, interval, the one-sided p-values, the floor, the spread.
@@ -733,19 +735,20 @@ def result_from_differences(label: str, metric: str, d: np.ndarray, cfg: StatsCo
     p_beyond = test.p_less(-delta) if margin is not None and margin_value > -delta else np.nan
     return CellResult(label, metric, better, worse, n, detail, unit, effect, low, high, margin_value, delta,
                       lower, upper, test_name, test.exact, test.p_greater(upper), test.p_less(lower),
-                      p_equivalence=p_equivalence, min_p=min_p, sd=sd, seeds=seeds, items_per_unit=items_per_unit,
+                      p_equivalence=p_equivalence, min_p=min_p, sd=sd, replicates=replicates, items_per_unit=items_per_unit,
                       p_beyond=p_beyond, tied=ties, construction=construction)
 
 
 def evaluate_cell(rows: pd.DataFrame, cell: Cell, cfg: StatsConfig) -> CellResult:
     units = paired_units(rows, cell, cell.where, cfg.pair_on)
     common = dict(margin=cell.margin, better=cell.better, worse=cell.worse, unit=units.kind,
-                  seeds=len(units.seeds), items_per_unit=units.items_per_unit, reference=units.reference,
+                  replicates=len(units.replicates), items_per_unit=units.items_per_unit, reference=units.reference,
                   construction=cell.construction)
-    seeds_detail = (lambda n: f"{n} seeds × {units.items_per_unit}") if units.kind == "seed" else (lambda n: None)
+    replicates_detail = ((lambda n: f"{n} replicates × {units.items_per_unit}") if units.kind == "replicate"
+                         else (lambda n: None))
     if cell.versus is None:
         d = units.d.to_numpy(dtype=float)
-        return result_from_differences(cell.label, cell.metric, d, cfg, detail=seeds_detail(d.size), **common)
+        return result_from_differences(cell.label, cell.metric, d, cfg, detail=replicates_detail(d.size), **common)
     other = paired_units(rows, cell, cell.versus, cfg.pair_on)
     if other.kind != units.kind:
         raise UnpairedItemsError(f"{cell.label}: the two groups have different units ({units.kind}, {other.kind})")
@@ -757,7 +760,7 @@ def evaluate_cell(rows: pd.DataFrame, cell: Cell, cfg: StatsConfig) -> CellResul
             f"{cell.label}: the groups are declared to share their units, but their {units.kind}s differ "
             f"({len(units.d)} vs {len(other.d)}); declare groups='independent' if they share nothing")
     d = (units.d - other.d.reindex(units.d.index)).to_numpy(dtype=float)
-    return result_from_differences(cell.label, cell.metric, d, cfg, detail=seeds_detail(d.size),
+    return result_from_differences(cell.label, cell.metric, d, cfg, detail=replicates_detail(d.size),
                                    test_name=f"sign test of the median per-{units.kind} difference-in-differences",
                                    **common)
 
@@ -963,7 +966,7 @@ def verdict_rows(verdicts: list[ClaimVerdict], study: str, scale: str) -> pd.Dat
                          "claim_units_needed": v.units_needed, "claim_predicted": v.predicted,
                          "cell": c.label, "metric": c.metric, "better": c.better, "worse": c.worse,
                          "direction": "higher" if higher_is_better(c.metric) else "lower",
-                         "unit": c.unit, "n": c.n, "n_detail": c.n_detail, "seeds": c.seeds,
+                         "unit": c.unit, "n": c.n, "n_detail": c.n_detail, "replicates": c.replicates,
                          "items_per_unit": c.items_per_unit, "effect": c.effect, "ci_low": c.ci_low,
                          "ci_high": c.ci_high, "margin": c.margin, "delta": c.delta, "lower": c.lower,
                          "upper": c.upper, "test": c.test, "exact": c.exact, "p": c.p, "p_other": c.p_other,

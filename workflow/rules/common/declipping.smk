@@ -6,8 +6,9 @@ S4CFG = config["s4"]
 S4_FIGURE5 = with_floors("S4", "declipper", registered("S4", "declipper", "s4.figure5", S4CFG["figure5"]))
 S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
 S4_D = [str(d) for d in S4["d"]]
-# the music declippers and the toy's networks are trained once per seed (Figure 5 trains one per cell)
-S4_SEEDS = [config["seed"] + k for k in range(S4["seeds"])]
+# replicates of the music table and the toy: each its own recordings or signals and training seed (Figure 5
+# trains one network per cell, on the run's seed)
+S4_SEEDS = replicates("s4")
 S4_TOY_SCORES = [f"results/s4/toy/seed{s}.tsv" for s in S4_SEEDS]
 S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
 S4_RUN_FACTS = (
@@ -15,7 +16,8 @@ S4_RUN_FACTS = (
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
     f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
     f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
-    f"toy and music networks trained with {len(S4_SEEDS)} seed(s) ({', '.join(map(str, S4_SEEDS))})."
+    f"toy and music table: {len(S4_SEEDS)} replicate(s) (seeds {', '.join(map(str, S4_SEEDS))}: each its own "
+    f"signals or recordings and training seed)."
 )
 S4_FIGURE5_SCORES = [f"results/s4/figure5/{m}/d{d}/v{v}.tsv" for m in S4_FIGURE5 for d in S4_D for v in S4_V]
 S4_FIGURES = ["results/s4/figures/figure5.png", "results/s4/figures/figure3_toy.png", "results/s4/figures/example.png"]
@@ -35,10 +37,12 @@ def s4_net_options(sizes=None):
     )
 
 
-def s4_synthetic_options():
+def s4_synthetic_options(data_seed=config["seed"]):
+    """The synthetic signals' options; ``data_seed`` draws them (the run's seed for Figure 5, the replicate's
+    for the toy)."""
     return (
         f"--length {S4['length']} --band {S4CFG['band']} --train-signals {S4['train_signals']} "
-        f"--test-signals {S4['test_signals']} --data-seed {config['seed']}"
+        f"--test-signals {S4['test_signals']} --data-seed {data_seed}"
     )
 
 S4M = S4["music"]
@@ -66,13 +70,12 @@ def s4_split_patterns(wc):
 
 
 S4_MUSIC_FRACTIONS = " ".join(f"{v:g}" for v in S4MCFG["fractions"])
-def s4_music_run(method, seed=None):
-    """The path stem of one declipper's music evaluation: per training seed for a trained declipper."""
-    return f"{method}/seed{S4_SEEDS[0] if seed is None else seed}" if method in S4_TRAINED else method
+S4_MUSIC_SCORES = [f"results/s4/music/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS for s in S4_SEEDS]
 
 
-S4_MUSIC_SCORES = [f"results/s4/music/{s4_music_run(m, s)}.tsv" for m in S4_MUSIC_METHODS
-                   for s in (S4_SEEDS if m in S4_TRAINED else [None])]
+def s4_music_data(split):
+    """A replicate's recordings of every dataset (a callable of the wildcards, for input)."""
+    return lambda wc: [f"results/s4/data/seed{wc.seed}/{dataset}-{split}.npz" for dataset in S4_MUSIC_DATASETS]
 # the example figure shows the paper's declipper when the table has it
 S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
 S4_MUSIC_RUN_FACTS = (

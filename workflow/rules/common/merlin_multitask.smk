@@ -7,14 +7,25 @@ S3 = config["scales"][SCALE]["s3"]
 S3CFG = config["s3"]
 S3_MODELS = registered("S3", "model", "s3.models", S3CFG["models"])
 S3_TABLE2 = registered("S3", "model", "s3.table2", S3CFG["table2"])
-S3_SEEDS = [config["seed"] + k for k in range(S3["seeds"])]   # training seeds: the unit of S3's verdicts
+S3_SEEDS = replicates("s3")   # replicates: each its own scene, labelled subsets and training seed
+S3_REAL = config["data_source"] == "real"
+
+
+def s3_scene(seed):
+    """A replicate's scene: its own simulated one, or the one real scene every replicate shares."""
+    return "results/s3/data/scene.npz" if S3_REAL else f"results/s3/data/seed{seed}/scene.npz"
+
+
 S3_PCTS = [f"{p:g}" for p in S3["labelled_pct"]]
 S3_LOW = S3_PCTS[-1] if S3_PCTS else "1"
 S3_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated urban scene (sim-urban) of {S3['rows']}×{S3['cols']} pixels, "
     f"incidence {S3CFG['incidence_deg']}°, training patches {S3['patch']} px (stride {S3['stride']}), backbone "
     f"{S3['encoder_width']}/{S3['decoder_width']} channels × {S3['levels']} levels, {S3['epochs']} epochs, "
-    f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, seeds {len(S3_SEEDS)}, {DEVICE_FACTS}."
+    f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, {len(S3_SEEDS)} replicate(s) (seeds {', '.join(map(str, S3_SEEDS))}: each "
+    + ("its own labelled subsets and training seed on the one real scene" if S3_REAL else
+       "its own simulated scene, labelled subsets and training seed")
+    + f"), {DEVICE_FACTS}."
 )
 
 
@@ -24,7 +35,6 @@ S3_RUNS = sorted(
 )
 S3_SCORES = [f"results/s3/scores/{m}/{p}pct/seed{s}.tsv" for m, p, s in S3_RUNS] + [
     f"results/s3/scores/threshold/{p}pct/seed{s}.tsv" for p in S3_PCTS for s in S3_SEEDS if float(p) > 0]
-S3_REAL = config["data_source"] == "real"
 # real data has no true reflectivity: the despeckling table needs the simulation
 S3_DESPECKLERS = [] if S3_REAL else list(S3CFG["despecklers"])
 S3_RUNS_NETWORK = lambda wc: wc.method in NETWORK_DESPECKLERS

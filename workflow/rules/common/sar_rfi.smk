@@ -5,16 +5,17 @@ S1 = config["scales"][SCALE]["s1"]
 S1CFG = config["s1"]
 S1_SPLITS = ["train", "test-same", "test-cross"]
 S1_TEST_SPLITS = ["test-same", "test-cross"]
-# every trained network is trained once per seed: with several, the verdicts pair by seed (docs/verdicts.md)
-S1_SEEDS = [config["seed"] + k for k in range(S1["seeds"])]
+# replicates: each draws its own scenes and RFI, tunes its own notch and trains its own networks (seed s);
+# every method is scored on every replicate's test scenes
+S1_SEEDS = replicates("s1")
 S1_UNTRAINED = [m for m in S1_METHODS if m not in S1_TRAINED]
 S1_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated scenes ({S1['train_scenes']} training, {S1['test_scenes']} per "
     f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
     f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {S1['epochs']} epochs, "
     f"DIFNet C={S1['difnet']['channels']} M={S1['difnet']['window']} L={S1['difnet']['levels']}, "
-    f"PISNet width {S1['pisnet']['width']}, {DEVICE_FACTS}, seed {config['seed']}, "
-    f"{len(S1_SEEDS)} training seed(s) per network ({', '.join(map(str, S1_SEEDS))})."
+    f"PISNet width {S1['pisnet']['width']}, {DEVICE_FACTS}, {len(S1_SEEDS)} replicate(s) "
+    f"(seeds {', '.join(map(str, S1_SEEDS))}: each its own scenes, RFI, notch tuning and trained networks)."
 )
 
 
@@ -70,12 +71,17 @@ def s1_cfar_options():
 
 
 def s1_evaluate_inputs(wc):
-    inputs = {"split": f"results/s1/data/{wc.split}.npz"}
+    inputs = {"split": f"results/s1/data/seed{wc.seed}/{wc.split}.npz"}
     if wc.method in S1_TRAINED:
         inputs["checkpoint"] = f"results/s1/models/{wc.method}/seed{wc.seed}.pt"
     if registry.get("S1", "rfi", wc.method).params.get("calibrated"):
-        inputs["calibration"] = "results/s1/models/notch-cfar.json"
+        inputs["calibration"] = s1_calibration(wc.seed)
     return inputs
+
+
+def s1_calibration(seed):
+    """A replicate's notch tuning (and position mask) file."""
+    return f"results/s1/models/notch-cfar/seed{seed}.json"
 
 
 # the tuned notch's calibration, when the run has a calibrated notch (its P_fa and false alarms go in the tables)
@@ -84,25 +90,21 @@ def s1_input_option(name, option=None):
     return lambda wc, input: f"--{option or name} {input[name]}" if name in input.keys() and input[name] else ""
 
 
-S1_CALIBRATION = ["results/s1/models/notch-cfar.json"] if any(
+# the tables and claims pages state the first replicate's tuning facts
+S1_CALIBRATION = [s1_calibration(S1_SEEDS[0])] if any(
     registry.get("S1", "rfi", m).params.get("calibrated") for m in S1_METHODS) else []
 
 # Figures 6-9 show the methods; the oracles' ceilings are in the tables
 S1_FIGURE_METHODS = [m for m in S1_METHODS if registry.get("S1", "rfi", m).paper != "oracle"]
 
 
-def s1_run(method, seed=None):
-    """The path stem of one method's evaluation: per training seed for a trained method."""
-    return f"{method}/seed{S1_SEEDS[0] if seed is None else seed}" if method in S1_TRAINED else method
-
-
-S1_SCORES = [f"results/s1/scores/{split}/{m}.tsv" for split in S1_TEST_SPLITS for m in S1_UNTRAINED] + [
-    f"results/s1/scores/{split}/{m}/seed{s}.tsv" for split in S1_TEST_SPLITS for m in S1_TRAINED for s in S1_SEEDS]
+S1_SCORES = [f"results/s1/scores/{split}/{m}/seed{s}.tsv" for split in S1_TEST_SPLITS for m in S1_METHODS
+             for s in S1_SEEDS]
 
 
 def s1_examples(split):
-    """The figures' example arrays: the first training seed's network for a trained method."""
-    return {m: f"results/s1/scores/{split}/{s1_run(m)}.examples.npz" for m in S1_FIGURE_METHODS}
+    """The figures' example arrays: the first replicate's."""
+    return {m: f"results/s1/scores/{split}/{m}/seed{S1_SEEDS[0]}.examples.npz" for m in S1_FIGURE_METHODS}
 
 
 def s1_example_options(wc, input):
