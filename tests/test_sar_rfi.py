@@ -39,13 +39,14 @@ def test_each_kind_realises_its_bandwidth_around_its_carrier(kind, bandwidth, pe
 def test_drawn_environment_follows_table_3_in_physical_units(kind):
     rng = np.random.default_rng(1)
     for _ in range(20):
-        emitters = draw_emitters(kind, rng, offset_span_hz=100e6)
+        emitters = draw_emitters(kind, rng, band_share=0.5)
         if kind == "narrowband":
             assert len(emitters) == 2 and all(0.5e6 <= e.bandwidth_hz <= 30e6 for e in emitters)
         else:
             assert 3 <= len(emitters) <= 5 and all(30e6 <= e.bandwidth_hz <= 150e6 for e in emitters)
         for e in emitters:
-            assert abs(e.offset_hz) <= 50e6
+            assert abs(e.offset_share) <= 0.25
+            assert abs(e.placed(MINISAR_LIKE).offset_hz) <= 0.25 * MINISAR_LIKE.bandwidth_hz
             assert 0 <= e.on_lines[0] < e.on_lines[1] <= 1
             if kind == "sinusoidal":     # Carson's rule: B = 2 (beta + 1) f_m
                 assert 2 * (e.beta + 1) / e.period_s == pytest.approx(e.bandwidth_hz)
@@ -64,6 +65,26 @@ def test_one_emitter_seen_through_a_narrow_and_a_wide_receiver():
         freqs = np.fft.fftfreq(256, 1 / sensor.sampling_hz)
         outside = np.abs(np.fft.fft(rfi, axis=-1))[:, np.abs(freqs) > sensor.bandwidth_hz / 2]
         assert outside.max() < 1e-9 * np.abs(rfi).max() * 256
+
+
+def test_carriers_lie_anywhere_in_each_receivers_band_at_the_same_share_of_it():
+    """Issue 36: position in the band gives nothing away. The carriers are uniform over the band (a
+    Kolmogorov-Smirnov test of 400 draws), and one environment sits at the same share of a narrow and a wide
+    receiver's band: its spectral centre at +0.3 B in both."""
+    import scipy.stats
+
+    rng = np.random.default_rng(4)
+    shares = [e.offset_share for _ in range(100) for e in draw_emitters("narrowband", rng)]
+    assert scipy.stats.kstest(shares, scipy.stats.uniform(loc=-0.5, scale=1.0).cdf).pvalue > 0.01
+    assert min(shares) < -0.45 and max(shares) > 0.45
+    emitter = Emitter("narrowband", 0.0, 2e6, 20e-6, 1.0, (0, 1), offset_share=0.3)
+    for sensor in (SENTINEL1_LIKE, MINISAR_LIKE):
+        rfi = receive([emitter], sensor, 8, 1024)
+        spectrum = np.abs(np.fft.fft(rfi, axis=-1)).sum(axis=0) ** 2
+        centre = np.sum(np.fft.fftfreq(1024, 1 / sensor.sampling_hz) * spectrum) / spectrum.sum()
+        assert centre == pytest.approx(0.3 * sensor.bandwidth_hz, rel=0.05)
+    with pytest.raises(ValueError, match="share of the receiver band"):
+        draw_emitters("chirp", rng, band_share=1.5)
 
 
 def test_emitters_free_run_across_pulses():
@@ -308,14 +329,16 @@ def test_the_pages_state_how_the_notch_was_tuned_as_the_run_tuned_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     commands = [line.removeprefix("Shell command: ") for line in proc.stdout.splitlines()
                 if line.startswith("Shell command: restorebench ")]
-    # each replicate's notch evaluations read that replicate's tuning (tiny: 2 replicates x 2 test splits)
-    notch = [c for c in commands if "s1-evaluate" in c and "--method notch " in c]
+    # each replicate's evaluations read that replicate's calibration (tiny: 2 replicates x 2 test splits): the
+    # shared pulse detector for every method, the tuned rule for the calibrated ones
+    evaluations = [c for c in commands if "s1-evaluate" in c]
+    notch = [c for c in evaluations if "--method notch " in c]
     assert len(notch) == 4
     for replicate in (0, 1):
-        mine = [c for c in notch if f"--split-file results/s1/data/seed{replicate}/" in c]
-        assert len(mine) == 2
-        assert all(f"--cfar-calibration results/s1/models/notch-cfar/seed{replicate}.json" in c for c in mine)
-    assert any("s1-claims" in c and "--notch-calibration results/s1/models/notch-cfar/seed0.json" in c
+        mine = [c for c in evaluations if f"--split-file results/s1/data/seed{replicate}/" in c]
+        assert len(mine) == 2 * 8
+        assert all(f"--calibration results/s1/models/calibration/seed{replicate}.json" in c for c in mine)
+    assert any("s1-claims" in c and "--notch-calibration results/s1/models/calibration/seed0.json" in c
                for c in commands)
 
 

@@ -85,10 +85,18 @@ def test_sar_study_tables_figures_and_claims(workdir):
     assert always <= set(metrics[metrics["method"] == "difnet"]["metric"]) <= always | {"scatterer_masked"}
     # the notch's P_fa was tuned on the training pulses, with the measured false-alarm rates beside it
     import json
-    calibration = json.loads((s1 / "models" / "notch-cfar" / "seed0.json").read_text())
+    calibration = json.loads((s1 / "models" / "calibration" / "seed0.json").read_text())
     assert calibration["cfar"]["pfa"] in [float(k) for k in calibration["iou_by_pfa"]]
     assert calibration["iou_by_pfa"][f"{calibration['cfar']['pfa']:g}"] == max(calibration["iou_by_pfa"].values())
     assert 0 <= calibration["false_alarm_rate"] <= 1 and calibration["split"] == "train"
+    # the shared pulse detector: tuned on the training pulses, its outcome recorded on every row, in the notes
+    assert calibration["detector"]["detection_rate"] > 0.9 and calibration["detector"]["false_alarm_rate"] < 0.1
+    rows = metrics[metrics["metric"] == "psnr"]
+    assert (rows["pulses_detected"] <= rows["pulses_interfered"]).all()
+    assert rows.groupby(["split", "replicate", "item"])["pulses_detected"].nunique().eq(1).all()   # shared
+    table4 = (s1 / "tables" / "table4.md").read_text()
+    assert "shared detector flags" in table4 and "## By interference kind" in table4
+    assert "bins nearest 0 Hz hold" in table4 and "DIFNet − Position-only mask" in table4
     assert "pa" not in set(metrics[metrics["method"] == "pisnet"]["metric"])      # no mask: "/" as in the paper
     assert metrics["value"].notna().all()
     for n in (4, 5):
@@ -100,7 +108,7 @@ def test_sar_study_tables_figures_and_claims(workdir):
     claims = (s1 / "claims.md").read_text()
     assert all(f"| C{k} |" in claims for k in range(1, 6))
     verdicts = pd.read_csv(s1 / "verdicts.csv")
-    assert list(verdicts["claim"]) == ["C1", "C1", "C2", "C2", "C3", "C3", "C3", "C4", "C5", "C5"]
+    assert list(verdicts["claim"]) == ["C1", "C1", "C2", "C2", "C3", "C3", "C3", "C4", "C5", "C5", "C5", "C5"]
     # tiny has 2 replicates: the replicate is the unit (n = 2), and the population is stated
     assert set(verdicts["unit"]) == {"replicate"} and set(verdicts["n"]) == {2}
     assert set(verdicts["n_detail"]) == {"2 replicates × 2"} and set(verdicts["verdict"]) == {"inconclusive"}
@@ -111,7 +119,7 @@ def test_sar_study_tables_figures_and_claims(workdir):
     by_replicate = interfered.pivot(index=["split", "item"], columns="replicate", values="value")
     assert (by_replicate[0] != by_replicate[1]).all()
     for replicate in (0, 1):             # each replicate tunes its own notch on its own training pulses
-        assert json.loads((s1 / "models" / "notch-cfar" / f"seed{replicate}.json").read_text())["split"] == "train"
+        assert json.loads((s1 / "models" / "calibration" / f"seed{replicate}.json").read_text())["split"] == "train"
     trained = metrics[metrics["method"].isin(["difnet", "pisnet"])]
     assert (trained["training_seed"] == trained["replicate"]).all()
     c4 = verdicts[verdicts["claim"] == "C4"].iloc[0]

@@ -182,7 +182,7 @@ def _position_mask(echoes, stft, context):
 
     if context.get("position_bins") is None:
         raise ValueError("the position-only mask needs its bins: give a calibration written by "
-                         "s1-calibrate-notch (--cfar-calibration); one written before the position mask existed "
+                         "s1-calibrate-notch (--calibration); one written before the position mask existed "
                          "has none (in the workflow: snakemake --forcerun s1_calibrate_notch)")
     return suppress_position(echoes, stft, context["position_bins"])
 
@@ -244,8 +244,8 @@ register(Method("notch-untuned", "Notch filtering (CFAR, nominal P_fa)", "S1", "
                 description="the same CFAR notch at the configured P_fa, untuned: a floor"))
 register(Method("position-mask", "Position-only mask", "S1", "rfi", run=_position_mask, paper="", floor=True,
                 params={"calibrated": True},
-                description="zeroes the fixed bins most often interfered on the training pulses, on every pulse, "
-                            "seeing no test data: a floor (methods/position_mask.py)"))
+                description="zeroes the fixed bins most often interfered on the training pulses, on every "
+                            "detected pulse, seeing no test data: a floor (methods/position_mask.py)"))
 # Oracles read the clean echoes and the RFI (context["clean"], context["rfi"]): each approach's ceiling.
 register(Method("oracle-mask", "Oracle: true mask zeroed", "S1", "rfi", run=_oracle_mask, paper="oracle",
                 description="zeroes the true Eq. 13 mask: the ceiling of masking methods (notch, DIFNet)"))

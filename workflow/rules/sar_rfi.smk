@@ -14,7 +14,7 @@ rule s1_split:
         sensor=s1_sensor,
         scenes=s1_scenes,
         sir=f"--sir-min {S1CFG['sir_db'][0]} --sir-max {S1CFG['sir_db'][1]} --snr-db {S1CFG['snr_db']} "
-        f"--rfi-span-mhz {S1CFG['rfi_span_mhz']}",
+        f"--rfi-band-share {S1CFG['rfi_band_share']}",
         kinds=",".join(S1CFG["rfi_kinds"]),
         geometry=f"--azimuth {S1['azimuth']} --range {S1['range']} --n-fft {S1['n_fft']} --hop {S1['hop']}",
         images=s1_images_options,
@@ -83,7 +83,8 @@ rule s1_train:
         "{params.device} --seed {wildcards.seed} --threads {threads} 2> {log}"
 
 
-# The notch's P_fa is tuned on the pulses the replicate's networks train on (methods/notch.py)
+# The fixed rules are tuned on the replicate's training split: the pulse detector every method shares, the
+# notch's P_fa on the pulses the networks train on (methods/notch.py), the position mask's bins
 rule s1_calibrate_notch:
     group: study_group("s1")
     input:
@@ -126,7 +127,7 @@ rule s1_evaluate:
         seed=r"\d+",
     params:
         checkpoint=s1_input_option("checkpoint"),
-        calibration=s1_input_option("calibration", "cfar-calibration"),
+        calibration=s1_input_option("calibration"),
         cfar=s1_cfar_options(),
         device=device_options("s1", runs_network=lambda wc: False),
     log:
@@ -155,7 +156,7 @@ rule s1_evaluate_trained:
         **network_resources("s1"),
     params:
         checkpoint=s1_input_option("checkpoint"),
-        calibration=s1_input_option("calibration", "cfar-calibration"),
+        calibration=s1_input_option("calibration"),
         cfar=s1_cfar_options(),
         device=device_options("s1"),
     log:

@@ -20,11 +20,11 @@ def cmd_s1_split(a):
     kinds, sir = tuple(a.kinds.split(",")), (a.sir_min, a.sir_max)
     if a.images_folder:
         make_split_from_images(a.split, a.sensor, Path(a.images_folder), a.pattern or ["**/*"], a.scenes,
-                               geometry, sir, kinds, a.seed, Path(a.output), offset_span_hz=a.rfi_span_mhz * 1e6,
+                               geometry, sir, kinds, a.seed, Path(a.output), band_share=a.rfi_band_share,
                                other_split_scenes=a.other_split_scenes)
     else:
         make_split(a.split, a.sensor, a.scenes, geometry, sir, kinds, a.seed, Path(a.output), snr_db=a.snr_db,
-                   offset_span_hz=a.rfi_span_mhz * 1e6)
+                   band_share=a.rfi_band_share)
 
 
 def cmd_s1_training_images(a):
@@ -63,14 +63,14 @@ def cmd_s1_evaluate(a):
     common.threads(a.threads)
     evaluate(Path(a.split_file), a.method, Path(a.output), checkpoint=Path(a.checkpoint) if a.checkpoint else None,
              cfar=common.cfar(a), device=a.device, examples=Path(a.examples) if a.examples else None,
-             cfar_calibration=Path(a.cfar_calibration) if a.cfar_calibration else None)
+             calibration=Path(a.calibration) if a.calibration else None)
 
 
 def cmd_s1_calibrate_notch(a):
     from ..experiments.sar_rfi import calibrate_notch
 
     result = calibrate_notch(Path(a.split_file), a.lines_per_scene, a.seed, common.cfar(a), Path(a.output))
-    print(json.dumps({k: result[k] for k in ("cfar", "false_alarm_rate", "nominal_false_alarm_rate")}))
+    print(json.dumps({k: result[k] for k in ("detector", "cfar", "false_alarm_rate", "nominal_false_alarm_rate")}))
 
 
 def cmd_s1_tables(a):
@@ -123,6 +123,8 @@ def cmd_sar_focus(a):
 
 
 def cmd_suppress_rfi(a):
+    import numpy as np
+
     from .. import registry
     from ..dsp import STFTConfig
     from ..devices import resolve_device
@@ -143,26 +145,33 @@ def cmd_suppress_rfi(a):
             raise ValueError(f"{a.checkpoint}: the weights do not record their STFT and normalisation (trained "
                              f"before they were stored); retrain them")
     # a trained network's STFT is the one it was trained with; --n-fft/--hop may only repeat it
-    n_fft = a.n_fft if a.n_fft is not None else (features["n_fft"] if features else 32)
-    hop = a.hop if a.hop is not None else (features["hop"] if features else 8)
+    n_fft = a.n_fft if a.n_fft is not None else (features["n_fft"] if features else 64)
+    hop = a.hop if a.hop is not None else (features["hop"] if features else 16)
     cfg = STFTConfig(int(n_fft), int(hop), two_sided=True)
     if features:
         check_features(features, cfg, str(a.checkpoint))
     device = resolve_device(a.device)
     cfar = common.cfar(a)
-    if a.cfar_calibration:
-        from ..methods.notch import load_calibration
-
-        cfar = load_calibration(a.cfar_calibration)
+    detected = np.ones(len(echoes), dtype=bool)
     context = {"cfar": cfar, "device": device, "net": None}
+    if a.calibration:
+        from ..methods.notch import load_calibration, load_position_bins
+        from ..methods.pulse_detector import load_detector
+
+        context["cfar"] = load_calibration(a.calibration)
+        context["position_bins"] = load_position_bins(a.calibration, cfg.n_fft)
+        detector = load_detector(a.calibration)
+        if detector is not None:          # Algorithm 1, step 1: only the detected pulses are processed
+            detected = detector.detect(echoes)
     if method.trained:
         from ..methods.train_rfi import size_multiple
 
         context.update(net=net.to(device), multiple=size_multiple(tcfg))
     result = method.run(echoes, cfg, context)
-    _save_complex(a.output, result.echoes)
-    masked = None if result.mask is None else float(result.mask.mean())
-    print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "masked_fraction": masked}))
+    _save_complex(a.output, np.where(detected[:, None], result.echoes, echoes))
+    masked = None if result.mask is None else float((result.mask & detected[:, None, None]).mean())
+    print(json.dumps({"input": a.input, "output": a.output, "method": a.method, "masked_fraction": masked,
+                      "pulses": int(detected.size), "pulses_processed": int(detected.sum())}))
 
 
 def _add_s1_split(sub) -> None:
@@ -180,10 +189,10 @@ def _add_s1_split(sub) -> None:
     p.add_argument("--n-fft", type=int, required=True,
                    help="STFT size of each pulse's spectrogram, range samples (two-sided: n-fft frequency bins)")
     p.add_argument("--hop", type=int, required=True, help="STFT hop, range samples")
-    p.add_argument("--sir-min", type=float, default=-15.0,
+    p.add_argument("--sir-min", type=float, default=-40.0,
                    help="lowest signal-to-interference ratio (echo over RFI power on the affected lines), dB "
                         "(default: %(default)s)")
-    p.add_argument("--sir-max", type=float, default=0.0,
+    p.add_argument("--sir-max", type=float, default=-25.0,
                    help="highest signal-to-interference ratio, dB (default: %(default)s)")
     common.defer_help(p.add_argument("--kinds", default="narrowband,chirp,sinusoidal",
                                      help="RFI kinds, comma-separated, cycled over the scenes; any of %(rfi_kinds)s "
@@ -192,10 +201,9 @@ def _add_s1_split(sub) -> None:
     p.add_argument("--snr-db", type=float, default=10.0,
                    help="thermal noise: echo power over in-band noise power of simulated echoes, dB; real images "
                         "carry their own (default: %(default)s)")
-    p.add_argument("--rfi-span-mhz", type=float, default=100.0,
-                   help="RFI emitters' carriers lie within +- half this span of the receiver's centre frequency, "
-                        "MHz; the same environment for every sensor (restorebench.physics.rfi) "
-                        "(default: %(default)s)")
+    p.add_argument("--rfi-band-share", type=float, default=1.0,
+                   help="RFI emitters' carriers lie uniformly over this share of each receiver's band, centred "
+                        "(1 = anywhere in the band; restorebench.physics.rfi) (default: %(default)s)")
     p.add_argument("--images-folder", help="tiles of real focused complex images (sarpy) instead of simulated scenes")
     p.add_argument("--pattern", action="append", help="glob under --images-folder, repeatable (default: **/*)")
     p.add_argument("--other-split-scenes", type=int, default=0,
@@ -259,8 +267,11 @@ def _add_s1_evaluate(sub) -> None:
     p.add_argument("--checkpoint", help=checkpoint_help)
     p.add_argument("--output", required=True, help="tidy metrics TSV to write")
     p.add_argument("--examples", help="also write the first scene's example arrays (npz)")
-    p.add_argument("--cfar-calibration",
-                   help="JSON written by s1-calibrate-notch: its CFAR configuration replaces the --cfar-* options")
+    p.add_argument("--calibration",
+                   help="JSON written by s1-calibrate-notch on the training split: its pulse detector picks the "
+                        "pulses every method processes (the others pass untouched; Algorithm 1, step 1), and a "
+                        "calibrated method (the tuned notch, the position mask) takes its tuned configuration in "
+                        "place of the --cfar-* options (default: none, every pulse processed)")
     common.add_device_option(p)
     common.add_threads_option(p)
     common.add_cfar_options(p)
@@ -268,12 +279,15 @@ def _add_s1_evaluate(sub) -> None:
 
 def _add_s1_calibrate_notch(sub) -> None:
     """``restorebench s1-calibrate-notch``: S1: tune the CFAR notch's P_fa on the training pulses (JSON)."""
-    p = common.add_command(sub, "s1-calibrate-notch", "S1: tune the CFAR notch's P_fa on the training pulses (JSON)",
+    p = common.add_command(sub, "s1-calibrate-notch", "S1: tune the fixed rules on the training split (JSON): "
+                           "the pulse detector, the CFAR notch's P_fa, the position mask's bins",
                            cmd_s1_calibrate_notch,
-                           "Tries a grid of P_fa on the affected training pulses s1-training-images draws (same "
-                           "seed), keeps the one with the highest IoU against the Eq. 13 labels in the receiver "
-                           "band, and reports the measured false-alarm rate on the same pulses without RFI. "
-                           "Prints the chosen configuration as JSON.")
+                           "Tunes the pulse detector every method shares on all training pulses (the threshold "
+                           "with the best detection minus false-alarm rate); tries a grid of P_fa on the affected "
+                           "training pulses s1-training-images draws (same seed), keeps the one with the highest "
+                           "IoU against the Eq. 13 labels in the receiver band, and reports the measured "
+                           "false-alarm rate on the same pulses without RFI; ranks the bins for the position mask. "
+                           "Prints the detector and the chosen CFAR configuration as JSON.")
     p.add_argument("--split-file", required=True, help="training split written by s1-split (.npz)")
     p.add_argument("--lines-per-scene", type=int, required=True,
                    help="RFI-affected pulses drawn from each scene (as for s1-training-images)")
@@ -382,12 +396,14 @@ def _add_suppress_rfi(sub) -> None:
     p.add_argument("--output", required=True, help="cleaned raw echoes to write (.npy, same shape)")
     p.add_argument("--n-fft", type=int, default=None,
                    help="STFT size per pulse, range samples (default: a trained method's own, recorded in its "
-                        "weights -- another value is an error; the notch: 32, the quick scale's)")
+                        "weights -- another value is an error; the notch: 64, the quick scale's)")
     p.add_argument("--hop", type=int, default=None,
-                   help="STFT hop, range samples (default: the trained method's own; the notch: 8)")
-    p.add_argument("--cfar-calibration",
-                   help="notch: JSON written by s1-calibrate-notch (results/s1/models/notch-cfar.json); its CFAR "
-                        "configuration replaces the --cfar-* options")
+                   help="STFT hop, range samples (default: the trained method's own; the notch: 16)")
+    p.add_argument("--calibration", "--cfar-calibration", dest="calibration",
+                   help="JSON written by s1-calibrate-notch (results/s1/models/calibration/seed0.json): its pulse "
+                        "detector picks the pulses to process (the others pass untouched, as in the workflow), "
+                        "its CFAR configuration replaces the --cfar-* options and its bins feed the position "
+                        "mask (default: none, every pulse processed)")
     common.add_device_option(p, "trained methods")
     common.add_cfar_options(p)
     common.declare_user_tool("suppress-rfi", {"--input": "echoes", "--checkpoint": "weights:S1"}, ("--output",),

@@ -33,6 +33,9 @@ from ..physics.sar import focus, get_sensor, simulate_echoes
 STUDY = "S1"
 EXPERIMENT_OF_SPLIT = {"test-same": "table4", "test-cross": "table5"}
 SPLIT_SENSOR_ROLE = {"train": "train", "test-same": "same", "test-cross": "cross"}
+#: the bins nearest 0 Hz whose share of the training labels says whether position gives interference away
+#: (issue 36: 82 % of the positives sat in these 5 when every carrier was within +-50 MHz of the centre)
+CENTRAL_BINS = 5
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Geometry:
 
 def make_split(split: str, sensor_name: str, n_scenes: int, geometry: Geometry, sir_range: tuple[float, float],
                kinds: tuple[str, ...], seed: int, output: Path, snr_db: float = 10.0,
-               offset_span_hz: float = 100e6) -> None:
+               band_share: float = 1.0) -> None:
     """Simulated scenes, clean echoes and RFI of one split (see :func:`write_split`)."""
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEEDS)}")
@@ -59,7 +62,7 @@ def make_split(split: str, sensor_name: str, n_scenes: int, geometry: Geometry, 
         scene = make_scene((geometry.azimuth, geometry.range), sensor, seed=SPLIT_SEEDS[split] + 1000 * seed + i)
         scenes.append((scene.reflectivity, scene.scatterers, scene.points))
     write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="simulated",
-                snr_db=snr_db, offset_span_hz=offset_span_hz)
+                snr_db=snr_db, band_share=band_share)
 
 
 def strongest_points(reflectivity: np.ndarray, count: int, margin: int = 8, spacing: int = 8) -> np.ndarray:
@@ -82,7 +85,7 @@ def strongest_points(reflectivity: np.ndarray, count: int, margin: int = 8, spac
 
 def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns: list[str], n_scenes: int,
                            geometry: Geometry, sir_range: tuple[float, float], kinds: tuple[str, ...], seed: int,
-                           output: Path, scatterers: int = 6, offset_span_hz: float = 100e6,
+                           output: Path, scatterers: int = 6, band_share: float = 1.0,
                            other_split_scenes: int = 0) -> None:
     """A split whose scenes are tiles of real focused complex images (read with sarpy).
 
@@ -127,12 +130,12 @@ def make_split_from_images(split: str, sensor_name: str, folder: Path, patterns:
         scenes.append((tile, points, alone))
     # a real image carries its own receiver noise: none is added
     write_split(split, sensor_name, scenes, geometry, sir_range, kinds, seed, output, source="real",
-                snr_db=np.inf, offset_span_hz=offset_span_hz)
+                snr_db=np.inf, band_share=band_share)
 
 
 def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_range: tuple[float, float],
                 kinds: tuple[str, ...], seed: int, output: Path, source: str, snr_db: float = 10.0,
-                offset_span_hz: float = 100e6) -> None:
+                band_share: float = 1.0) -> None:
     """Echoes of each (reflectivity, scatterers, points) scene with thermal noise at ``snr_db``, plus RFI:
     scene i gets kind i mod len(kinds), an SIR in ``sir_range`` (uniform, stratified over the scenes) and a
     drawn RFI environment.
@@ -158,7 +161,7 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
         point_echoes.append(simulate_echoes(alone, sensor))
         kind = kinds[i % len(kinds)]
         sir = float(lo + (hi - lo) * (strata[i] + environment.random()) / len(scenes))
-        interference = add_rfi(clean, sensor, kind, sir, environment, offset_span_hz=offset_span_hz)
+        interference = add_rfi(clean, sensor, kind, sir, environment, band_share=band_share)
         echoes.append(clean)
         rfis.append(interference.rfi)
         scatterers.append(points)
@@ -169,7 +172,7 @@ def write_split(split: str, sensor_name: str, scenes, geometry: Geometry, sir_ra
              point_echoes=np.stack(point_echoes),
              sir_db=np.asarray(sirs), realised_sir_db=np.asarray(realised), kind=np.asarray(kind_list),
              **meta_arrays(split=split, sensor=sensor_name, n_fft=geometry.n_fft, hop=geometry.hop, seed=seed,
-                          source=source, snr_db=snr_db, offset_span_hz=offset_span_hz))
+                          source=source, snr_db=snr_db, band_share=band_share))
 
 
 def affected_lines(rfi: np.ndarray) -> np.ndarray:
@@ -183,16 +186,19 @@ def training_lines(rfi: np.ndarray, lines_per_scene: int, rng: np.random.Generat
 
 
 def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: CFARConfig, output: Path) -> dict:
-    """Tune the fixed rules on the training pulses the networks train on: the CFAR notch's P_fa
-    (methods/notch.py) and the position-only mask's bins (methods/position_mask.py, the floor); write the
-    chosen configuration, the IoU of every P_fa tried, the measured false-alarm rates on the same pulses
-    without interference (at the nominal and at the chosen P_fa) and the position mask's bins as JSON."""
+    """Tune the fixed rules on the training data: the pulse detector every method shares
+    (methods/pulse_detector.py) on all training pulses, and on the pulses the networks train on the CFAR
+    notch's P_fa (methods/notch.py) and the position-only mask's bins (methods/position_mask.py, the floor);
+    write the detector's threshold and rates, the chosen CFAR configuration, the IoU of every P_fa tried, the
+    measured false-alarm rates on the same pulses without interference (at the nominal and at the chosen
+    P_fa) and the position mask's bins as JSON."""
     import json
     from dataclasses import asdict, replace
 
     from ..files import atomic_output
     from ..methods.notch import calibrate_pfa, false_alarm_rate
     from ..methods.position_mask import calibrate_position_bins
+    from ..methods.pulse_detector import calibrate as calibrate_detector, pulse_statistic, rates
 
     data = load_npz(split_file)
     meta = read_meta(data)
@@ -206,11 +212,23 @@ def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: 
         powers.append(np.abs(spectrograms(clean[chosen] + rfi[chosen], cfg)) ** 2)
         clean_powers.append(np.abs(spectrograms(clean[chosen], cfg)) ** 2)
         labels.append(rfi_label(clean[chosen], rfi[chosen], cfg))
+    statistics = [pulse_statistic(clean + rfi) for clean, rfi in zip(data["echoes"], data["rfi"])]
+    truth = [affected_lines(rfi) for rfi in data["rfi"]]
+    detector = calibrate_detector(statistics, truth)
+    detected = np.concatenate([s > detector.threshold_db for s in statistics])
     best, scores = calibrate_pfa(powers, labels, band, nominal)
     chosen_cfg = replace(nominal, pfa=best)
     bins, bin_scores = calibrate_position_bins(labels, band)
-    result = {"cfar": asdict(chosen_cfg), "nominal_pfa": nominal.pfa,
+    # where the interference sits: the label positives' share in the bins nearest 0 Hz, against chance
+    per_bin = sum(label[:, band].astype(bool).sum(axis=(0, 2)) for label in labels)
+    nearest = np.argsort(np.abs(np.fft.fftfreq(cfg.n_fft, 1.0 / sensor.sampling_hz)[band]), kind="stable")
+    central = nearest[:CENTRAL_BINS]
+    result = {"detector": {"threshold_db": detector.threshold_db, "pulses": int(detected.size),
+                           **rates(detected, np.concatenate(truth))},
+              "cfar": asdict(chosen_cfg), "nominal_pfa": nominal.pfa,
               "position_mask": {"bins": bins, "iou": bin_scores[len(bins)], "n_fft": cfg.n_fft},
+              "central_bins": {"bins": int(central.size), "label_share": float(per_bin[central].sum() / max(per_bin.sum(), 1)),
+                               "chance_share": float(central.size / band.sum())},
               "iou_by_pfa": {f"{k:g}": round(v, 5) for k, v in scores.items()},
               "false_alarm_rate": false_alarm_rate(clean_powers, band, chosen_cfg),
               "nominal_false_alarm_rate": false_alarm_rate(clean_powers, band, nominal),
@@ -256,9 +274,15 @@ def training_images(split_file: Path, lines_per_scene: int, multiple: int, seed:
 
 def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | None = None,
              cfar: CFARConfig = CFARConfig(), device: str = "auto", examples: Path | None = None,
-             cfar_calibration: Path | None = None) -> None:
+             calibration: Path | None = None) -> None:
     """Tidy metric rows of one method on every scene of a split (and, optionally, example arrays).
-    ``cfar_calibration``: the JSON of :func:`calibrate_notch`, whose CFAR configuration replaces ``cfar``."""
+
+    ``calibration``: the JSON of :func:`calibrate_notch` (the replicate's training data): its pulse detector
+    picks the pulses every method processes -- the others pass untouched, and an interfered pulse it misses
+    is scored unprocessed (Algorithm 1, step 1); a calibrated method (registry ``params["calibrated"]``)
+    also takes its tuned CFAR configuration in place of ``cfar`` and the position mask's bins. Without it,
+    every pulse is processed. Every row records the detector's outcome on its scene."""
+    from ..methods.pulse_detector import load_detector
 
     from ..devices import resolve_device
     from ..methods.train_rfi import load_trained, size_multiple
@@ -271,9 +295,12 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     cfg = STFTConfig(int(meta["n_fft"]), int(meta["hop"]), two_sided=True)
     dev = resolve_device(device)
     context = {"cfar": cfar, "device": dev, "net": None}
-    if cfar_calibration is not None:
-        context["cfar"] = load_calibration(cfar_calibration)
-        context["position_bins"] = load_position_bins(cfar_calibration, cfg.n_fft)
+    detector = None
+    if calibration is not None:
+        detector = load_detector(calibration)
+        if declared.params.get("calibrated"):
+            context["cfar"] = load_calibration(calibration)
+            context["position_bins"] = load_position_bins(calibration, cfg.n_fft)
     trained_with = None         # the network's training seed: the unit of pairing when a run trains several
     if declared.trained:
         if checkpoint is None:
@@ -287,10 +314,14 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         interfered = clean + rfi
         start = time.perf_counter()
+        # step 1 of Algorithm 1, shared: only the detected pulses are processed
+        detected = detector.detect(interfered) if detector is not None else np.ones(len(interfered), bool)
         # only oracle rows read the truth (registry: paper="oracle")
         result = declared.run(interfered, cfg, {**context, "clean": clean, "rfi": rfi})
-        restored, mask = result.echoes, result.mask
+        restored = np.where(detected[:, None], result.echoes, interfered).astype(np.complex64)
+        mask = None if result.mask is None else result.mask & detected[:, None, None]
         seconds = time.perf_counter() - start
+        truth = affected_lines(rfi)
         clean_image = focus(clean, sensor)
         image = focus(restored, sensor)
         kind, sir = str(data["kind"][i]), float(data["sir_db"][i])
@@ -298,7 +329,9 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
                 "dataset": f"{meta['source']}-{meta['sensor']}", "domain": meta["sensor"], "method": method,
                 "task": "rfi-suppression", "condition": f"{kind} SIR {sir:.1f} dB", "item": i,
                 "seed": int(meta["seed"]), REPLICATE: int(meta["seed"]), "training_seed": trained_with, "split": meta["split"], "sensor": meta["sensor"], "kind": kind,
-                "sir_db": sir, "wall_seconds": seconds, "device": str(dev)}
+                "sir_db": sir, "wall_seconds": seconds, "device": str(dev),
+                "pulses_interfered": int(truth.sum()), "pulses_detected": int((detected & truth).sum()),
+                "pulses_false_alarm": int((detected & ~truth).sum()), "pulses_clean": int((~truth).sum())}
         values = {"psnr": psnr_db(clean_image, image), "me": me(image, clean_image),
                   # ME falls when energy is thrown away: this ratio shows whether a lower ME was bought so
                   "energy_ratio": float(np.sum(np.abs(image) ** 2) / np.sum(np.abs(clean_image) ** 2)),

@@ -4,9 +4,8 @@ mask that does not beat it by a clear margin has learned where interference sits
 
 Its one tuned constant is how many bins it zeroes: the k that maximises the pooled IoU (in-band, as the
 evaluation counts) on the training pulses, over the bins ranked by how often the Eq. 13 label marks them.
-Until the suite has a shared interference detector (SPEC S1, Algorithm 1 step 1), it zeroes its bins on
-every pulse of a record: the mask metrics count only the affected pulses, where this is the same as zeroing
-them on the affected pulses alone, and the image metrics pay for the clean pulses it cuts.
+Like every S1 method it processes only the pulses the shared detector flags (methods/pulse_detector.py,
+Algorithm 1 step 1); the others pass untouched.
 """
 from __future__ import annotations
 

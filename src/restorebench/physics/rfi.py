@@ -15,9 +15,13 @@ synchronised to the radar). Kinds (paper Eqs. 1-4, Table 3):
   beta in 3-10, f_m = B / (2 (beta + 1)) (Carson's rule).
 
 **The same RFI environment seen by two receivers.** The environment (:func:`draw_emitters`) is drawn
-without the sensor: carriers within ``offset_span_hz`` of the receiver's centre (the same population of
-emitters around each sensor's band: the paper's premise that interference has sensor-invariant features).
-Each receiver sees it through its own band (:func:`receive`: an ideal band-pass of width B, the emitter
+without the sensor: each carrier is a share of the receiver's band (uniform over ``band_share`` of it,
+centred: 1 = anywhere in the band), placed in Hz by the receiver that records it. Position in the band
+therefore tells nothing about interference on any sensor; what carries across sensors is the interference's
+time-frequency shape (bandwidths and sweeps in physical units) -- the paper's premise that interference has
+sensor-invariant features. With every carrier within +-50 MHz of the centre (the suite before issue 36), a
+1.5 GHz receiver saw all interference in its few central STFT bins, and a data-free mask of those bins
+matched the trained network. Each receiver sees it through its own band (:func:`receive`: an ideal band-pass of width B, the emitter
 computed at a sampling rate high enough not to alias first): a 150 MHz emitter fills a 100 MHz receiver
 and is a tenth of a 1.5 GHz one; its sweep looks steep in a short record and shallow in a long one.
 
@@ -30,7 +34,7 @@ lines around ``on_lines`` (fractions of the aperture; the paper's interference c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,7 +53,7 @@ class Emitter:
     """One free-running interference source (physical units; see the module docstring)."""
 
     kind: str
-    offset_hz: float                  # carrier minus the receiver's centre frequency
+    offset_hz: float                  # carrier minus the receiver's centre frequency (when offset_share is None)
     bandwidth_hz: float
     period_s: float                   # sawtooth sweep period, or 1 / f_m for sinusoidal FM
     amplitude: float
@@ -57,6 +61,13 @@ class Emitter:
     phase: float = 0.0                # start phase (rad)
     delay_s: float = 0.0              # where in its sweep the emitter is at t = 0
     beta: float = 0.0                 # sinusoidal FM modulation index
+    offset_share: float | None = None  # carrier as a share of the receiver's band (-1/2...1/2), set by the receiver
+
+    def placed(self, sensor: Sensor) -> "Emitter":
+        """This emitter with its carrier in Hz for ``sensor``'s receiver (``offset_share`` x its bandwidth)."""
+        if self.offset_share is None:
+            return self
+        return replace(self, offset_hz=self.offset_share * sensor.bandwidth_hz)
 
 
 @dataclass
@@ -84,18 +95,21 @@ def emitter_signal(emitter: Emitter, t: np.ndarray) -> np.ndarray:
     return emitter.amplitude * np.exp(1j * (phase + emitter.phase))
 
 
-def draw_emitters(kind: str, rng: np.random.Generator, offset_span_hz: float = 100e6,
+def draw_emitters(kind: str, rng: np.random.Generator, band_share: float = 1.0,
                   on_lines: tuple[float, float] = (100 / 512, 400 / 512)) -> list[Emitter]:
-    """A random RFI environment of one kind (Table 3 counts and bandwidths); independent of the sensor."""
+    """A random RFI environment of one kind (Table 3 counts and bandwidths); independent of the sensor: each
+    carrier uniform over ``band_share`` of the receiver's band, centred (see the module docstring)."""
     if kind not in RFI_KINDS:
         raise ValueError(f"unknown RFI kind {kind!r}; choose one of {', '.join(RFI_KINDS)}")
+    if not 0.0 <= band_share <= 1.0:
+        raise ValueError(f"the carriers' share of the receiver band must be in [0, 1], got {band_share}")
     count = 2 if kind == "narrowband" else int(rng.integers(3, 6))
     start = rng.uniform(on_lines[0] * 0.5, on_lines[0] * 1.5)
     stop = rng.uniform(on_lines[1] * 0.9, min(1.0, on_lines[1] * 1.1))
     emitters = []
     for _ in range(count):
         bandwidth = rng.uniform(*(NARROWBAND_HZ if kind == "narrowband" else BROADBAND_HZ))
-        offset = rng.uniform(-offset_span_hz / 2, offset_span_hz / 2)
+        share = rng.uniform(-band_share / 2, band_share / 2)
         beta = 0.0
         if kind == "sinusoidal":
             beta = rng.uniform(3.0, 10.0)
@@ -104,9 +118,10 @@ def draw_emitters(kind: str, rng: np.random.Generator, offset_span_hz: float = 1
             lo, hi = SWEEP_PERIOD_S[kind]
             period = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
         jitter = rng.uniform(-0.015, 0.015, size=2)
-        emitters.append(Emitter(kind, offset, bandwidth, period, rng.uniform(0.5, 1.0),
+        emitters.append(Emitter(kind, 0.0, bandwidth, period, rng.uniform(0.5, 1.0),
                                 (max(0.0, start + jitter[0]), min(1.0, stop + jitter[1])),
-                                phase=2 * np.pi * rng.random(), delay_s=period * rng.random(), beta=beta))
+                                phase=2 * np.pi * rng.random(), delay_s=period * rng.random(), beta=beta,
+                                offset_share=share))
     return emitters
 
 
@@ -130,7 +145,7 @@ def receive(emitters: list[Emitter], sensor: Sensor, n_lines: int, n_samples: in
     """What ``sensor`` records of the emitters: (lines, samples) complex128 after its receiver band."""
     rfi = np.zeros((n_lines, n_samples), dtype=np.complex128)
     slow = np.arange(n_lines) / sensor.prf_hz
-    for emitter in emitters:
+    for emitter in (e.placed(sensor) for e in emitters):
         first, last = int(round(emitter.on_lines[0] * n_lines)), int(round(emitter.on_lines[1] * n_lines))
         if last <= first:
             continue
@@ -154,7 +169,7 @@ def add_thermal_noise(echoes: np.ndarray, sensor: Sensor, snr_db: float, rng: np
 
 
 def add_rfi(echoes: np.ndarray, sensor: Sensor, kind: str, sir_db: float, rng: np.random.Generator,
-            emitters: list[Emitter] | None = None, offset_span_hz: float = 100e6) -> Interference:
+            emitters: list[Emitter] | None = None, band_share: float = 1.0) -> Interference:
     """Interference of one kind on ``echoes`` at the given SIR over the affected lines (``emitters``: a given
     environment, else one drawn from ``rng``)."""
     if kind not in RFI_KINDS:
@@ -162,7 +177,7 @@ def add_rfi(echoes: np.ndarray, sensor: Sensor, kind: str, sir_db: float, rng: n
     if not -40.0 <= sir_db <= 40.0:
         raise ValueError(f"SIR {sir_db} dB is outside -40...40 dB")
     if emitters is None:
-        emitters = draw_emitters(kind, rng, offset_span_hz)
+        emitters = draw_emitters(kind, rng, band_share)
     rfi = receive(emitters, sensor, *echoes.shape)
     affected = np.any(np.abs(rfi) > 0, axis=1)
     if not affected.any():

@@ -74,14 +74,15 @@ def s1_evaluate_inputs(wc):
     inputs = {"split": f"results/s1/data/seed{wc.seed}/{wc.split}.npz"}
     if wc.method in S1_TRAINED:
         inputs["checkpoint"] = f"results/s1/models/{wc.method}/seed{wc.seed}.pt"
-    if registry.get("S1", "rfi", wc.method).params.get("calibrated"):
-        inputs["calibration"] = s1_calibration(wc.seed)
+    # every method: the shared pulse detector (and, for a calibrated one, its tuned rule) lives in it
+    inputs["calibration"] = s1_calibration(wc.seed)
     return inputs
 
 
 def s1_calibration(seed):
-    """A replicate's notch tuning (and position mask) file."""
-    return f"results/s1/models/notch-cfar/seed{seed}.json"
+    """A replicate's fixed rules tuned on its training split: the pulse detector, the notch's P_fa, the
+    position mask's bins."""
+    return f"results/s1/models/calibration/seed{seed}.json"
 
 
 # the tuned notch's calibration, when the run has a calibrated notch (its P_fa and false alarms go in the tables)
@@ -91,8 +92,7 @@ def s1_input_option(name, option=None):
 
 
 # the tables and claims pages state the first replicate's tuning facts
-S1_CALIBRATION = [s1_calibration(S1_SEEDS[0])] if any(
-    registry.get("S1", "rfi", m).params.get("calibrated") for m in S1_METHODS) else []
+S1_CALIBRATION = [s1_calibration(S1_SEEDS[0])]
 
 # Figures 6-9 show the methods; the oracles' ceilings are in the tables
 S1_FIGURE_METHODS = [m for m in S1_METHODS if registry.get("S1", "rfi", m).paper != "oracle"]
