@@ -385,7 +385,8 @@ def _add_suppress_rfi(sub) -> None:
     checkpoint_help = f"trained methods ({trained}): weights written by s1-train (results/s1/models/<method>/seed<N>.pt)"
 
     p = common.add_command(sub, "suppress-rfi", "remove RFI from raw echoes (.npy in, .npy out)", cmd_suppress_rfi,
-                           "Prints the method and the fraction of time-frequency pixels masked as JSON.")
+                           "Prints the method, the fraction of time-frequency pixels masked and the pulses processed "
+                           "(with --calibration, those its pulse detector flags) as JSON.")
     # oracles need the clean echoes and the RFI, which a user's recording does not come with
     usable = [m.name for m in registry.methods("S1", "rfi") if m.name != "interfered" and m.paper != "oracle"]
     p.add_argument("--method", required=True, choices=usable,
