@@ -393,3 +393,41 @@ def test_floors_are_registered_marked_and_always_run(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for floor in floors:
         assert f"--method {floor} " in proc.stdout
+
+
+def test_figures_show_scenes_spread_over_the_band_the_same_for_every_method(tmp_path):
+    """Figures 6-9's scenes: the lowest, middle and highest by where the shown pulse's interference peaks
+    (a share of the receiver band), picked from the interference alone; the figure refuses examples that
+    show different scenes."""
+    from restorebench.experiments.sar_rfi import example_scenes
+    from restorebench.experiments.sar_rfi_report import spectrogram_figure
+
+    sensor = MINISAR_LIKE
+    samples, lines = 256, 8
+    t = np.arange(samples) / sensor.sampling_hz
+    shares = [0.1, -0.4, 0.3, 0.0, -0.2]          # one tone per scene, at these shares of the band
+    rfi = np.zeros((len(shares), lines, samples), dtype=np.complex64)
+    for scene, share in enumerate(shares):
+        rfi[scene, 2:6] = np.exp(2j * np.pi * share * sensor.bandwidth_hz * t)
+    picked = example_scenes(rfi, sensor)
+    assert list(picked) == [1, 3, 2]                               # -0.4, 0.0, +0.3: lowest, middle, highest
+    assert [line for line, _ in picked.values()] == [4, 4, 4]      # the middle one of the affected lines 2..5
+    bin_share = sensor.sampling_hz / samples / sensor.bandwidth_hz
+    np.testing.assert_allclose([s for _, s in picked.values()], [-0.4, 0.0, 0.3], atol=bin_share)
+    assert list(example_scenes(rfi[:2], sensor)) == [1, 0]         # fewer scenes than shown: all, in band order
+
+    def examples(path, scenes):
+        n = len(scenes)
+        np.savez(path, scene=np.asarray(scenes), line=np.full(n, 4), band_share=np.zeros(n),
+                 kind=np.asarray(["chirp"] * n), sir_db=np.zeros(n), spectrogram=np.ones((n, 8, 4)),
+                 interfered_spectrogram=np.ones((n, 8, 4)), label=np.zeros((n, 8, 4), np.uint8),
+                 mask=np.zeros((n, 8, 4), bool), image=np.ones((n, 4, 4)), clean_image=np.ones((n, 4, 4)),
+                 freq_mhz=np.fft.fftfreq(8, 1 / 800.0), half_band_mhz=np.asarray(300.0))
+        return path
+
+    same = {"interfered": examples(tmp_path / "a.npz", [1, 3, 2]), "notch": examples(tmp_path / "b.npz", [1, 3, 2])}
+    spectrogram_figure(same, tmp_path / "ok.png", "t")
+    assert (tmp_path / "ok.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="b.npz: shows scenes"):
+        spectrogram_figure({**same, "notch": examples(tmp_path / "b.npz", [1, 2, 3])}, tmp_path / "bad.png", "t")
+    assert not (tmp_path / "bad.png").exists()

@@ -141,3 +141,28 @@ def test_holdout_keeps_whole_groups_out_and_training_records_the_validation_curv
     assert history == plain                     # recording the validation loss leaves training as it was
     saved = torch.load(tmp_path / "w.pt", weights_only=True)
     assert saved["validation"] == history.validation and saved["steps"] == history.steps > 0
+
+
+def test_pisnet_starts_at_its_targets_mean_and_does_not_saturate_on_small_targets(tmp_path):
+    """At the paper's SIRs the clean target sits far under the input (mean ~0.07): from the sigmoid's 0.5 the
+    first AdamW steps saturated PISNet's output at 0 for good (validation loss flat at the mean squared
+    target; here, without the start at the mean: MSE 0.0045 = mean(y^2)). Started at the targets' mean it
+    stays off the saturated end, at or below the best constant's error."""
+    from restorebench.methods.train_rfi import build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 16, 16)).astype(np.float32)
+    y = (0.15 * x ** 2).astype(np.float32)                # mean 0.05, a function of the input
+    net = RFINetConfig("pisnet", dict(width=8, residual_blocks=1, bases=4))
+    untrained = build_model(net)
+    untrained.start_output_at(0.05)
+    with torch.no_grad():
+        assert float(untrained(torch.from_numpy(x[:, None])).mean()) == pytest.approx(0.05, abs=0.01)
+    model, history = train(net, OptimConfig(epochs=30, batch_size=2, learning_rate=2e-4, optimizer="adamw",
+                                            weight_decay=0.02), x, y, tmp_path / "p.pt", tmp_path / "p",
+                           progress=False)
+    with torch.no_grad():
+        out = model.eval()(torch.from_numpy(x[:, None]))[:, 0].numpy()
+    error, saturated = float(np.mean((out - y) ** 2)), float(np.mean(y ** 2))
+    assert error < 0.6 * saturated and error <= 1.02 * float(np.var(y))
+    assert out.mean() == pytest.approx(y.mean(), abs=0.01)

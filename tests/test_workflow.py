@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import copy_workflow
@@ -105,6 +106,14 @@ def test_sar_study_tables_figures_and_claims(workdir):
     for fig in ("figure6_spectrograms_same", "figure7_images_same", "figure8_spectrograms_cross",
                 "figure9_images_cross", "per_sir"):
         assert (s1 / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+    # the figures' scenes: the same for every method, in band order, with each method's mask (none for PISNet)
+    from restorebench.files import load_npz
+    shown = {m: load_npz(s1 / "scores" / "test-same" / m / "seed0.examples.npz")
+             for m in ("interfered", "position-mask", "difnet", "pisnet")}
+    assert all(np.array_equal(e["scene"], shown["difnet"]["scene"]) for e in shown.values())
+    assert len(shown["difnet"]["scene"]) == 2 and np.all(np.diff(shown["difnet"]["band_share"]) >= 0)
+    assert shown["pisnet"]["mask"].size == 0
+    assert shown["position-mask"]["mask"].shape == shown["difnet"]["label"].shape
     claims = (s1 / "claims.md").read_text()
     assert all(f"| C{k} |" in claims for k in range(1, 6))
     verdicts = pd.read_csv(s1 / "verdicts.csv")

@@ -232,7 +232,7 @@ rule s1_figure_examples:
         which="same|cross",
     params:
         examples=s1_example_options,
-        title=lambda wc: f"{'same' if wc.which == 'same' else 'cross'}-sensor test scene 0 (replicate {S1_SEEDS[0]})",
+        title=lambda wc: f"{'same' if wc.which == 'same' else 'cross'}-sensor test scenes (replicate {S1_SEEDS[0]})",
     log:
         "results/logs/s1_figure/figure{number}_{kind}_{which}.log",
     conda:

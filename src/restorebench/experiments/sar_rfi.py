@@ -179,6 +179,32 @@ def affected_lines(rfi: np.ndarray) -> np.ndarray:
     return np.any(rfi != 0, axis=-1)
 
 
+#: how many test scenes Figures 6-9 show, spread over where their interference sits in the band
+EXAMPLE_SCENES = 3
+
+
+def example_scenes(rfi: np.ndarray, sensor, count: int = EXAMPLE_SCENES) -> dict[int, tuple[int, float]]:
+    """The scenes Figures 6-9 show: ``count`` scenes spread over the receiver band (the lowest, middle and
+    highest by where their interference is strongest), each with the pulse shown -- the middle affected
+    pulse -- and that pulse's interference peak as a share of the band (-1/2 ... 1/2), read from the
+    interference alone so that every method's figure shows the same scenes.
+
+    ``rfi``: (scenes, lines, samples) of a split."""
+    peaks = {}
+    for scene, interference in enumerate(rfi):
+        affected = np.where(affected_lines(interference))[0]
+        line = int(affected[len(affected) // 2])
+        power = np.abs(np.fft.fft(interference[line])) ** 2
+        freqs = np.fft.fftfreq(power.size, 1.0 / sensor.sampling_hz)
+        peaks[scene] = (line, float(freqs[np.argmax(power)] / sensor.bandwidth_hz))
+    ordered = sorted(peaks, key=lambda scene: (peaks[scene][1], scene))
+    if len(ordered) <= count:
+        picked = ordered
+    else:      # evenly spaced ranks, first and last included
+        picked = [ordered[int(round(k * (len(ordered) - 1) / (count - 1)))] for k in range(count)]
+    return {scene: peaks[scene] for scene in sorted(picked, key=lambda scene: peaks[scene][1])}
+
+
 def training_lines(rfi: np.ndarray, lines_per_scene: int, rng: np.random.Generator) -> np.ndarray:
     """The affected pulses of one training scene that enter training (drawn without replacement)."""
     lines = np.where(affected_lines(rfi))[0]
@@ -310,7 +336,8 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
         context.update(net=net.to(dev), multiple=size_multiple(trained_cfg))
         trained_with = training_seed(checkpoint)
     band = in_band_bins(sensor, cfg.n_fft)      # the receiver's bins: the mask metrics count these
-    rows, example = [], {}
+    shown = example_scenes(data["rfi"], sensor) if examples is not None else {}
+    rows, example = [], []
     for i, (clean, rfi) in enumerate(zip(data["echoes"], data["rfi"])):
         interfered = clean + rfi
         start = time.perf_counter()
@@ -350,16 +377,30 @@ def evaluate(split_file: Path, method: str, output: Path, *, checkpoint: Path | 
             if np.isfinite(masked):      # undefined where no cell is scatterer-dominated: no row, for any method
                 values["scatterer_masked"] = masked
         rows += [{**base, "metric": k, "value": float(v)} for k, v in values.items()]
-        if examples is not None and i == 0:
-            affected = np.where(affected_lines(rfi))[0]
-            line = int(affected[len(affected) // 2])     # a pulse from the middle of the interference
-            spec = spectrograms(restored[line:line + 1], cfg)[0]
-            example = {"spectrogram": np.abs(spec).astype(np.float32), "image": np.abs(image).astype(np.float32),
-                       "clean_image": np.abs(clean_image).astype(np.float32), "line": np.asarray(line),
-                       "interfered_spectrogram": np.abs(spectrograms(interfered[line:line + 1], cfg)[0]).astype(np.float32)}
+        if i in shown:
+            line, share = shown[i]
+            example.append({
+                "scene": i, "line": line, "band_share": share, "kind": kind, "sir_db": sir,
+                "spectrogram": np.abs(spectrograms(restored[line:line + 1], cfg)[0]),
+                "interfered_spectrogram": np.abs(spectrograms(interfered[line:line + 1], cfg)[0]),
+                "label": rfi_label(clean[line:line + 1], rfi[line:line + 1], cfg)[0],
+                "mask": (mask[line] if mask is not None else np.zeros((0, 0), bool)),
+                "image": np.abs(image), "clean_image": np.abs(clean_image)})
     write_rows(rows, output)
     if examples is not None:
-        save_npz(examples, **example)
+        save_examples(examples, example, sensor, cfg)
+
+
+def save_examples(path: Path, examples: list[dict], sensor, cfg: STFTConfig) -> None:
+    """Figures 6-9's arrays of one method: per shown scene (stacked, in band order) its pulse's spectrogram
+    after the method and before it, its Eq. 13 label and the method's mask (empty for a method without
+    one), and the focused images; the frequency axis (MHz, FFT order) and the receiver band's half-width."""
+    examples = sorted(examples, key=lambda e: e["band_share"])
+    stacked = {key: np.stack([e[key] for e in examples]) for key in examples[0]}
+    floats = ("spectrogram", "interfered_spectrogram", "image", "clean_image")
+    save_npz(path, **{k: (v.astype(np.float32) if k in floats else v) for k, v in stacked.items()},
+             freq_mhz=np.fft.fftfreq(cfg.n_fft, 1.0 / sensor.sampling_hz) / 1e6,
+             half_band_mhz=np.asarray(sensor.bandwidth_hz / 2e6))
 
 
 __all__ = ["Geometry", "make_split", "training_images", "calibrate_notch", "evaluate", "RFI_KINDS"]

@@ -5,6 +5,7 @@ of the first test scene; the paper's numbers appear only beside ours, marked as 
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -196,48 +197,101 @@ def write_tables(metrics_csv: Path, outdir: Path, run_facts: str = "", calibrati
                    + frame.to_html(index=False, border=0) + f"<p>{notes}</p>{kinds_html}\n")
 
 
+def _example_rows(data: dict[str, dict], files: dict[str, Path]) -> list[str]:
+    """One caption per shown scene: its index, interference kind and SIR, and where the shown pulse's
+    interference peaks in the band (a share of the receiver bandwidth B, 0 = the band's centre). Every
+    method's examples must show the same scenes and pulses, else the rows would mix scenes."""
+    for method, arrays in data.items():
+        if "scene" not in arrays:
+            raise ValueError(f"{files[method]}: example arrays of an older restorebench (one scene, no band "
+                             f"position): rerun s1-evaluate --examples")
+    first = next(iter(data.values()))
+    for method, arrays in data.items():
+        if not (np.array_equal(arrays["scene"], first["scene"]) and np.array_equal(arrays["line"], first["line"])):
+            raise ValueError(f"{files[method]}: shows scenes {arrays['scene'].tolist()}, the other examples "
+                             f"{first['scene'].tolist()}: write every method's examples from the same split")
+    return [f"scene {int(scene)}: {kind}, SIR {sir:.0f} dB,\npeak at {share:+.2f} B"
+            for scene, kind, sir, share in zip(first["scene"], first["kind"], first["sir_db"], first["band_share"])]
+
+
 def spectrogram_figure(examples: dict[str, Path], output: Path, title: str) -> None:
-    """Figures 6/8: |STFT| of one affected pulse: interfered and after each method (dB)."""
+    """Figures 6/8: for each shown scene (one per band position, rows), the |STFT| (dB) of one affected pulse
+    before and after each method (columns), and under it the Eq. 13 label and each method's mask (white:
+    flagged as interference), so the position floor's mask sits beside DIFNet's. Frequency in MHz about the
+    receiver's centre; dashed lines: the receiver band's edges."""
     from ..files import load_npz
 
     plt = _plt()
     data = {m: load_npz(p) for m, p in examples.items()}
     first = next(iter(data.values()))
-    ref = 20 * np.log10(first["interfered_spectrogram"].max() + 1e-12)
-    panels = [("interfered", first["interfered_spectrogram"])] + [(m, d["spectrogram"]) for m, d in data.items()
-                                                                   if m != "interfered"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
-    for ax, (method, spec) in zip(axes[0], panels):
-        ax.imshow(20 * np.log10(np.fft.fftshift(spec, axes=0) + 1e-12), origin="lower", aspect="auto",
-                  cmap="viridis", vmin=ref - 60, vmax=ref)
-        ax.set_title("Interfered spectrogram" if method == "interfered" else method_label(method),
-                     fontsize=8)
+    methods = [m for m in data if m != "interfered"]
+    freqs = np.fft.fftshift(first["freq_mhz"])
+    half_band = float(first["half_band_mhz"])
+    captions = _example_rows(data, examples)
+    columns = 1 + len(methods)
+    fig, axes = plt.subplots(2 * len(captions), columns, figsize=(2.2 * columns, 2.0 * 2 * len(captions)),
+                             squeeze=False, sharex=True, sharey=True)
+    for row, caption in enumerate(captions):
+        before = first["interfered_spectrogram"][row]
+        ref = 20 * np.log10(before.max() + 1e-12)
+        frames = before.shape[1]
+        extent = (0, frames, freqs[0], freqs[-1])
+        spectra = [("Interfered", before)] + [(method_label(m), data[m]["spectrogram"][row]) for m in methods]
+        masks = [("Eq. 13 label", first["label"][row])] + [
+            (f"{method_label(m)} mask", data[m]["mask"][row] if data[m]["mask"].size else None) for m in methods]
+        for col, ((name, spec), (mask_name, mask)) in enumerate(zip(spectra, masks)):
+            top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
+            top.imshow(20 * np.log10(np.fft.fftshift(spec, axes=0) + 1e-12), origin="lower", aspect="auto",
+                       cmap="viridis", vmin=ref - 60, vmax=ref, extent=extent)
+            top.set_title(textwrap.fill(name, 26), fontsize=6.5)
+            if mask is None:
+                bottom.text(0.5, 0.5, "no mask\n(restores magnitudes)", ha="center", va="center", fontsize=7,
+                            transform=bottom.transAxes)
+                bottom.set_facecolor("0.85")
+            else:
+                bottom.imshow(np.fft.fftshift(mask.astype(float), axes=0), origin="lower", aspect="auto",
+                              cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+            bottom.set_title(textwrap.fill(mask_name, 26), fontsize=6.5)
+            for ax in (top, bottom):
+                for edge in (-half_band, half_band):
+                    ax.axhline(edge, color="w" if ax is top else "tab:red", lw=0.6, ls="--")
+                ax.tick_params(labelsize=6)
+        axes[2 * row, 0].set_ylabel(f"{caption}\nMHz", fontsize=7)
+        axes[2 * row + 1, 0].set_ylabel("MHz", fontsize=7)
+    for ax in axes[-1]:
         ax.set_xlabel("frame", fontsize=7)
-        ax.set_ylabel("frequency bin", fontsize=7)
-    fig.suptitle(f"{title}: |STFT| of pulse {int(first['line'])} (dB)", fontsize=9)
+    fig.suptitle(f"{title}: |STFT| of one affected pulse per scene (dB, 60 dB range) and the masks", fontsize=9)
     fig.tight_layout()
     _save(fig, output)
     plt.close(fig)
 
 
 def image_figure(examples: dict[str, Path], output: Path, title: str) -> None:
-    """Figures 7/9: focused magnitude images: interfered, clean ("label"), and each method (dB)."""
+    """Figures 7/9: for each shown scene (rows, one per band position), the focused magnitude images (dB) of
+    the interfered echoes, the clean echoes ("label") and each method's output (columns)."""
     from ..files import load_npz
 
     plt = _plt()
     data = {m: load_npz(p) for m, p in examples.items()}
     first = next(iter(data.values()))
-    panels = [("interfered", data["interfered"]["image"] if "interfered" in data else None),
-              ("label (clean echoes)", first["clean_image"])]
-    panels += [(m, d["image"]) for m, d in data.items() if m != "interfered"]
-    panels = [(t, im) for t, im in panels if im is not None]
-    ref = 20 * np.log10(first["clean_image"].max() + 1e-12)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.0), squeeze=False)
-    for ax, (name, image) in zip(axes[0], panels):
-        ax.imshow(20 * np.log10(image + 1e-12), cmap="gray", vmin=ref - 50, vmax=ref, aspect="auto")
-        ax.set_title(method_label(name), fontsize=8)
-        ax.axis("off")
-    fig.suptitle(f"{title}: focused images (dB, 50 dB range)", fontsize=9)
+    methods = [m for m in data if m != "interfered"]
+    captions = _example_rows(data, examples)
+    columns = 2 + len(methods)
+    fig, axes = plt.subplots(len(captions), columns, figsize=(2.2 * columns, 2.3 * len(captions)),
+                             squeeze=False)
+    for row, caption in enumerate(captions):
+        clean = first["clean_image"][row]
+        panels = [("Interfered", data["interfered"]["image"][row] if "interfered" in data else None),
+                  ("Label (clean echoes)", clean)] + [(method_label(m), data[m]["image"][row]) for m in methods]
+        ref = 20 * np.log10(clean.max() + 1e-12)
+        for ax, (name, image) in zip(axes[row], panels):
+            if image is not None:
+                ax.imshow(20 * np.log10(image + 1e-12), cmap="gray", vmin=ref - 50, vmax=ref, aspect="auto")
+            ax.set_title(textwrap.fill(name, 26), fontsize=6.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(caption, fontsize=7)
+    fig.suptitle(f"{title}: focused images (dB, 50 dB range; azimuth down, range across)", fontsize=9)
     fig.tight_layout()
     _save(fig, output)
     plt.close(fig)

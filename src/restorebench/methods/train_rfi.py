@@ -101,6 +101,8 @@ def train(net: RFINetConfig, optim: OptimConfig, inputs: np.ndarray, targets: np
     model = build_model(net)
     x = np.asarray(inputs, dtype=np.float32)[:, None]
     y = np.asarray(targets, dtype=np.float32)[:, None]
+    if hasattr(model, "start_output_at"):     # a network that regresses a bounded target (PISNet) starts at
+        model.start_output_at(float(y.mean()))    # its mean, not where its output saturates (models/pisnet.py)
     held_out = None
     if validation is not None and len(validation[0]):
         held_out = tuple(np.asarray(a, dtype=np.float32)[:, None] for a in validation)
