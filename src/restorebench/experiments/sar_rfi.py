@@ -241,7 +241,7 @@ def calibrate_notch(split_file: Path, lines_per_scene: int, seed: int, nominal: 
     statistics = [pulse_statistic(clean + rfi) for clean, rfi in zip(data["echoes"], data["rfi"])]
     truth = [affected_lines(rfi) for rfi in data["rfi"]]
     detector = calibrate_detector(statistics, truth)
-    detected = np.concatenate([s > detector.threshold_db for s in statistics])
+    detected = np.concatenate([detector.flags(s) for s in statistics])
     best, scores = calibrate_pfa(powers, labels, band, nominal)
     chosen_cfg = replace(nominal, pfa=best)
     bins, bin_scores = calibrate_position_bins(labels, band)

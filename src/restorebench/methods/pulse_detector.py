@@ -43,7 +43,11 @@ class PulseDetector:
 
     def detect(self, echoes: np.ndarray) -> np.ndarray:
         """Bool per pulse (row) of ``echoes``: detected as interfered."""
-        return pulse_statistic(echoes) > self.threshold_db
+        return self.flags(pulse_statistic(echoes))
+
+    def flags(self, statistic: np.ndarray) -> np.ndarray:
+        """Bool per pulse of already computed :func:`pulse_statistic` values: detected as interfered."""
+        return np.asarray(statistic) > self.threshold_db
 
 
 def calibrate(statistics: list[np.ndarray], interfered: list[np.ndarray]) -> PulseDetector:
