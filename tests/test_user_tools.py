@@ -71,6 +71,29 @@ def test_declip_threshold_is_validated_and_counts_the_pcm_rail(tmp_path, capsys)
     assert report["saturated_fraction"] == pytest.approx(np.mean(np.abs(_clipped_music()) >= 1), abs=1e-4)
 
 
+@pytest.mark.parametrize("subtype", ["FLOAT", "PCM_16"])
+def test_declip_accepts_the_level_a_file_was_clipped_at(tmp_path, capsys, subtype):
+    """A user who clipped a recording at T and wrote it as float32 or 16-bit PCM gives --threshold T: the file
+    holds T rounded to its grid, often a hair below T (float32: T = 0.32895154 reads 0.3289515), and that is
+    the rail, not a level above the peak. A level a grid step beyond the peak is still refused."""
+    x = _clipped_music()[:, :1] * 0.3
+    levels = np.random.default_rng(0).uniform(0.05, 0.4, size=12)
+    accepted = 0
+    for level in levels:
+        sf.write(tmp_path / "c.wav", np.clip(x, -level, level), RATE, subtype=subtype)
+        peak = float(np.max(np.abs(sf.read(tmp_path / "c.wav", dtype="float32")[0])))
+        assert main(["declip", "--method", "aspade", "--input", str(tmp_path / "c.wav"), "--threshold",
+                     repr(float(level)), "--output", str(tmp_path / "o.wav")]) == 0, capsys.readouterr().err
+        report = json.loads(capsys.readouterr().out)
+        assert report["saturated_fraction"] == pytest.approx(np.mean(np.abs(x) >= level), abs=2e-3)
+        accepted += peak < level          # float32: the cases that were refused before
+    assert accepted >= 3 or subtype != "FLOAT"
+    step = 2.0 ** -15 if subtype == "PCM_16" else 1e-4
+    assert main(["declip", "--method", "aspade", "--input", str(tmp_path / "c.wav"), "--threshold",
+                 repr(float(levels[-1]) + 3 * step), "--output", str(tmp_path / "x.wav")]) == 2
+    assert "above the peak" in capsys.readouterr().err and not (tmp_path / "x.wav").exists()
+
+
 def test_declip_returns_a_signal_consistent_with_the_file_unless_raw(tmp_path, capsys):
     import torch
 

@@ -154,7 +154,10 @@ def cmd_declip(a):
     y, rate = _read_channels(a.input)
     peak = float(np.max(np.abs(y)))
     if a.threshold:
-        step = quantisation_step(a.input)
+        # a level within one step of the file's grid of its peak is the level it was clipped at: an integer
+        # PCM step, or the float32 spacing the samples are read at (a float file clipped at T holds T
+        # rounded to float32, often a hair below T)
+        step = max(quantisation_step(a.input), float(np.spacing(np.float32(peak))))
         if a.threshold > peak + step:
             raise ValueError(f"--threshold {a.threshold} is above the peak of {a.input} ({peak:.6g}): no sample "
                              f"would be declipped")
@@ -337,8 +340,9 @@ def _add_declip(sub) -> None:
                    help="network: the weights of --checkpoint; aspade: the classical declipper (default: %(default)s)")
     p.add_argument("--checkpoint", default="", help="declipper weights (.pt from s4-music-train) (default: none)")
     p.add_argument("--threshold", type=float, default=0.0,
-                   help="clip level mu, full scale 1: samples with |y| >= mu (within one step of the file's integer "
-                        "grid) are clipped; 0 = detect each channel's rails (default: %(default)s)")
+                   help="clip level mu, full scale 1: samples with |y| >= mu (within one step of the file's grid: "
+                        "an integer PCM step, or float32 rounding) are clipped, so the exact level a file was "
+                        "clipped at is accepted; 0 = detect each channel's rails (default: %(default)s)")
     p.add_argument("--raw", action="store_true",
                    help="write the declipper's output as it is, without putting the unclipped samples back")
     common.declare_user_tool("declip", {"--input": "audio", "--checkpoint": "weights:S4"}, ("--output",))
