@@ -105,7 +105,7 @@ LOWER_IS_BETTER = frozenset({"envelope_distance", "me", "rmse", "log_rmse", "rel
 DEFAULT_SMALLEST_DIFFERENCE: dict[str, float | str] = {
     # dB: 0.1 dB is a 2.3 % change of power, below what listening tests or a visual comparison resolve
     "snr": 0.1, "spectral_snr": 0.1, "sdr": 0.1, "sir": 0.1, "psnr": 0.1, "psnr_peak": 0.1,
-    "delta_sdr": 0.1, "sdr_consistent": 0.1,
+    "delta_sdr": 0.1, "sdr_raw": 0.1,
     # PESQ (MOS-LQO): half the 0.1 MOS step usually taken as the smallest audible change
     "pesq_wb": 0.05, "pesq_nb": 0.05,
     # RMS envelope distance: half the 0.01 step of the paper's Tables 3-4
