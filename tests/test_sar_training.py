@@ -122,6 +122,10 @@ def test_the_plateau_rule_reads_the_last_fifth_of_the_validation_curve():
     assert plateau([]) [0] is None
     # two epochs: the last one against the first
     assert plateau([1.0, 0.999])[0] and not plateau([1.0, 0.9])[0]
+    # a noisy flat curve: one high epoch before the last fifth is not improvement, a new best is
+    jitter = [1.0, 0.6, 0.5, 0.42, 0.41, 0.43, 0.415, 0.46, 0.412, 0.414]
+    assert plateau(jitter) == (True, pytest.approx((0.41 - 0.412) / 0.41))
+    assert not plateau(jitter[:-1] + [0.39])[0]
 
 
 def test_holdout_keeps_whole_groups_out_and_training_records_the_validation_curve(tmp_path):

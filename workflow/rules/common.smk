@@ -27,13 +27,19 @@ def replicates(study):
     return [config["seed"] + k for k in range(config["scales"][SCALE][study]["replicates"])]
 
 
-def training_options(training):
-    """CLI options of the one training loop from a study's `training` config block."""
+def training_options(training, epochs=None):
+    """CLI options of the one training loop from a study's `training` config block (``epochs``: the scale's,
+    which turn `lr_decay_at` shares into milestones)."""
+    milestones = list(training.get("lr_milestones") or [])
+    if training.get("lr_decay_at"):
+        if milestones or training["lr_step_epochs"]:
+            raise ValueError("training: give one of lr_step_epochs, lr_milestones, lr_decay_at")
+        milestones = sorted({max(1, round(share * epochs)) for share in training["lr_decay_at"]})
     return (
         f"--optimizer {training['optimizer']} --lr {training['learning_rate']} "
         f"--weight-decay {training['weight_decay']} --lr-step-epochs {training['lr_step_epochs']} "
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
-        + (f" --lr-milestones {' '.join(map(str, training['lr_milestones']))}" if training.get("lr_milestones") else "")
+        + (f" --lr-milestones {' '.join(map(str, milestones))}" if milestones else "")
         + f" --precision {config['precision']} --validation-share {training.get('validation_share', 0.1)}"
     )
 

@@ -59,7 +59,7 @@ rule s3_train:
         model=s3_model_options,
         share=S3CFG["labelled_share"],
         checkpoints="results/s3/checkpoints/{model}/{pct}pct/seed{seed}",
-        optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'])}",
+        optimiser=f"--epochs {S3['epochs']} --batch-size {S3['batch_size']} {training_options(S3CFG['training'], S3['epochs'])}",
         device=device_options("s3"),
     log:
         "results/logs/s3_train/{model}/{pct}pct/seed{seed}.log",

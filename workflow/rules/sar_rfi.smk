@@ -69,7 +69,7 @@ rule s1_train:
         # the per-epoch checkpoint is not an output: Snakemake deletes outputs of failed jobs, and a rerun
         # (after a kill or a cluster time limit) must find it to resume
         checkpoints="results/s1/checkpoints/{model}/seed{seed}",
-        optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'])}",
+        optimiser=f"--epochs {S1['epochs']} --batch-size {S1['batch_size']} {training_options(S1CFG['training'], S1['epochs'])}",
         device=device_options("s1"),
     log:
         "results/logs/s1_train/{model}/seed{seed}.log",

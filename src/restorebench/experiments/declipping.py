@@ -276,7 +276,7 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
             start = time.perf_counter()
             estimate, raw = declip_consistent(method, y, mu[:, 0], model, device)
             seconds = (time.perf_counter() - start) / len(clips)
-            for i, (clean, measured, restored, output) in enumerate(zip(clips, y, estimate, raw)):
+            for i, (clean, measured, restored, unprojected) in enumerate(zip(clips, y, estimate, raw)):
                 base = {"study": STUDY, "experiment": "music", "dataset": dataset, "domain": role, "method": method,
                         "task": "declipping", "condition": _fraction_label(v), "item": f"{dataset}/clip{i}",
                         "seed": seed, REPLICATE: replicate, "training_seed": trained_with,
@@ -285,7 +285,7 @@ def music_eval_job(method: str, test_paths: list[Path], fractions: list[float], 
                 sdr = sdr_db(clean, restored)
                 rows += [{**base, "metric": "sdr", "value": sdr},
                          {**base, "metric": "delta_sdr", "value": sdr - sdr_db(clean, measured)},
-                         {**base, "metric": "sdr_raw", "value": sdr_db(clean, output)}]
+                         {**base, "metric": "sdr_raw", "value": sdr_db(clean, unprojected)}]
             if example is not None and not kept and abs(v - example_fraction) < 1e-9:
                 kept = {"clean": clips[0], "clipped": y[0], "restored": estimate[0], "v": np.float32(v),
                         "dataset": np.array(dataset)}

@@ -108,22 +108,25 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
         return None
 
 
-#: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the validation loss improved
-#: by less than PLATEAU_TOLERANCE of its value where that stretch began
+#: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the best validation loss
+#: improved by less than PLATEAU_TOLERANCE on the best reached before that stretch
 PLATEAU_TAIL, PLATEAU_TOLERANCE = 0.2, 0.01
 
 
 def plateau(validation: list[float], tail: float = PLATEAU_TAIL,
             tolerance: float = PLATEAU_TOLERANCE) -> tuple[bool | None, float]:
     """(at a plateau, relative improvement over the last ``tail`` of the epochs): the best validation loss of
-    the last ceil(tail x epochs) epochs against the loss of the epoch before them, relative to the latter's
-    magnitude. None (and NaN) when there are too few epochs to tell (fewer than two) or no validation loss."""
+    the last ceil(tail x epochs) epochs against the best of the epochs before them, relative to the latter.
+    Best against best, not against the one epoch before the stretch: a validation loss on a few held-out
+    scenes jitters from epoch to epoch by more than the tolerance (S1 at `standard`: 3-5 %), and one high
+    value there would read as improvement. None (and NaN) when there are too few epochs to tell (fewer than
+    two) or no validation loss."""
     values = [float(v) for v in validation]
     if len(values) < 2 or not all(np.isfinite(values)):
         return None, float("nan")
     k = max(1, int(np.ceil(tail * len(values))))
     k = min(k, len(values) - 1)
-    before, best = values[-k - 1], min(values[-k:])
+    before, best = min(values[:-k]), min(values[-k:])
     improvement = (before - best) / max(abs(before), 1e-12)
     return bool(improvement < tolerance), float(improvement)
 
