@@ -128,6 +128,24 @@ def test_the_plateau_rule_reads_the_last_fifth_of_the_validation_curve():
     assert not plateau(jitter[:-1] + [0.39])[0]
 
 
+def test_the_plateau_rule_reads_an_improvement_within_the_curves_own_scatter_as_a_plateau():
+    from restorebench.methods.training import plateau, validation_scatter
+
+    # S1 at standard, DIFNet of replicate 6: flat for its last 12 of 50 epochs, jittering 0.2-5.5 %
+    tail = [0.1816, 0.1806, 0.1815, 0.1825, 0.1841, 0.1804, 0.1818, 0.1798, 0.1903, 0.1899,
+            0.1794, 0.1784, 0.178, 0.1821, 0.1811, 0.1847, 0.1783, 0.1813, 0.1788, 0.1784]
+    curve = list(np.linspace(0.4, 0.19, 30)) + tail
+    changes = sorted(abs(b - a) / a for a, b in zip(curve[39:49], curve[40:50]))
+    assert validation_scatter(curve) == pytest.approx((changes[4] + changes[5]) / 2)   # 1.55 %
+    at, improvement = plateau(curve)
+    assert improvement == pytest.approx((0.1798 - 0.178) / 0.1798) and improvement > 0.01 and at
+    # the same jitter on a curve still falling 0.4 % an epoch: it improves by several times its scatter
+    falling = [v * 0.996 ** e for e, v in enumerate([0.2] * 30 + [0.2 * (1 + 0.004 * (-1) ** e) for e in range(20)])]
+    assert validation_scatter(falling) < 0.01 and not plateau(falling)[0]
+    # too few epochs in the last fifth to measure a scatter: the 1 % tolerance alone
+    assert np.isnan(validation_scatter([1.0, 0.9, 0.8, 0.7, 0.69, 0.68])) and not plateau([1.0, 0.9, 0.8, 0.7, 0.69, 0.68])[0]
+
+
 def test_holdout_keeps_whole_groups_out_and_training_records_the_validation_curve(tmp_path):
     from restorebench.methods.training import holdout
 

@@ -258,7 +258,8 @@ def _add_s4_music_train(sub) -> None:
     """``restorebench s4-music-train``: S4: train one declipper on clipped music/speech recordings."""
     from .. import registry
 
-    declippers = registry.names("S4", "declipper")
+    # only the networks train: an untrained declipper given here is refused by the parser, not by the job
+    declippers = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
 
     p = common.add_command(sub, "s4-music-train", "S4: train one declipper on clipped music/speech recordings",
                            cmd_s4_music_train, "Recording k of each corpus is clipped at fraction k mod len(fractions) "

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_output, write_text
-from ..methods.training import PLATEAU_TAIL, PLATEAU_TOLERANCE, load_weights, plateau
+from ..methods.training import PLATEAU_TAIL, PLATEAU_TOLERANCE, load_weights, plateau, validation_scatter
 
 #: the columns of tables/training.csv
 COLUMNS = ("network", "seed", "condition", "applies_to", "epochs", "steps", "train_loss", "validation_loss",
-           "validation_improvement", "plateau", "beats_input", "input_note")
+           "validation_improvement", "validation_scatter", "plateau", "beats_input", "input_note")
 
 
 def entry(network: str, seed: int, condition: str, applies_to: dict, history, validation, steps) -> dict:
@@ -34,7 +34,7 @@ def entry(network: str, seed: int, condition: str, applies_to: dict, history, va
             "applies_to": dict(applies_to), "epochs": len(history), "steps": int(steps),
             "train_loss": float(history[-1]) if len(history) else np.nan,
             "validation_loss": float(validation[-1]) if len(validation) else np.nan,
-            "validation_improvement": improvement,
+            "validation_improvement": improvement, "validation_scatter": validation_scatter(list(validation)),
             "plateau": {True: "yes", False: "no", None: "unknown"}[at_plateau],
             "history": [float(v) for v in history], "validation": [float(v) for v in validation]}
 
@@ -64,14 +64,17 @@ def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str
         table[list(COLUMNS)].assign(applies_to=[json.dumps(a, sort_keys=True) for a in table["applies_to"]]).to_csv(
             tmp, index=False)
     shown = table[["network", "seed", "condition", "epochs", "steps", "train_loss", "validation_loss",
-                   "validation_improvement", "plateau", "beats_input"]].copy()
-    shown["validation_improvement"] = [f"{100 * v:.2f} %" if np.isfinite(v) else "–"
-                                       for v in shown["validation_improvement"]]
+                   "validation_improvement", "validation_scatter", "plateau", "beats_input"]].copy()
+    for column in ("validation_improvement", "validation_scatter"):
+        shown[column] = [f"{100 * v:.2f} %" if np.isfinite(v) else "–" for v in shown[column]]
     notes = (f"Per trained network: optimiser steps, the last epoch's training loss and validation loss (the "
              f"network's own loss on a held-out split drawn like its training data; a self-supervised network "
              f"never sees a clean reference there), and how much the validation loss improved over the last "
-             f"{100 * PLATEAU_TAIL:g} % of the epochs. **plateau** = improved by less than "
-             f"{100 * PLATEAU_TOLERANCE:g} % there (unknown: fewer than two epochs, or no validation split). "
+             f"{100 * PLATEAU_TAIL:g} % of the epochs (its best there against its best before), and the "
+             f"curve's epoch-to-epoch scatter over that stretch (median relative change; – with fewer than five "
+             f"changes). **plateau** = improved by less than {100 * PLATEAU_TOLERANCE:g} % there, or by less "
+             f"than the scatter when that is larger: an improvement smaller than one epoch's own jitter is not "
+             f"learning (unknown: fewer than two epochs, or no validation split). "
              f"**beats input** = its test scores beat the unprocessed input's (the note column of training.csv "
              f"says how). A claim cell that uses a network without a plateau or that does not beat the input is "
              f"not a verdict (claims.md).")
