@@ -188,3 +188,38 @@ def test_pisnet_starts_at_its_targets_mean_and_does_not_saturate_on_small_target
     error, saturated = float(np.mean((out - y) ** 2)), float(np.mean(y ** 2))
     assert error < 0.6 * saturated and error <= 1.02 * float(np.var(y))
     assert out.mean() == pytest.approx(y.mean(), abs=0.01)
+
+
+def test_a_training_still_improving_at_its_epochs_goes_on_until_the_plateau_rule_holds(tmp_path, capsys):
+    from restorebench.methods.training import plateau
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 1)).astype(np.float32)
+    y = (2 * x + 0.1 * rng.normal(size=x.shape)).astype(np.float32)
+    data, held = (x[:64], y[:64]), (x[64:], y[64:])
+
+    def loss(model, batch):
+        return torch.mean((model(batch[0]) - batch[1]) ** 2)
+
+    def run(name, epochs, extend, validation=held):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(1, 1)
+        optim = OptimConfig(epochs=epochs, batch_size=16, optimizer="adam", learning_rate=0.02,
+                            extend_to_plateau=extend)
+        return model, train_model(model, loss, data, optim, {}, tmp_path / name, progress=False,
+                                  validation=validation)
+
+    _, scheduled = run("scheduled", 5, 0)
+    assert len(scheduled) == 5 and plateau(scheduled.validation)[0] is False      # still falling at 5 epochs
+    model, extended = run("extended", 5, 200)
+    # it stopped at the first epoch the rule reads flat, well before the cap
+    assert 5 < len(extended) < 205 and plateau(extended.validation)[0]
+    assert plateau(extended.validation[:-1])[0] is False
+    assert extended.train[:5] == scheduled.train and extended.steps == len(extended) * 4
+    # a rerun of the extended job continues the scheduled one's checkpoint and stops at the same epoch
+    resumed_model, resumed = run("scheduled", 5, 200)
+    assert "resumed from epoch 5 of 5" in capsys.readouterr().err
+    assert resumed.train == extended.train and resumed.validation == extended.validation
+    assert torch.equal(resumed_model.weight, model.weight)
+    # no validation split, nothing to read: the scheduled epochs only
+    assert len(run("blind", 5, 200, validation=None)[1]) == 5

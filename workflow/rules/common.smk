@@ -29,7 +29,7 @@ def replicates(study):
 
 def training_options(training, epochs=None):
     """CLI options of the one training loop from a study's `training` config block (``epochs``: the scale's,
-    which turn `lr_decay_at` shares into milestones)."""
+    which turn `lr_decay_at` shares into milestones and `extend_to_plateau` into epochs)."""
     milestones = list(training.get("lr_milestones") or [])
     if training.get("lr_decay_at"):
         if milestones or training["lr_step_epochs"]:
@@ -41,7 +41,15 @@ def training_options(training, epochs=None):
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
         + (f" --lr-milestones {' '.join(map(str, milestones))}" if milestones else "")
         + f" --precision {config['precision']} --validation-share {training.get('validation_share', 0.1)}"
+        + (f" --extend-to-plateau {round(training['extend_to_plateau'] * epochs)}"
+           if training.get("extend_to_plateau") and epochs else "")
     )
+
+
+def epochs_words(training, epochs):
+    """The run facts' words for a training's length: the scale's epochs, and the plateau extension if any."""
+    extra = round(training.get("extend_to_plateau", 0) * epochs)
+    return f"{epochs} epochs" + (f" (then up to {extra} more while the validation loss still falls)" if extra else "")
 
 
 def gpus_per_network_job(study):

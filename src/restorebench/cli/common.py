@@ -339,6 +339,9 @@ def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4
                    help="bf16: the network's forward passes under bfloat16 autocast (about half the activation "
                         "memory on a GPU), losses, weights and optimiser state in fp32 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed (default: %(default)s)")
+    p.add_argument("--extend-to-plateau", type=int, default=0, metavar="EPOCHS",
+                   help="after --epochs, train up to this many epochs more, one at a time, while the validation "
+                        "loss has not reached the plateau rule (docs/verdicts.md); 0 = off (default: %(default)s)")
     p.add_argument("--validation-share", type=float, default=0.1,
                    help="share of the training data (whole scenes, recordings or signals) held out to record "
                         "the validation loss per epoch, the plateau check's curve; S3 uses its validation area "
@@ -353,7 +356,8 @@ def optim_config(a):
     return OptimConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, learning_rate=a.lr,
                        weight_decay=a.weight_decay, lr_step_epochs=a.lr_step_epochs, lr_gamma=a.lr_gamma,
                        grad_clip_norm=a.grad_clip_norm, seed=a.seed,
-                       lr_milestones=tuple(a.lr_milestones), precision=a.precision)
+                       lr_milestones=tuple(a.lr_milestones), precision=a.precision,
+                       extend_to_plateau=a.extend_to_plateau)
 
 
 def add_cfar_options(p) -> None:

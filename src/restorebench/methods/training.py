@@ -60,12 +60,14 @@ class OptimConfig:
     seed: int = 0
     lr_milestones: tuple[int, ...] = ()   # or: multiply by lr_gamma at each of these epochs (MultiStepLR)
     precision: str = "fp32"          # fp32 | bf16 (autocast forward passes; fp32 losses, weights, optimiser)
+    extend_to_plateau: int = 0       # up to this many epochs more, one at a time, until plateau() holds
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be at least 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.extend_to_plateau < 0:
+            raise ValueError(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be at least 1, "
+                             f"extend_to_plateau ({self.extend_to_plateau}) at least 0")
         if self.lr_milestones and self.lr_step_epochs:
             raise ValueError("give either lr_milestones or lr_step_epochs, not both")
         if self.precision not in PRECISIONS:
@@ -84,10 +86,10 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 
 def _identity(model_config: dict, optim: OptimConfig, data_digest: str) -> dict:
-    # everything but the epoch budget: a longer run may continue a shorter one's checkpoint. fp32 is left
-    # out so that checkpoints written before the precision setting existed still resume
+    # everything but the epoch budget (its extension included): a longer run may continue a shorter one's
+    # checkpoint. fp32 is left out so that checkpoints written before the precision setting existed still resume
     optim_identity = {k: v for k, v in asdict(optim).items()
-                      if k != "epochs" and not (k == "precision" and v == "fp32")}
+                      if k not in ("epochs", "extend_to_plateau") and not (k == "precision" and v == "fp32")}
     return {"model": model_config, "optim": optim_identity, "data": data_digest}
 
 
@@ -247,6 +249,13 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
     identifies the architecture (saved with every checkpoint). ``validation``: arrays like ``data`` held out
     from it, scored with the same loss after every epoch (module docstring). The per-epoch checkpoint is
     ``checkpoint_dir/last.pt``; resuming from it is logged ("resumed from epoch k of n").
+
+    ``cfg.extend_to_plateau`` > 0 with a validation split: after ``cfg.epochs`` the training goes on one epoch
+    at a time, the schedule continuing (after its last milestone: at its last rate), until :func:`plateau`
+    reads the validation curve as flat or that many more epochs have run. Every network of a run follows the
+    same rule, so one whose loss still falls at the scheduled end trains until it stops falling instead of
+    being reported untrained; the epochs it took are in its history (the training tables). Deterministic: a
+    resumed training stops where an uninterrupted one does.
     """
     n = len(data[0])
     if any(len(a) != n for a in data):
@@ -261,8 +270,9 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
     scheduler = _scheduler(optimizer, cfg)
     start, history, val_history = 0, [], []
     state = load_checkpoint(checkpoint, identity)
-    if state is not None and int(state["epoch"]) > cfg.epochs:
-        warnings.warn(f"{checkpoint}: has {state['epoch']} epochs, more than the {cfg.epochs} asked for; "
+    most = cfg.epochs + (cfg.extend_to_plateau if held_out else 0)
+    if state is not None and int(state["epoch"]) > most:
+        warnings.warn(f"{checkpoint}: has {state['epoch']} epochs, more than the {most} asked for; "
                       f"training restarts from scratch", stacklevel=2)
         state = None
     if state is not None:
@@ -280,7 +290,9 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.epochs, initial=start, desc=progress if isinstance(progress, str) else "train",
                    unit="epoch")
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, most):
+        if epoch >= cfg.epochs and plateau(val_history)[0] is not False:
+            break                              # the extension: only while the validation loss still falls
         model.train()
         order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
         # summed on the device in float64: the same sum, in the same order, as Python floats would give

@@ -14,7 +14,7 @@ S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
 S4_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
-    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {S4['epochs']} epochs, batch "
+    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {epochs_words(S4CFG['training'], S4['epochs'])}, batch "
     f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
     f"toy and music table: {len(S4_SEEDS)} replicate(s) (seeds {', '.join(map(str, S4_SEEDS))}: each its own "
     f"signals or recordings and training seed)."
@@ -81,7 +81,7 @@ S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS
 S4_MUSIC_RUN_FACTS = (
     f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
     f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
-    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {S4M['epochs']} epochs, batch {S4M['batch_size']}."
+    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {epochs_words(S4CFG['training'], S4M['epochs'])}, batch {S4M['batch_size']}."
 )
 S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED
                         for s in S4_SEEDS]

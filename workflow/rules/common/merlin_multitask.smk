@@ -21,7 +21,7 @@ S3_LOW = S3_PCTS[-1] if S3_PCTS else "1"
 S3_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated urban scene (sim-urban) of {S3['rows']}×{S3['cols']} pixels, "
     f"incidence {S3CFG['incidence_deg']}°, training patches {S3['patch']} px (stride {S3['stride']}), backbone "
-    f"{S3['encoder_width']}/{S3['decoder_width']} channels × {S3['levels']} levels, {S3['epochs']} epochs, "
+    f"{S3['encoder_width']}/{S3['decoder_width']} channels × {S3['levels']} levels, {epochs_words(S3CFG['training'], S3['epochs'])}, "
     f"batch {S3['batch_size']}, labelled {', '.join(S3_PCTS)} %, {len(S3_SEEDS)} replicate(s) (seeds {', '.join(map(str, S3_SEEDS))}: each "
     + ("its own labelled subsets and training seed on the one real scene" if S3_REAL else
        "its own simulated scene, labelled subsets and training seed")

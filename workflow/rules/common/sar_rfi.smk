@@ -12,7 +12,7 @@ S1_UNTRAINED = [m for m in S1_METHODS if m not in S1_TRAINED]
 S1_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, simulated scenes ({S1['train_scenes']} training, {S1['test_scenes']} per "
     f"test set) of {S1['azimuth']}×{S1['range']} pixels, sensors {S1CFG['train_sensor']} / "
-    f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {S1['epochs']} epochs, "
+    f"{S1CFG['cross_sensor']}, STFT n_fft {S1['n_fft']} hop {S1['hop']}, {epochs_words(S1CFG['training'], S1['epochs'])}, "
     f"DIFNet C={S1['difnet']['channels']} M={S1['difnet']['window']} L={S1['difnet']['levels']}, "
     f"PISNet width {S1['pisnet']['width']}, {DEVICE_FACTS}, {len(S1_SEEDS)} replicate(s) "
     f"(seeds {', '.join(map(str, S1_SEEDS))}: each its own scenes, RFI, notch tuning and trained networks)."
