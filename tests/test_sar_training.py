@@ -142,6 +142,9 @@ def test_the_plateau_rule_reads_an_improvement_within_the_curves_own_scatter_as_
     # the same jitter on a curve still falling 0.4 % an epoch: it improves by several times its scatter
     falling = [v * 0.996 ** e for e, v in enumerate([0.2] * 30 + [0.2 * (1 + 0.004 * (-1) ** e) for e in range(20)])]
     assert validation_scatter(falling) < 0.01 and not plateau(falling)[0]
+    # a curve jittering 10 % an epoch: its scatter counts up to 2 % only, so a 5 % improvement is not a plateau
+    noisy = [1.0] * 40 + [0.95 * (1 + 0.1 * (e % 2)) for e in range(10)]
+    assert validation_scatter(noisy) > 0.09 and plateau(noisy) == (False, pytest.approx(0.05))
     # too few epochs in the last fifth to measure a scatter: the 1 % tolerance alone
     assert np.isnan(validation_scatter([1.0, 0.9, 0.8, 0.7, 0.69, 0.68])) and not plateau([1.0, 0.9, 0.8, 0.7, 0.69, 0.68])[0]
 

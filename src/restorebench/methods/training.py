@@ -112,9 +112,9 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
 
 #: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the best validation loss
 #: improved on the best reached before that stretch by less than PLATEAU_TOLERANCE, or by less than the
-#: curve's own epoch-to-epoch scatter there when that is larger and measured on PLATEAU_NOISE_MIN_STEPS or
-#: more epoch-to-epoch changes
-PLATEAU_TAIL, PLATEAU_TOLERANCE, PLATEAU_NOISE_MIN_STEPS = 0.2, 0.01, 5
+#: curve's own epoch-to-epoch scatter there when that is larger (at most PLATEAU_SCATTER_CAP) and measured on
+#: PLATEAU_NOISE_MIN_STEPS or more epoch-to-epoch changes
+PLATEAU_TAIL, PLATEAU_TOLERANCE, PLATEAU_NOISE_MIN_STEPS, PLATEAU_SCATTER_CAP = 0.2, 0.01, 5, 0.02
 
 
 def _tail_length(n: int, tail: float) -> int:
@@ -142,7 +142,9 @@ def plateau(validation: list[float], tail: float = PLATEAU_TAIL,
     """(at a plateau, relative improvement over the last ``tail`` of the epochs): the best validation loss of
     the last ceil(tail x epochs) epochs against the best of the epochs before them, relative to the latter;
     at a plateau when that improvement is below ``tolerance``, or below :func:`validation_scatter` when that
-    is measured and larger.
+    is measured and larger, up to :data:`PLATEAU_SCATTER_CAP` (2 %): a curve that jitters by 10 % an epoch
+    (S4's Figure 5 networks at `quick`) cannot show that it stopped falling, and would otherwise pass with
+    any improvement smaller than its jitter.
 
     Best against best, not against the one epoch before the stretch: a validation loss on a few held-out
     scenes jitters from epoch to epoch by more than the tolerance (S1 at `standard`: 1-5 %), and one high
@@ -159,7 +161,7 @@ def plateau(validation: list[float], tail: float = PLATEAU_TAIL,
     before, best = min(values[:-k]), min(values[-k:])
     improvement = (before - best) / max(abs(before), 1e-12)
     scatter = validation_scatter(values, tail)
-    bound = max(tolerance, scatter) if np.isfinite(scatter) else tolerance
+    bound = max(tolerance, min(scatter, PLATEAU_SCATTER_CAP)) if np.isfinite(scatter) else tolerance
     return bool(improvement < bound), float(improvement)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_output, write_text
-from ..methods.training import PLATEAU_TAIL, PLATEAU_TOLERANCE, load_weights, plateau, validation_scatter
+from ..methods.training import PLATEAU_SCATTER_CAP, PLATEAU_TAIL, PLATEAU_TOLERANCE, load_weights, plateau, validation_scatter
 
 #: the columns of tables/training.csv
 COLUMNS = ("network", "seed", "condition", "applies_to", "epochs", "steps", "train_loss", "validation_loss",
@@ -73,8 +73,8 @@ def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str
              f"{100 * PLATEAU_TAIL:g} % of the epochs (its best there against its best before), and the "
              f"curve's epoch-to-epoch scatter over that stretch (median relative change; – with fewer than five "
              f"changes). **plateau** = improved by less than {100 * PLATEAU_TOLERANCE:g} % there, or by less "
-             f"than the scatter when that is larger: an improvement smaller than one epoch's own jitter is not "
-             f"learning (unknown: fewer than two epochs, or no validation split). "
+             f"than the scatter when that is larger (up to {100 * PLATEAU_SCATTER_CAP:g} %): an improvement smaller "
+             f"than one epoch's own jitter is not learning (unknown: fewer than two epochs, or no validation split). "
              f"**beats input** = its test scores beat the unprocessed input's (the note column of training.csv "
              f"says how). A claim cell that uses a network without a plateau or that does not beat the input is "
              f"not a verdict (claims.md).")
