@@ -27,6 +27,11 @@ def replicates(study):
     return [config["seed"] + k for k in range(config["scales"][SCALE][study]["replicates"])]
 
 
+def extension_epochs(training, epochs):
+    """The most epochs a training may add after the scale's ``epochs`` (`extend_to_plateau`, a share of them)."""
+    return round(training.get("extend_to_plateau", 0) * (epochs or 0))
+
+
 def training_options(training, epochs=None):
     """CLI options of the one training loop from a study's `training` config block (``epochs``: the scale's,
     which turn `lr_decay_at` shares into milestones and `extend_to_plateau` into epochs)."""
@@ -41,14 +46,13 @@ def training_options(training, epochs=None):
         f"--lr-gamma {training['lr_gamma']} --grad-clip-norm {training['grad_clip_norm']}"
         + (f" --lr-milestones {' '.join(map(str, milestones))}" if milestones else "")
         + f" --precision {config['precision']} --validation-share {training.get('validation_share', 0.1)}"
-        + (f" --extend-to-plateau {round(training['extend_to_plateau'] * epochs)}"
-           if training.get("extend_to_plateau") and epochs else "")
+        + (f" --extend-to-plateau {extension_epochs(training, epochs)}" if extension_epochs(training, epochs) else "")
     )
 
 
 def epochs_words(training, epochs):
     """The run facts' words for a training's length: the scale's epochs, and the plateau extension if any."""
-    extra = round(training.get("extend_to_plateau", 0) * epochs)
+    extra = extension_epochs(training, epochs)
     return f"{epochs} epochs" + (f" (then up to {extra} more while the validation loss still falls)" if extra else "")
 
 
