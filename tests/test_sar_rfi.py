@@ -431,3 +431,26 @@ def test_figures_show_scenes_spread_over_the_band_the_same_for_every_method(tmp_
     with pytest.raises(ValueError, match="b.npz: shows scenes"):
         spectrogram_figure({**same, "notch": examples(tmp_path / "b.npz", [1, 2, 3])}, tmp_path / "bad.png", "t")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_per_sir_figure_gives_a_method_the_same_colour_in_both_panels(tmp_path, monkeypatch):
+    """IoU has no image-only methods (the interfered image, PISNet): colours must not shift between panels."""
+    import pandas as pd
+
+    from restorebench.experiments import sar_rfi_report
+
+    rows = [{"method": method, "metric": metric, "sir_db": sir, "split": "test-same", "value": 0.5 + sir / 100}
+            for method, metrics in (("interfered", ("psnr",)), ("notch", ("psnr", "iou")),
+                                    ("pisnet", ("psnr",)), ("difnet", ("psnr", "iou")))
+            for metric in metrics for sir in (-40.0, -32.0, -26.0)]
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    saved = {}
+    monkeypatch.setattr(sar_rfi_report, "_save", lambda fig, output: saved.setdefault("fig", fig))
+    sar_rfi_report.sir_figure(tmp_path / "m.csv", tmp_path / "f.png")
+    colours = [{text.get_text(): tuple(handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor())
+                for text, handle in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+               for ax in saved["fig"].axes]
+    psnr, iou = colours
+    assert set(iou) < set(psnr) and len(iou) == 2
+    for name in iou:
+        assert iou[name] == psnr[name], name

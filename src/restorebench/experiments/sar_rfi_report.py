@@ -308,12 +308,16 @@ def sir_figure(metrics_csv: Path, output: Path) -> None:
     labels = [f"{lo:.0f}…{hi:.0f}" for lo, hi in zip(edges[:-1], edges[1:])]
     m["SIR bin (dB)"] = pd.cut(m["sir_db"], bins=edges, labels=labels)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    # one colour per method in both panels (IoU has no image-only methods, so per-panel colours would shift)
+    shown = list(dict.fromkeys(m.loc[m["metric"].isin(["psnr", "iou"]), "method"].map(method_label)))
+    palette = dict(zip(shown, sns.color_palette(n_colors=len(shown))))
     for ax, metric in zip(axes, ("psnr", "iou")):
         d = m[m["metric"] == metric].copy()
         d["method"] = d["method"].map(method_label)
         d["split"] = d["split"].map({"test-same": "same sensor", "test-cross": "cross sensor"})
         sns.pointplot(data=d, x="SIR bin (dB)", y="value", hue="method", linestyle="none", dodge=0.3,
-                      errorbar=("sd"), ax=ax, markers="o")
+                      errorbar=("sd"), ax=ax, markers="o", palette=palette,
+                      hue_order=[name for name in shown if name in set(d["method"])])
         ax.set_ylabel(METRIC_LABEL[metric].replace(" %", ""))
         ax.legend(fontsize=7)
     fig.suptitle("Per-SIR breakdown over both test sets (mean ± sd over scenes)", fontsize=9)
