@@ -324,3 +324,35 @@ def test_every_declipper_returns_an_estimate_consistent_with_its_measurement():
     assert np.array_equal(clip(torch.from_numpy(estimate), torch.from_numpy(mu[:, None])).numpy(), y)
     kept, output = declip_consistent("aspade", y, mu, context={"aspade": ASpadeConfig(window=32, hop=8)})
     np.testing.assert_allclose(kept, output, atol=1e-6)
+
+
+def test_every_declippers_validation_curve_is_its_held_out_error_and_leaves_training_unchanged(tmp_path):
+    """The recorded validation value is mean ||P(f(y)) - x||^2 / ||x||^2 over the held-out signals (the
+    consistent estimate the tables score, against the clean signals the self-supervised training never sees),
+    and recording it does not change the trained weights."""
+    from restorebench.experiments.declipping import declip_consistent
+    from restorebench.methods.declipping import validation_arrays
+    from restorebench.methods.training import load_weights
+
+    torch.set_num_threads(1)
+    train_set = clipped_set(sparse_dct_signals(64, 64, 3, seed=0, band=0.25), 0.2)
+    held = clipped_set(sparse_dct_signals(12, 64, 3, seed=0, band=0.25, role="validation"), 0.2)
+    cfg = DeclipConfig(objective="mc-eq", widths=(4, 8), kernel=5, stop_gradient=True)
+    optim = OptimConfig(epochs=3, batch_size=16, optimizer="adam", learning_rate=2e-3, seed=0)
+    arrays = training_arrays(cfg, train_set["y"], train_set["mu"], train_set["clean"])
+    assert len(arrays) == 2                      # the objective still sees no clean signal
+    train(cfg, optim, arrays, tmp_path / "v.pt", tmp_path / "ckv", torch.device("cpu"), progress=False,
+          validation=validation_arrays(held["y"], held["mu"], held["clean"]))
+    train(cfg, optim, arrays, tmp_path / "n.pt", tmp_path / "ckn", torch.device("cpu"), progress=False)
+    with_curve, without = load_weights(tmp_path / "v.pt"), load_weights(tmp_path / "n.pt")
+    assert len(with_curve["validation"]) == 3 and without["validation"] == []
+    for key, value in with_curve["model"].items():
+        assert torch.equal(value, without["model"][key]), key
+    _, model = load_trained(tmp_path / "v.pt")
+    estimate, _ = declip_consistent(None, held["y"], held["mu"], model)
+    expected = np.mean([np.sum((e - c) ** 2) / np.sum(c ** 2) for e, c in zip(estimate, held["clean"])])
+    assert with_curve["validation"][-1] == pytest.approx(expected, rel=1e-4)
+    assert 0 < expected < np.mean([np.sum((y - c) ** 2) / np.sum(c ** 2) for y, c in zip(held["y"], held["clean"])]) * 5
+    with pytest.raises(ValueError, match="validation arrays"):
+        train(cfg, optim, arrays, tmp_path / "x.pt", tmp_path / "ckx", torch.device("cpu"), progress=False,
+              validation=(held["y"], held["mu"]))

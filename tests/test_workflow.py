@@ -237,6 +237,14 @@ def test_declipping_study_figure5(workdir):
     assert aspade["value"].mean() > 3                          # the classical declipper really declips
     assert "| 20 % | A-SPADE" in (s4 / "tables" / "music.md").read_text()
     assert (s4 / "figures" / "example.png").read_bytes()[:4] == b"\x89PNG"
+    # optimiser steps in the run facts (tiny: 3 of 4 training recordings, 3 segments each, batch 4; Figure 5:
+    # 32 signals, batch 8) and in the training table; every S4 network's validation curve is its held-out error
+    training_md = (s4 / "tables" / "training.md").read_text()
+    assert "1 epoch of 4 optimiser steps (4 steps)" in training_md and "1 epoch of 3 optimiser steps" in training_md
+    assert "held-out recordings (music)" in training_md
+    training = pd.read_csv(s4 / "tables" / "training.csv")
+    assert set(training.loc[training["condition"] == "music", "steps"] % 3) == {0}
+    assert (training["validation_loss"] > 0).all() and (training["validation_loss"] < 1).all()
     verdicts = pd.read_csv(s4 / "verdicts.csv")
     assert list(dict.fromkeys(verdicts["claim"])) == ["D1", "D2", "D3"]
     assert set(verdicts["verdict"]) == {"inconclusive"} and set(verdicts["unit"]) == {"replicate"}

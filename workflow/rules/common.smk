@@ -2,6 +2,7 @@
 # resources and groups, the claims' statistics options and the real-data helpers. A study's own globals and
 # input functions open its rule file (workflow/rules/<study name>.smk).
 import json
+import math
 import shlex
 
 
@@ -50,10 +51,13 @@ def training_options(training, epochs=None):
     )
 
 
-def epochs_words(training, epochs):
-    """The run facts' words for a training's length: the scale's epochs, and the plateau extension if any."""
+def epochs_words(training, epochs, steps_per_epoch=None):
+    """The run facts' words for a training's length: the scale's epochs (and the optimiser steps they make,
+    given ``steps_per_epoch``), and the plateau extension if any."""
     extra = extension_epochs(training, epochs)
-    return f"{epochs} epochs" + (f" (then up to {extra} more while the validation loss still falls)" if extra else "")
+    steps = f" of {steps_per_epoch} optimiser steps ({epochs * steps_per_epoch} steps)" if steps_per_epoch else ""
+    return (f"{epochs} epoch{'s' if epochs != 1 else ''}{steps}"
+            + (f" (then up to {extra} more while the validation loss still falls)" if extra else ""))
 
 
 def gpus_per_network_job(study):

@@ -346,7 +346,7 @@ rule s4_training:
         md="results/s4/tables/training.md",
         figure="results/s4/figures/training_curves.png",
     params:
-        facts=quoted(S4_RUN_FACTS),
+        facts=quoted(S4_RUN_FACTS + S4_MUSIC_RUN_FACTS),
     log:
         "results/logs/s4_training.log",
     conda:

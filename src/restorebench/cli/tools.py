@@ -189,6 +189,7 @@ def cmd_training_report(a):
 
     declared = study(a.study)
     weights = [Path(p) for p in a.weights]
+    words = {}
     if a.study == "S1":
         from ..experiments.sar_rfi_report import training_table
         table = training_table(weights, Path(a.metrics))
@@ -196,9 +197,10 @@ def cmd_training_report(a):
         from ..experiments.merlin_multitask_report import training_table
         table = training_table(weights, Path(a.metrics))
     else:
-        from ..experiments.declipping_report import training_table
+        from ..experiments.declipping_report import VALIDATION_WORDS, training_table
         table = training_table(weights, [Path(p) for p in a.toy_examples], Path(a.metrics))
-    write_training(table, Path(a.outdir), f"{declared.id} {declared.title}", a.run_facts)
+        words = {"validation_words": VALIDATION_WORDS}
+    write_training(table, Path(a.outdir), f"{declared.id} {declared.title}", a.run_facts, **words)
 
 
 def cmd_fetch(a):

@@ -76,19 +76,15 @@ def declip_consistent(method: str | None, y: np.ndarray, mu: np.ndarray, model=N
     return project_consistent(raw, y, mask).astype(np.float32), raw
 
 
-def validation_signals(cfg, sizes: SyntheticSizes, d: int, v: float, seed: int) -> tuple:
+def validation_signals(sizes: SyntheticSizes, d: int, v: float, seed: int) -> tuple:
     """The trainer's validation arrays for a synthetic training: fresh signals of the same d-sparse model,
-    clipped alike (the seed's validation stream), a tenth as many as the training ones (at least
-    8), in the objective's own form (no clean signal for a self-supervised one)."""
+    clipped alike (the seed's validation stream), a tenth as many as the training ones (at least 8), with
+    their clean signals for the held-out error (methods.declipping.validation_arrays)."""
+    from ..methods.declipping import validation_arrays
+
     count = max(8, sizes.train_signals // 10)
     held = clipped_set(sparse_dct_signals(count, sizes.length, d, seed, sizes.band, role="validation"), v)
-    return training_arrays_for(cfg, held)
-
-
-def training_arrays_for(cfg, data: dict) -> tuple:
-    from ..methods.declipping import training_arrays
-
-    return training_arrays(cfg, data["y"], data["mu"], data["clean"])
+    return validation_arrays(held["y"], held["mu"], held["clean"])
 
 
 def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path,
@@ -109,7 +105,7 @@ def synthetic_job(method: str, d: int, v: float, sizes: SyntheticSizes, net, opt
         cfg = replace(net, objective=spec.params["objective"])
         data = clipped_set(sparse_dct_signals(sizes.train_signals, sizes.length, d, seed, sizes.band), v)
         arrays = training_arrays(cfg, data["y"], data["mu"], data["clean"])
-        held = validation_signals(cfg, sizes, d, v, seed)
+        held = validation_signals(sizes, d, v, seed)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(weights) if weights else Path(tmp) / "weights.pt"
             train(cfg, optim, arrays, path, checkpoint_dir, device,
@@ -161,7 +157,7 @@ def toy_job(d: int, v: float, sizes: SyntheticSizes, net, optim, output: Path, e
             start = time.perf_counter()
             train(cfg, optim, training_arrays(cfg, data["y"], data["mu"], data["clean"]), Path(tmp) / "w.pt",
                   Path(checkpoint_dir) / name, device, progress=f"toy {name}" if progress else False,
-                  validation=validation_signals(cfg, sizes, d, v, seed))
+                  validation=validation_signals(sizes, d, v, seed))
             # the weights are temporary: their curves go with the examples, for the training table
             trained, side = load_weights(Path(tmp) / "w.pt"), "biased" if bias else "free"
             kept[f"history_{side}"] = np.asarray(trained["history"], dtype=np.float64)
@@ -234,10 +230,10 @@ def music_train_job(method: str, train_paths: list[Path], fractions: list[float]
                     validation_share: float = 0.1) -> None:
     """Train one registered S4 declipper on the clipped training recordings (the self-supervised objectives
     never see the clean segments: methods.declipping.training_arrays); ``validation_share`` of the
-    recordings (whole recordings: their segments overlap) are held out for the validation loss."""
+    recordings (whole recordings: their segments overlap) are held out for the held-out error."""
     from dataclasses import replace
 
-    from ..methods.declipping import train, training_arrays
+    from ..methods.declipping import train, training_arrays, validation_arrays
 
     spec = registry.get(STUDY, "declipper", method)
     if not spec.trained:
@@ -248,7 +244,7 @@ def music_train_job(method: str, train_paths: list[Path], fractions: list[float]
     data = music_training_set(train_paths, fractions, sizes)
     held = holdout(data.pop("recording"), validation_share, optim.seed)
     kept = {k: v[~held] for k, v in data.items()}
-    validation = training_arrays_for(cfg, {k: v[held] for k, v in data.items()}) if held.any() else None
+    validation = validation_arrays(data["y"][held], data["mu"][held], data["clean"][held]) if held.any() else None
     train(cfg, optim, training_arrays(cfg, kept["y"], kept["mu"], kept["clean"]), output, checkpoint_dir, device,
           progress=f"{method} (music)" if progress else False, validation=validation)
 

@@ -298,6 +298,13 @@ def write_claims(metrics_csv: Path, outdir: Path, run_facts: str, scale: str, st
                        stats=stats, preamble=CLAIMS_PREAMBLE, difficulty=input_difficulty(rows), training=training)
 
 
+#: what an S4 network's validation loss is (methods.declipping.held_out_error), for the training table
+VALIDATION_WORDS = ("every S4 network alike, self-supervised ones included: the mean ||x_hat - x||^2 / ||x||^2 of "
+                    "its consistent estimate on held-out recordings (music) or fresh signals of the same model "
+                    "(Figure 5, toy) against their clean references, which its training never sees; it says only "
+                    "when training stopped improving: the weights kept are the last epoch's")
+
+
 def training_table(weights: list[Path], toy_examples: list[Path], metrics_csv: Path) -> pd.DataFrame:
     """S4's training table (report/training.py): the music networks (results/s4/models/music/<method>/seed<k>.pt),
     Figure 5's (results/s4/models/figure5/<method>/d<d>/v<v>.pt) and the toy's two networks (their curves kept

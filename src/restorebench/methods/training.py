@@ -21,9 +21,11 @@ What it guarantees, so that a training survives Snakemake, a cluster time limit 
 
 **Trained means converged** (SPEC "Findings, not artefacts"). Given ``validation`` arrays -- a held-out
 split drawn like the training data, chosen by the study (:func:`holdout`) -- the loop records after every
-epoch the network's own training loss on them (no clean reference a self-supervised network does not
-train with), in eval mode, with the random draws of the loss fixed and the training's random state put
-back, so training is bit-identical with and without validation. :func:`plateau` reads the curve.
+epoch the network's own training loss on them, or the study's validation loss when it gives one (S4: the
+held-out declipping error against clean recordings, because a self-supervised loss whose target moves with
+the network does not show convergence), in eval mode, with the random draws of the loss fixed and the
+training's random state put back, so training is bit-identical with and without validation. :func:`plateau`
+reads the curve.
 
 The optimiser (Adam or AdamW), learning rate and weight decay, a step schedule (x ``lr_gamma`` every
 ``lr_step_epochs`` epochs, 0 = constant, or at the epochs ``lr_milestones``, as the MERLIN-multitask paper's Table 1), gradient-norm clipping (0 = off), batch size and epochs all come
@@ -222,8 +224,8 @@ class History(list):
 
 
 def _validation_loss(model, loss_fn, tensors, cfg: OptimConfig, device) -> float:
-    """The mean ``loss_fn`` over the validation tensors, in eval mode without gradients; the loss's random
-    draws come from one fixed seed (the same every epoch, so the curve moves only with the network) and the
+    """The mean ``loss_fn`` (the training's loss, or the study's validation loss) over the validation
+    tensors, in eval mode without gradients; the loss's random draws come from one fixed seed (the same every epoch, so the curve moves only with the network) and the
     training's random state is put back afterwards."""
     state = rng_state(device)
     torch.manual_seed(cfg.seed + 104_729)
@@ -244,12 +246,16 @@ def _validation_loss(model, loss_fn, tensors, cfg: OptimConfig, device) -> float
 def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
                 data: tuple[np.ndarray, ...], cfg: OptimConfig, model_config: dict, checkpoint_dir: Path,
                 device: torch.device = torch.device("cpu"), progress: str | bool = True,
-                validation: tuple[np.ndarray, ...] | None = None) -> History:
+                validation: tuple[np.ndarray, ...] | None = None,
+                validation_loss: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
+                ) -> History:
     """Train ``model`` in place on ``data`` (arrays sharing their first axis); returns its :class:`History`.
 
     ``loss_fn(model, batch)`` returns the mean loss of one batch (tensors on ``device``). ``model_config``
     identifies the architecture (saved with every checkpoint). ``validation``: arrays like ``data`` held out
-    from it, scored with the same loss after every epoch (module docstring). The per-epoch checkpoint is
+    from it, scored after every epoch with ``validation_loss(model, batch)`` when given (its batches are the
+    validation arrays, which may hold more than ``data``: S4 scores every declipper against the clean held-out
+    recordings its training arrays lack), else with ``loss_fn`` (module docstring). The per-epoch checkpoint is
     ``checkpoint_dir/last.pt``; resuming from it is logged ("resumed from epoch k of n").
 
     ``cfg.extend_to_plateau`` > 0 with a validation split: after ``cfg.epochs`` the training goes on one epoch
@@ -317,7 +323,7 @@ def train_model(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tupl
         scheduler.step()
         history.append(mean_loss)
         if val_tensors:
-            val_history.append(_validation_loss(model, loss_fn, val_tensors, cfg, device))
+            val_history.append(_validation_loss(model, validation_loss or loss_fn, val_tensors, cfg, device))
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(checkpoint, suffix=".pt") as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),

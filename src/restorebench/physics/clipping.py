@@ -90,8 +90,14 @@ def project_consistent(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.nda
 
     Gamma is a box, so the projection is samplewise: y on reliable samples (mask 0); on saturated ones
     (mask 1) x pushed to at least the clip level y = +-mu, keeping the sign of y. A-SPADE clamps every
-    iterate with it; the music table also scores each declipper's output after it.
+    iterate with it; the music table also scores each declipper's output after it. NumPy arrays or torch
+    tensors alike.
     """
+    if not isinstance(x, np.ndarray):          # torch tensors: the trainer's held-out error (methods/declipping.py)
+        import torch
+
+        beyond = torch.where(y > 0, torch.maximum(x, y), torch.minimum(x, y))
+        return torch.where(mask > 0, beyond, y)
     beyond = np.where(y > 0, np.maximum(x, y), np.minimum(x, y))
     return np.where(mask > 0, beyond, y)
 

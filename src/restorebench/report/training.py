@@ -2,7 +2,8 @@
 claims cells that rest on a network not trained.
 
 Every trained network's weights record its per-epoch training loss and, on a held-out validation split
-drawn like its training data, the same loss (methods/training.py). A network is **at a plateau** when its
+drawn like its training data, the same loss or the study's validation loss (S4: the held-out declipping
+error; methods/training.py). A network is **at a plateau** when its
 validation loss improved by less than 1 % over the last fifth of its epochs (:func:`..methods.training.plateau`;
 unknown with fewer than two epochs or no validation split), and it **beats the unprocessed input** when its
 scores on the test set beat the input's, as each study defines it (S1: the image PSNR of the interfered
@@ -57,8 +58,15 @@ def with_input_check(entries: list[dict], beats_input: Callable[[dict], tuple[bo
     return pd.DataFrame(rows, columns=list(COLUMNS) + ["history", "validation"])
 
 
-def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str = "") -> None:
-    """tables/training.csv and .md, figures/training_curves.png of one study (``outdir``: results/sN)."""
+#: what a validation loss is, unless the study says otherwise (``write_training``'s ``validation_words``)
+OWN_LOSS_WORDS = ("the network's own loss on a held-out split drawn like its training data; a self-supervised "
+                  "network never sees a clean reference there")
+
+
+def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str = "",
+                   validation_words: str = OWN_LOSS_WORDS) -> None:
+    """tables/training.csv and .md, figures/training_curves.png of one study (``outdir``: results/sN);
+    ``validation_words`` say what its validation loss is."""
     outdir = Path(outdir)
     with atomic_output(outdir / "tables" / "training.csv", suffix=".csv") as tmp:
         table[list(COLUMNS)].assign(applies_to=[json.dumps(a, sort_keys=True) for a in table["applies_to"]]).to_csv(
@@ -67,9 +75,8 @@ def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str
                    "validation_improvement", "validation_scatter", "plateau", "beats_input"]].copy()
     for column in ("validation_improvement", "validation_scatter"):
         shown[column] = [f"{100 * v:.2f} %" if np.isfinite(v) else "–" for v in shown[column]]
-    notes = (f"Per trained network: optimiser steps, the last epoch's training loss and validation loss (the "
-             f"network's own loss on a held-out split drawn like its training data; a self-supervised network "
-             f"never sees a clean reference there), and how much the validation loss improved over the last "
+    notes = (f"Per trained network: optimiser steps, the last epoch's training loss and validation loss "
+             f"({validation_words}), and how much the validation loss improved over the last "
              f"{100 * PLATEAU_TAIL:g} % of the epochs (its best there against its best before), and the "
              f"curve's epoch-to-epoch scatter over that stretch (median relative change; – with fewer than five "
              f"changes). **plateau** = improved by less than {100 * PLATEAU_TOLERANCE:g} % there, or by less "

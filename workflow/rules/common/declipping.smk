@@ -14,7 +14,8 @@ S4_V = [f"{v:g}" for v in S4["saturated_fractions"]]
 S4_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
-    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), {epochs_words(S4CFG['training'], S4['epochs'])}, batch "
+    f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), "
+    f"{epochs_words(S4CFG['training'], S4['epochs'], math.ceil(S4['train_signals'] / S4['batch_size']))}, batch "
     f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
     f"toy and music table: {len(S4_SEEDS)} replicate(s) (seeds {', '.join(map(str, S4_SEEDS))}: each its own "
     f"signals or recordings and training seed)."
@@ -78,10 +79,22 @@ def s4_music_data(split):
     return lambda wc: [f"results/s4/data/seed{wc.seed}/{dataset}-{split}.npz" for dataset in S4_MUSIC_DATASETS]
 # the example figure shows the paper's declipper when the table has it
 S4_EXAMPLE_METHOD = "mc-eq" if "mc-eq" in S4_MUSIC_METHODS else S4_MUSIC_METHODS[-1]
+def s4_music_steps_per_epoch():
+    """Optimiser steps per epoch of a music network: the training recordings of every dataset less the ones
+    held out for validation (methods.training.holdout's count), each cut into segments
+    (data.clipping.segments), in batches."""
+    recordings = S4M["train_clips"] * len(S4_MUSIC_DATASETS)
+    share = S4CFG["training"]["validation_share"]
+    held = min(recordings - 1, max(1, round(share * recordings))) if share > 0 and recordings > 1 else 0
+    per_recording = len(range(0, S4M["clip_samples"] - S4M["segment"] + 1, S4M["hop"]))
+    return math.ceil((recordings - held) * per_recording / S4M["batch_size"])
+
+
 S4_MUSIC_RUN_FACTS = (
     f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
     f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
-    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), {epochs_words(S4CFG['training'], S4M['epochs'])}, batch {S4M['batch_size']}."
+    f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), "
+    f"{epochs_words(S4CFG['training'], S4M['epochs'], s4_music_steps_per_epoch())}, batch {S4M['batch_size']}."
 )
 S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED
                         for s in S4_SEEDS]
