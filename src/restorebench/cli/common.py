@@ -321,7 +321,7 @@ def add_training_options(p, epochs=100, batch_size=4, optimizer="adamw", lr=2e-4
                    help="folder of the per-epoch checkpoint (last.pt); a rerun resumes from it. Keep it out of "
                         "the job's declared outputs: Snakemake deletes those when a job fails")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=batch_size, help="images per batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="training items per batch: S1 and S3 images, S4 segments or signals (default: %(default)s)")
     p.add_argument("--optimizer", default=optimizer, choices=("adam", "adamw"),
                    help="optimiser: adam or adamw (decoupled weight decay) (default: %(default)s, the paper's)")
     p.add_argument("--lr", type=float, default=lr, help="learning rate (default: %(default)s)")
