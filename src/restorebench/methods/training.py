@@ -112,10 +112,10 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
         return None
 
 
-#: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the best validation loss
-#: improved on the best reached before that stretch by less than PLATEAU_TOLERANCE, or by less than the
-#: curve's own epoch-to-epoch scatter there when that is larger (at most PLATEAU_SCATTER_CAP) and measured on
-#: PLATEAU_NOISE_MIN_STEPS or more epoch-to-epoch changes
+#: the plateau rule (docs/verdicts.md): over the last PLATEAU_TAIL of the epochs the validation loss's median
+#: improved on its median over as many epochs just before them by less than PLATEAU_TOLERANCE, or by less than
+#: the curve's own epoch-to-epoch scatter there when that is larger (at most PLATEAU_SCATTER_CAP) and measured
+#: on PLATEAU_NOISE_MIN_STEPS or more epoch-to-epoch changes
 PLATEAU_TAIL, PLATEAU_TOLERANCE, PLATEAU_NOISE_MIN_STEPS, PLATEAU_SCATTER_CAP = 0.2, 0.01, 5, 0.02
 
 
@@ -141,28 +141,32 @@ def validation_scatter(validation: list[float], tail: float = PLATEAU_TAIL) -> f
 
 def plateau(validation: list[float], tail: float = PLATEAU_TAIL,
             tolerance: float = PLATEAU_TOLERANCE) -> tuple[bool | None, float]:
-    """(at a plateau, relative improvement over the last ``tail`` of the epochs): the best validation loss of
-    the last ceil(tail x epochs) epochs against the best of the epochs before them, relative to the latter;
-    at a plateau when that improvement is below ``tolerance``, or below :func:`validation_scatter` when that
-    is measured and larger, up to :data:`PLATEAU_SCATTER_CAP` (2 %): a curve that jitters by 10 % an epoch
-    (S4's Figure 5 networks at `quick`) cannot show that it stopped falling, and would otherwise pass with
-    any improvement smaller than its jitter.
+    """(at a plateau, relative improvement over the last ``tail`` of the epochs): the median validation loss
+    of the last k = ceil(tail x epochs) epochs against its median over the k epochs before them (all of the
+    earlier ones when fewer), relative to the latter; at a plateau when that improvement is below
+    ``tolerance``, or below :func:`validation_scatter` when that is measured and larger, up to
+    :data:`PLATEAU_SCATTER_CAP` (2 %): a curve that jitters by 10 % an epoch (S4's Figure 5 networks at
+    `quick`) cannot show that it stopped falling, and would otherwise pass with any improvement smaller
+    than its jitter.
 
-    Best against best, not against the one epoch before the stretch: a validation loss on a few held-out
-    scenes jitters from epoch to epoch by more than the tolerance (S1 at `standard`: 1-5 %), and one high
-    value there would read as improvement. The scatter bound for the same reason: an improvement smaller than
-    the curve's own epoch-to-epoch change is one lucky epoch, not learning (S1 at `standard`, DIFNet of
-    replicate 6: flat at 0.178-0.185 for its last 12 epochs, best improved 1.05 % against a 1.5 % scatter),
-    while a curve still falling by a steady amount per epoch improves over the stretch by several times its
-    scatter and is not at a plateau. None (and NaN) when there are too few epochs to tell (fewer than two)
-    or no validation loss."""
-    values = [float(v) for v in validation]
-    if len(values) < 2 or not all(np.isfinite(values)):
+    Medians of two adjacent stretches, not single epochs or bests: a validation loss on a few held-out
+    scenes jitters from epoch to epoch by more than the tolerance (S1 at `standard`: 1-5 %), so one high
+    epoch before the stretch read as improvement when the stretch was compared with that epoch, and one
+    lucky low epoch anywhere before it hid a curve still falling when the stretch's best was compared
+    with the best before it (S4, a Figure 5 network at d = 16, jittering ~3 % an epoch: its median fell 4 %
+    over its last 60 of 300 epochs, and it read "plateau" because of one dip to 0.0031 at epoch 213). The
+    scatter bound because an improvement smaller than the curve's own epoch-to-epoch change is jitter, not
+    learning, while a curve still falling by a steady amount per epoch improves over the stretch by about k
+    times its scatter and is not at a plateau.
+    None (and NaN) when there are too few epochs to tell (fewer than two) or no validation loss."""
+    values = np.asarray([float(v) for v in validation], dtype=np.float64)
+    if len(values) < 2 or not np.all(np.isfinite(values)):
         return None, float("nan")
     k = _tail_length(len(values), tail)
-    before, best = min(values[:-k]), min(values[-k:])
-    improvement = (before - best) / max(abs(before), 1e-12)
-    scatter = validation_scatter(values, tail)
+    before = float(np.median(values[max(0, len(values) - 2 * k):-k]))
+    last = float(np.median(values[-k:]))
+    improvement = (before - last) / max(abs(before), 1e-12)
+    scatter = validation_scatter(list(values), tail)
     bound = max(tolerance, min(scatter, PLATEAU_SCATTER_CAP)) if np.isfinite(scatter) else tolerance
     return bool(improvement < bound), float(improvement)
 

@@ -4,7 +4,8 @@ claims cells that rest on a network not trained.
 Every trained network's weights record its per-epoch training loss and, on a held-out validation split
 drawn like its training data, the same loss or the study's validation loss (S4: the held-out declipping
 error; methods/training.py). A network is **at a plateau** when its
-validation loss improved by less than 1 % over the last fifth of its epochs (:func:`..methods.training.plateau`;
+validation loss's median over the last fifth of its epochs improved by less than 1 % on its median over
+the fifth before (:func:`..methods.training.plateau`;
 unknown with fewer than two epochs or no validation split), and it **beats the unprocessed input** when its
 scores on the test set beat the input's, as each study defines it (S1: the image PSNR of the interfered
 echoes; S3: an all-background mask and zero height; S4: the clipped input's SDR). A claim cell that uses a
@@ -77,7 +78,7 @@ def write_training(table: pd.DataFrame, outdir: Path, title: str, run_facts: str
         shown[column] = [f"{100 * v:.2f} %" if np.isfinite(v) else "–" for v in shown[column]]
     notes = (f"Per trained network: optimiser steps, the last epoch's training loss and validation loss "
              f"({validation_words}), and how much the validation loss improved over the last "
-             f"{100 * PLATEAU_TAIL:g} % of the epochs (its best there against its best before), and the "
+             f"{100 * PLATEAU_TAIL:g} % of the epochs (its median there against its median over as many epochs before), and the "
              f"curve's epoch-to-epoch scatter over that stretch (median relative change; – with fewer than five "
              f"changes). **plateau** = improved by less than {100 * PLATEAU_TOLERANCE:g} % there, or by less "
              f"than the scatter when that is larger (up to {100 * PLATEAU_SCATTER_CAP:g} %): an improvement smaller "
