@@ -16,7 +16,7 @@ rule s4_figure5_trained:
     params:
         data=s4_synthetic_options(),
         net=s4_net_options(),
-        optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'], S4['epochs'])}",
+        optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4_SYNTHETIC_TRAINING, S4['epochs'])}",
         checkpoints="results/s4/checkpoints/figure5/{method}/d{d}/v{v}",
         device=device_options("s4"),
         seed=config["seed"],
@@ -68,7 +68,7 @@ rule s4_toy:
         data=lambda wc: s4_synthetic_options(wc.seed),
         net=s4_net_options(),
         toy=f"--d {S4CFG['toy']['d']} --v {S4CFG['toy']['v']} --objective {S4CFG['toy']['objective']}",
-        optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4CFG['training'], S4['epochs'])}",
+        optimiser=f"--epochs {S4['epochs']} --batch-size {S4['batch_size']} {training_options(S4_SYNTHETIC_TRAINING, S4['epochs'])}",
         device=device_options("s4"),
     log:
         "results/logs/s4_toy/seed{seed}.log",

@@ -5,6 +5,8 @@ S4 = config["scales"][SCALE]["s4"]
 S4CFG = config["s4"]
 S4_FIGURE5 = with_floors("S4", "declipper", registered("S4", "declipper", "s4.figure5", S4CFG["figure5"]))
 S4_TRAINED = [m for m in registry.names("S4", "declipper") if registry.get("S4", "declipper", m).trained]
+# Figure 5's and the toy's networks: the one S4 training loop at their own rate (docs/s4.md)
+S4_SYNTHETIC_TRAINING = {**S4CFG["training"], "learning_rate": S4CFG["synthetic_learning_rate"]}
 S4_D = [str(d) for d in S4["d"]]
 # replicates of the music table and the toy: each its own recordings or signals and training seed (Figure 5
 # trains one network per cell, on the run's seed)
@@ -15,7 +17,8 @@ S4_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, Figure 5 on {S4['train_signals']} training / {S4['test_signals']} test "
     f"sparse-dct signals of {S4['length']} samples (d among the lowest {S4CFG['band']:g} of the DCT), "
     f"U-Net widths {S4['widths']} (kernel {S4['kernel']}, bias-free), "
-    f"{epochs_words(S4CFG['training'], S4['epochs'], math.ceil(S4['train_signals'] / S4['batch_size']))}, batch "
+    f"{epochs_words(S4_SYNTHETIC_TRAINING, S4['epochs'], math.ceil(S4['train_signals'] / S4['batch_size']))}, "
+    f"learning rate {S4_SYNTHETIC_TRAINING['learning_rate']:g}, batch "
     f"{S4['batch_size']}, L_EQ weight {S4CFG['eq_weight']}, alpha ~ U(1, {S4CFG['alpha_max']}), {DEVICE_FACTS}; "
     f"toy and music table: {len(S4_SEEDS)} replicate(s) (seeds {', '.join(map(str, S4_SEEDS))}: each its own "
     f"signals or recordings and training seed)."
@@ -94,7 +97,8 @@ S4_MUSIC_RUN_FACTS = (
     f" Music table: {S4M['train_clips']} training and {S4M['test_clips']} test recordings of "
     f"{S4M['clip_samples'] / 16000:g} s per dataset ({', '.join(map(s4_dataset_name, S4_MUSIC_DATASETS))}), segments of {S4M['segment']} "
     f"samples, U-Net widths {S4M['widths']} (kernel {S4M['kernel']}), "
-    f"{epochs_words(S4CFG['training'], S4M['epochs'], s4_music_steps_per_epoch())}, batch {S4M['batch_size']}."
+    f"{epochs_words(S4CFG['training'], S4M['epochs'], s4_music_steps_per_epoch())}, learning rate "
+    f"{S4CFG['training']['learning_rate']:g}, batch {S4M['batch_size']}."
 )
 S4_TRAIN_BENCHMARKS += [f"results/benchmarks/s4_music_train/{m}/seed{s}.tsv" for m in S4_MUSIC_METHODS if m in S4_TRAINED
                         for s in S4_SEEDS]
