@@ -81,7 +81,7 @@ COMMANDS = {
     "s1-split", "s1-training-images", "s1-calibrate-notch", "s1-train", "s1-evaluate", "s1-tables", "s1-figure",
     "s1-claims", "s1-audit",
     "sar-simulate", "sar-focus", "suppress-rfi",
-    "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-figure-convergence",
+    "make-corpus", "ingest-audio", "corrupt", "fit-prior", "score-fits", "s2-tables", "s2-geometry", "s2-figure-convergence",
     "s2-figure-example", "s2-claims",
     "s3-scene", "s3-scene-from-files", "s3-train", "s3-evaluate", "s3-floor", "s3-despeckle-eval", "s3-report", "s3-figure2",
     "s3-claims", "despeckle", "map-buildings",

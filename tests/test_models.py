@@ -28,6 +28,46 @@ def test_dilation_schedules():
     assert all(d == (4, 4) for d in prior_spec("dilated").dilations)
     with pytest.raises(ValueError, match="unknown prior"):
         prior_spec("harmonic")
+    # scaled to a smaller spectrogram: each dilation divided, at least 1
+    assert prior_spec("exp", 2).dilations == ((1, 1), (2, 4), (8, 16), (16, 8), (4, 2))
+    assert prior_spec("dilated", 2).dilations == ((2, 2),) * 5 and prior_spec("conv", 4).dilations == ((1, 1),) * 5
+    halved = AudioPriorUNet("exp-dense", widths=(4, 8, 16), dilation_divisor=2)
+    assert halved.bottleneck.block.conv2.dilation == (16, 16) and halved.bottleneck.block.conv2.padding == (16, 16)
+    with pytest.raises(ValueError, match="at least 1"):
+        prior_spec("exp", 0)
+
+
+def test_a_dilation_past_both_sides_of_its_map_is_a_one_by_one_convolution():
+    """quick's bottleneck: dilation 32 on a 32 x 16 map reads only its centre tap (share 1/9); the paper's
+    128 x 64 bottleneck map gives the same layer 5/9, and halving map and dilation keeps that share."""
+    from restorebench.models.unet import layer_tap_shares, tap_share
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=32, dilation=32)
+    centre = torch.nn.Conv2d(3, 4, 1)
+    with torch.no_grad():
+        centre.weight.copy_(conv.weight[:, :, 1:2, 1:2])
+        centre.bias.copy_(conv.bias)
+    x = torch.randn(1, 3, 32, 16)
+    assert torch.allclose(conv(x), centre(x), atol=1e-6)
+    assert not torch.allclose(conv(torch.randn(1, 3, 128, 64)), centre(torch.randn(1, 3, 128, 64)))
+    assert tap_share(32, (32, 16)) == pytest.approx(1 / 9)
+    assert tap_share(32, (128, 64)) == pytest.approx((1 + 2 * 96 / 128) * (1 + 2 * 32 / 64) / 9)   # 5/9
+    assert tap_share(16, (64, 32)) == pytest.approx(tap_share(32, (128, 64)))
+    # brute force: the share of in-map taps, position by position
+    h, w, d = 20, 12, 5
+    inside = sum((0 <= i + a * d < h) and (0 <= j + b * d < w)
+                 for i in range(h) for j in range(w) for a in (-1, 0, 1) for b in (-1, 0, 1))
+    assert tap_share(d, (h, w)) == pytest.approx(inside / (9 * h * w))
+
+    quick = {(r["block"], r["conv"]): r for r in layer_tap_shares("exp", (128, 64))}
+    assert quick[("bottleneck", 2)]["degenerate"] and quick[("bottleneck", 2)]["share"] == pytest.approx(1 / 9)
+    assert quick[("bottleneck", 2)]["paper_share"] == pytest.approx(5 / 9)
+    assert not any(r["degenerate"] for r in layer_tap_shares("exp", (512, 256)))
+    assert not any(r["degenerate"] for r in layer_tap_shares("conv", (128, 64)))         # edge taps alone: not
+    for prior in ("dilated", "exp", "exp-dense"):
+        assert not any(r["degenerate"] for r in layer_tap_shares(prior, (256, 128), dilation_divisor=2))
+        assert any(r["degenerate"] for r in layer_tap_shares(prior, (256, 128)))
 
 
 @pytest.mark.parametrize("prior", ["conv", "dilated", "exp", "exp-dense"])

@@ -67,6 +67,17 @@ def test_every_table_figure_and_page_exists_with_numbers(workdir):
     assert len(a1) == 22 and set(a1["n"]) == {1} and (a1["p"] >= 0.5).all()    # one clip: p is 1/2 at best
     assert (a1["min_p"] == 0.5).all() and set(a1["unit"]) == {"item"}
     assert set(verdicts[verdicts["claim"] == "A4"]["n"]) == {3}          # one clip of each of 3 datasets
+    # tiny's 128 x 64 spectrogram with the paper's dilations: the exponential schedule's bottleneck is a 1 x 1
+    # convolution, so no claim comparing a dilated prior is a verdict; the geometry table says which layers
+    geometry = pd.read_csv(s2 / "tables" / "geometry.csv")
+    bottleneck = geometry[(geometry["prior"] == "exp") & (geometry["block"] == "bottleneck") & (geometry["conv"] == 2)]
+    assert len(bottleneck) == 1 and bottleneck["share"].iloc[0] == pytest.approx(1 / 9)
+    assert not geometry[geometry["prior"] == "conv"]["degenerate"].any()
+    assert "1 of 10 layers" not in (s2 / "tables" / "geometry.md").read_text()
+    flags = verdicts.drop_duplicates("claim").set_index("claim")["claim_training_flag"]
+    assert all(flags[c].startswith("not a verdict: Dilated Conv. (exp)") for c in ("A1", "A3", "A2ᶠ"))
+    assert "bottleneck conv 2, d 32 on 32×16: 11 % of its taps inside, against the paper's 56 %" in flags["A1"]
+    assert "not a verdict: Dilated Conv. (exp) + Dense: 9 degenerate layers at this geometry" in claims
     assert "too few units" in claims and "Population: " in claims
     html = (s2 / "claims.html").read_text()
     assert "inconclusive" in html and "A4" in html

@@ -8,7 +8,9 @@ slot it belongs to, its parameters with their defaults, and how to build or run 
 Slots (what a study asks of a method):
 
 * ``S2`` / ``prior``: ``build(in_channels, out_channels, widths, out_activation) -> nn.Module`` mapping the
-  fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram; fitted by the deep-prior loop.
+  fixed code z (B, C_in, F, T) to a (B, C_out, F, T) spectrogram; fitted by the deep-prior loop. A builder
+  that also takes ``dilation_divisor`` gets the scale's (its dilations scaled to a smaller spectrogram:
+  models/unet.py ``prior_spec``); one that does not is built as declared.
 * ``S1`` / ``rfi``: ``run(echoes, stft, context) -> Suppression``; ``trained=True`` methods get a
   trained network in ``context["net"]`` and declare how it is trained: ``build(params) -> nn.Module``
   (one-channel (B, 1, F, T) normalised TF magnitude in, (B, 1, F, T) out), ``target`` (what it learns:
@@ -147,11 +149,12 @@ def _trained_rfi_run(target: str) -> Callable[..., Any]:
 
 
 def _audio_prior(prior: str) -> Callable[..., Any]:
-    def build(in_channels: int, out_channels: int, widths: tuple[int, int, int], out_activation: str = "linear"):
+    def build(in_channels: int, out_channels: int, widths: tuple[int, int, int], out_activation: str = "linear",
+              dilation_divisor: int = 1):
         from .models.unet import AudioPriorUNet
 
         return AudioPriorUNet(prior, in_channels=in_channels, out_channels=out_channels, widths=widths,
-                              out_activation=out_activation)
+                              out_activation=out_activation, dilation_divisor=dilation_divisor)
     return build
 
 

@@ -100,6 +100,7 @@ rule s2_fit:
         lr=S2CFG["learning_rate"],
         lr_decay=S2CFG["lr_decay_every"],
         widths=",".join(str(w) for w in S2["widths"]),
+        dilations=S2.get("dilation_divisor", 1),
         es=f"--es-window {S2['es_window']} --es-patience {S2['es_patience']}",
         dp=f"--discrepancy-tau {S2CFG['stopping']['discrepancy_tau']} "
         f"--noise-estimator {S2CFG['stopping']['noise_estimator']} "
@@ -117,7 +118,7 @@ rule s2_fit:
     shell:
         "restorebench fit-prior --observations {input} --prior {wildcards.prior} --output {output} "
         "--iterations {params.iterations} --lr {params.lr} --lr-decay-every {params.lr_decay} "
-        "--widths {params.widths} {params.es} {params.dp} {params.sep} {params.device} --seed {params.seed} "
+        "--widths {params.widths} --dilation-divisor {params.dilations} {params.es} {params.dp} {params.sep} {params.device} --seed {params.seed} "
         "--fits-per-batch {params.batch} "
         "--threads {threads} 2> {log}"
 
@@ -232,11 +233,31 @@ rule s2_figure_example:
         "--output {output} 2> {log}"
 
 
+rule s2_geometry:
+    localrule: True
+    output:
+        csv="results/s2/tables/geometry.csv",
+        md="results/s2/tables/geometry.md",
+    params:
+        priors=" ".join(dict.fromkeys(S2_PRIORS + S2_TABLE2_PRIORS)),
+        facts=quoted(S2_RUN_FACTS),
+        divisor=S2.get("dilation_divisor", 1),
+    log:
+        "results/logs/s2_geometry.log",
+    conda:
+        "../envs/restorebench.yaml"
+    shell:
+        "restorebench s2-geometry --bins {S2_BINS} --frames {S2[frames]} --speech-frames {S2[speech_frames]} "
+        "--dilation-divisor {params.divisor} --priors {params.priors} --outdir results/s2/tables "
+        "--run-facts {params.facts} > /dev/null 2> {log}"
+
+
 rule s2_claims:
     localrule: True
     input:
         metrics="results/s2/metrics.csv",
         trajectories="results/s2/trajectories.csv",
+        geometry="results/s2/tables/geometry.csv",
     output:
         md="results/s2/claims.md",
         verdicts="results/s2/verdicts.csv",
@@ -266,4 +287,4 @@ rule s2_claims:
         "../envs/restorebench.yaml"
     shell:
         "restorebench s2-claims --metrics {input.metrics} --trajectories {input.trajectories} "
-        "--outdir results/s2 {params.a4} {params.stats} --run-facts {params.facts} 2> {log}"
+        "--geometry {input.geometry} --outdir results/s2 {params.a4} {params.stats} --run-facts {params.facts} 2> {log}"

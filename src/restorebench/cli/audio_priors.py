@@ -78,7 +78,20 @@ def cmd_s2_claims(a):
 
     write_claims(Path(a.metrics), Path(a.trajectories), Path(a.outdir), common.run_facts(a), a.scale,
                  a.a4_margin_iterations, a.a4_tolerance_db, common.stats(a),
-                 a.unsupervised_rule)
+                 a.unsupervised_rule, Path(a.geometry) if a.geometry else None)
+
+
+def cmd_s2_geometry(a):
+    from ..experiments.audio_priors_report import geometry_table, write_geometry
+    from .. import registry
+
+    priors = a.priors or registry.names("S2", "prior")
+    shapes = {"speech": (a.bins, a.speech_frames or a.frames), "other datasets": (a.bins, a.frames)}
+    if shapes["speech"] == shapes["other datasets"]:
+        shapes = {"every dataset": shapes["speech"]}
+    table = geometry_table(priors, shapes, a.dilation_divisor)
+    write_geometry(table, Path(a.outdir), common.run_facts(a))
+    print((Path(a.outdir) / "geometry.md").read_text())
 
 
 def _add_corpus_options(p, seed_help: str) -> None:
@@ -215,6 +228,9 @@ def _add_s2_claims(sub) -> None:
                                              "figures/claims_effects.png", cmd_s2_claims)
     p.add_argument("--metrics", required=True, help="collected S2 metrics.csv")
     p.add_argument("--trajectories", required=True, help="collected S2 trajectories.csv (A4)")
+    p.add_argument("--geometry", default=None,
+                   help="geometry.csv written by s2-geometry: a claim comparing a prior with a degenerate layer is "
+                        "not a verdict (default: none: no geometry check)")
     p.add_argument("--outdir", required=True, help="study folder the pages are written into (results/s2)")
     p.add_argument("--a4-margin-iterations", type=float, default=0.0,
                    help='A4 "converges in fewer iterations": fewer by at least this many iterations '
@@ -225,6 +241,27 @@ def _add_s2_claims(sub) -> None:
                    help="A1u-A3u: the stopping rule needing neither the clean reference nor the noise level "
                         "(default: %(default)s)")
     common.add_stats_options(p)
+
+
+def _add_s2_geometry(sub) -> None:
+    """``restorebench s2-geometry``: the share of each dilated layer's kernel taps inside its feature map."""
+    p = common.add_command(sub, "s2-geometry", "per prior and layer, the share of its kernel taps inside its feature "
+                                               "map here and at the paper's 512 x 256: geometry.csv/.md",
+                           cmd_s2_geometry,
+                           "A layer whose dilation reaches past its map where the paper's does not is degenerate "
+                           "(a dilated 3x3 kernel with 1/9 of its taps inside is a 1x1 convolution); S2's claims "
+                           "comparing such a prior are not a verdict.")
+    p.add_argument("--bins", type=int, required=True, help="frequency bins of the spectrogram (n_fft / 2 + 1)")
+    p.add_argument("--frames", type=int, required=True, help="STFT frames of the spectrogram")
+    p.add_argument("--speech-frames", type=int, default=0,
+                   help="STFT frames of the speech datasets' spectrogram, if they differ; 0 = --frames (default: %(default)s)")
+    p.add_argument("--dilation-divisor", type=int, default=1,
+                   help="the paper's dilations divided by this, each at least 1 (default: %(default)s)")
+    p.add_argument("--priors", nargs="*", default=None,
+                   help="priors to tabulate (default: every registered S2 prior; one without a dilation schedule "
+                        "is skipped)")
+    p.add_argument("--outdir", required=True, help="folder geometry.csv and geometry.md are written into")
+    common.add_run_facts_option(p)
 
 
 def _add_s2_figure_convergence(sub) -> None:
@@ -254,6 +291,7 @@ def register(sub) -> None:
     _add_fit_prior(sub)
     _add_score_fits(sub)
     _add_s2_tables(sub)
+    _add_s2_geometry(sub)
     _add_s2_claims(sub)
     _add_s2_figure_convergence(sub)
     _add_s2_figure_example(sub)

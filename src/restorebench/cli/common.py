@@ -211,6 +211,11 @@ def add_fit_options(p, iterations: int = 2000) -> None:
     p.add_argument("--widths", default="35,70,140",
                    help="channel widths of the prior U-Net's three levels, comma-separated (default: %(default)s, "
                         "the public code's)")
+    p.add_argument("--dilation-divisor", type=int, default=1,
+                   help="divide the paper's dilations by this (each at least 1), for a spectrogram this many times "
+                        "smaller per axis than the paper's 512 x 256: every dilated layer then keeps the share of its "
+                        "kernel taps inside its feature map that it has at the paper's geometry (docs/s2.md) "
+                        "(default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the network initialisation and of the fixed random input code "
                         "(clip i of a file uses seed + 1000 i) (default: %(default)s)")
@@ -243,7 +248,8 @@ def fit_config(a):
                      record_every=a.record_every, es_window=a.es_window, es_patience=a.es_patience,
                      discrepancy_tau=a.discrepancy_tau, noise_estimator=a.noise_estimator,
                      noise_quantile=a.noise_quantile,
-                     widths=tuple(int(w) for w in a.widths.split(",")), seed=a.seed, device=a.device,
+                     widths=tuple(int(w) for w in a.widths.split(",")), dilation_divisor=a.dilation_divisor,
+                     seed=a.seed, device=a.device,
                      memory_format=a.memory_format)
 
 

@@ -214,7 +214,7 @@ def fit_observations(observations: Path, prior: str, fit_cfg, output: Path, *,
              wmv_trajectory=np.stack(traj_wmv), loss_trajectory=np.stack(traj_loss),
              **meta_arrays(prior=prior, iterations=fit_cfg.iterations, device=device, memory_format=layout,
                      learning_rate=fit_cfg.learning_rate, widths=",".join(map(str, fit_cfg.widths)),
-                     discrepancy_tau=fit_cfg.discrepancy_tau, noise_quantile=fit_cfg.noise_quantile,
+                     dilation_divisor=fit_cfg.dilation_divisor, discrepancy_tau=fit_cfg.discrepancy_tau, noise_quantile=fit_cfg.noise_quantile,
                      rules=",".join(rules), fits_per_batch=batched_fits))
 
 

@@ -399,10 +399,98 @@ def input_difficulty(metrics: pd.DataFrame) -> list:
 
 def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_facts: str, scale: str,
                  a4_margin_iterations: float = 0.0, a4_tolerance_db: float = 1.0,
-                 stats: StatsConfig = StatsConfig(), unsupervised_rule: str = "dp-blind") -> None:
-    """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``."""
+                 stats: StatsConfig = StatsConfig(), unsupervised_rule: str = "dp-blind",
+                 geometry_csv: Path | None = None) -> None:
+    """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``; a claim
+    comparing a prior with a degenerate layer in ``geometry_csv`` (:func:`write_geometry`) is not a verdict."""
     metrics = pd.read_csv(metrics_csv)
     rows = claim_rows(metrics, pd.read_csv(trajectories_csv), a4_tolerance_db)
     claims = s2_claims(a4_margin_iterations, a4_tolerance_db, unsupervised_rule)
+    geometry = pd.read_csv(geometry_csv) if geometry_csv else None
     write_study_claims(STUDY, rows, claims, outdir, run_facts=run_facts, scale=scale, stats=stats,
-                       preamble=S2_CLAIMS_PREAMBLE, difficulty=input_difficulty(metrics))
+                       preamble=S2_CLAIMS_PREAMBLE, difficulty=input_difficulty(metrics),
+                       setup_flag=lambda cells: geometry_flag(geometry, cells))
+
+
+# ------------------------------------------------------------------------------------------------ geometry
+
+def geometry_table(priors, shapes: dict[str, tuple[int, int]], dilation_divisor: int = 1) -> pd.DataFrame:
+    """Per prior with a dilation schedule (models/unet.py's four; a plugin's prior has none to check),
+    spectrogram and 3 x 3 layer: the share of its kernel taps inside its feature map here and at the
+    paper's 512 x 256, and whether the layer is degenerate (:func:`..models.unet.layer_tap_shares`).
+    ``shapes`` names each spectrogram a run fits, e.g. {"speech": (128, 64), "other": (128, 64)}."""
+    from ..models.unet import PRIOR_NAMES, layer_tap_shares
+
+    rows = []
+    for prior in priors:
+        if prior not in PRIOR_NAMES:
+            continue
+        for where, shape in shapes.items():
+            for layer in layer_tap_shares(prior, tuple(shape), dilation_divisor):
+                rows.append({"prior": prior, "spectrogram": where, "shape": f"{shape[0]}×{shape[1]}",
+                             "dilation_divisor": dilation_divisor, **layer,
+                             "map": "×".join(map(str, layer["map"])),
+                             "paper_map": "×".join(map(str, layer["paper_map"]))})
+    return pd.DataFrame(rows)
+
+
+def write_geometry(table: pd.DataFrame, outdir: Path, run_facts: str = "") -> None:
+    """tables/geometry.csv and geometry.md: :func:`geometry_table` with a line per prior saying which
+    layers degenerate."""
+    outdir = Path(outdir)
+    with atomic_output(outdir / "geometry.csv", suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False)
+    shown = table.assign(prior=[prior_label(p) for p in table["prior"]],
+                         layer=[f"{b} conv {c}" for b, c in zip(table["block"], table["conv"])],
+                         here=[f"d {d} on {m}: {100 * s:.0f} % ({100 * c:.0f} %)"
+                               for d, m, s, c in zip(table["dilation"], table["map"], table["share"], table["context"])],
+                         paper=[f"d {d} on {m}: {100 * s:.0f} % ({100 * c:.0f} %)" for d, m, s, c in
+                                zip(table["paper_dilation"], table["paper_map"], table["paper_share"],
+                                    table["paper_context"])],
+                         degenerate=["**yes**" if d else "no" for d in table["degenerate"]])
+    lines = []
+    for (prior, where), group in table.groupby(["prior", "spectrogram"], sort=False):
+        bad = group[group["degenerate"]]
+        lines.append(f"- {prior_label(prior)}, {where} ({group['shape'].iloc[0]}): "
+                     + ("no degenerate layer" if bad.empty else
+                        f"{len(bad)} of {len(group)} layers degenerate: "
+                        + ", ".join(f"{b} conv {c} (d {d}: {100 * s:.0f} % of its taps inside)"
+                                    for b, c, d, s in zip(bad["block"], bad["conv"], bad["dilation"], bad["share"]))))
+    body = shown[["prior", "spectrogram", "shape", "layer", "here", "paper", "degenerate"]].to_markdown(index=False)
+    write_text(outdir / "geometry.md",
+               f"# S2 deep audio priors: the dilated layers at this geometry\n\n{run_facts}\n\n"
+               + "\n".join(lines) + "\n\n" + body + "\n\n"
+               "Per 3×3 convolution of each block: its dilation d, its feature map, the share of its kernel taps "
+               "that land inside the map averaged over positions (the rest read zero padding) and, in brackets, "
+               "that share relative to an undilated kernel's on the same map: what the dilation itself loses. "
+               "**paper** = the same layer at the paper's 512×256 spectrogram. A layer is **degenerate** when its "
+               "bracketed share is below the paper's: its dilation reaches past the map where the paper's does "
+               "not (at 1/9, a dilated 3×3 kernel is a 1×1 convolution). A claim comparing priors with a "
+               "degenerate layer is not a verdict (claims.md). Dilations here are the paper's divided by "
+               f"{int(table['dilation_divisor'].iloc[0]) if len(table) else 1} (each at least 1; "
+               "scales.*.s2.dilation_divisor, docs/s2.md).\n")
+
+
+def geometry_flag(geometry: pd.DataFrame | None, cells) -> str:
+    """Why claim ``cells`` comparing priors are not a verdict at this geometry: each compared prior with a
+    degenerate layer (:func:`geometry_table`); "" when none or no table."""
+    if geometry is None or geometry.empty:
+        return ""
+    bad = geometry[geometry["degenerate"]]
+    priors = []
+    for cell in cells:
+        for method in (cell.better, cell.worse):
+            if method in set(bad["prior"]) and method not in priors:
+                priors.append(method)
+    if not priors:
+        return ""
+    words = []
+    for prior in priors:
+        rows = bad[bad["prior"] == prior]
+        worst = rows.loc[rows["share"].idxmin()]
+        count = len(rows.drop_duplicates(["block", "conv"]))
+        words.append(f"{prior_label(prior)}: {count} degenerate layer{'s' if count > 1 else ''} at this geometry "
+                     f"(worst: {worst['block']} conv {worst['conv']}, d {worst['dilation']} on {worst['map']}: "
+                     f"{100 * worst['share']:.0f} % of its taps inside, against the paper's "
+                     f"{100 * worst['paper_share']:.0f} %)")
+    return "not a verdict: " + "; ".join(words) + " (tables/geometry.md)"

@@ -25,6 +25,7 @@ needs.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,7 @@ class FitConfig:
     noise_estimator: str = "mad"     # dp-blind's noise level: "mad" (white noise) or "quantile" (coloured)
     noise_quantile: float = 0.1
     widths: tuple[int, int, int] = (35, 70, 140)
+    dilation_divisor: int = 1        # the paper's dilations scaled to a smaller spectrogram (models/unet.py)
     memory_format: str = "auto"
     seed: int = 0
     device: str = "auto"
@@ -132,9 +134,12 @@ def build_prior(prior: str, cfg: FitConfig, device: torch.device, seed_offset: i
     from .. import registry
 
     builder = registry.get("S2", "prior", prior).build
+    # a builder without dilations (a plugin's) is built as declared
+    scaled = ({"dilation_divisor": cfg.dilation_divisor}
+              if cfg.dilation_divisor != 1 and "dilation_divisor" in inspect.signature(builder).parameters else {})
     torch.manual_seed(cfg.seed + seed_offset)
     net = builder(in_channels=2, out_channels=out_channels, widths=cfg.widths,
-                  out_activation=out_activation).to(device)
+                  out_activation=out_activation, **scaled).to(device)
     return net.to(memory_format=memory_format)
 
 

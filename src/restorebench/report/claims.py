@@ -490,19 +490,24 @@ def with_paper_facts(claims: list[Claim], declared: dict | None = None) -> list[
 
 
 def write_study_claims(study, rows: pd.DataFrame, claims: list[Claim], outdir: Path, *, run_facts: str, scale: str,
-                       stats: StatsConfig, preamble: str, difficulty=(), training: Path | None = None) -> list[ClaimVerdict]:
+                       stats: StatsConfig, preamble: str, difficulty=(), training: Path | None = None,
+                       setup_flag=None) -> list[ClaimVerdict]:
     """Judge ``claims`` on a study's tidy ``rows`` and write its claims folder (:func:`write_claims_folder`),
     headed and worded by its declaration (restorebench.studies: title, what its items are); each claim's
     floors and origin come from ``papers/claims.yaml`` (:func:`with_paper_facts`); ``training``: the study's
     tables/training.csv, whose networks without a plateau (or worse than the input) make a claim "not a
-    verdict" (report/training.py)."""
+    verdict" (report/training.py); ``setup_flag(cells)``: the study's own reason why a claim's cells cannot
+    be judged on this run's setup ("not a verdict: ..." or "": S2's degenerate geometry)."""
     from .training import read_training, training_flag
 
     claims = with_paper_facts(in_place_of(claims, stats.in_place_of, study, rows))
     verdicts = [evaluate_claim(rows, claim, stats) for claim in claims]
     table = read_training(training)
+    prefix = "not a verdict: "
     for v in verdicts:
-        v.training_flag = training_flag(table, v.claim.cells, study.label)
+        flags = [f for f in (setup_flag(v.claim.cells) if setup_flag else "",
+                             training_flag(table, v.claim.cells, study.label)) if f]
+        v.training_flag = prefix + "; ".join(f.removeprefix(prefix) for f in flags) if flags else ""
     write_claims_folder(verdicts, outdir, study=study.id, scale=scale, run_facts=run_facts, title=study.claims_title,
                         preamble=preamble, cfg=stats, item_noun=study.item_noun, difficulty=difficulty,
                         training=table)

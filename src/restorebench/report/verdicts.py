@@ -663,7 +663,9 @@ class ClaimVerdict:
     predicted: str = ""
     floor_tests: list = field(default_factory=list)    # FloorTest per (cell, method, floor)
     floor_flag: str = ""      # what the floors say about the verdict ("" when every floor is beaten or none applies)
-    training_flag: str = ""   # "not a verdict: ..." when a network it rests on is not trained (report/training.py)
+    # "not a verdict: ..." when a network it rests on is not trained (report/training.py) or the study's setup
+    # cannot test it (S2: a degenerate geometry); its name is older than the second use
+    training_flag: str = ""
 
     @property
     def verdict_cells(self) -> list:

@@ -5,11 +5,12 @@ from restorebench.experiments.audio_priors_tasks import LONG_ROLES, TASK_ROLES
 
 S2 = config["scales"][SCALE]["s2"]
 S2CFG = config["s2"]
+S2_BINS = S2["n_fft"] // 2 + 1
 S2_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, data source `{config['data_source']}`, {DEVICE_FACTS}, "
     f"seed {config['seed']}, {S2['clips']} clips per dataset, {S2['iterations']} iterations per fit, "
-    f"spectrogram {S2['n_fft'] // 2 + 1}×{S2['frames']} (speech {S2['speech_frames']} frames), "
-    f"U-Net widths {S2['widths']}."
+    f"spectrogram {S2_BINS}×{S2['frames']} (speech {S2['speech_frames']} frames), "
+    f"U-Net widths {S2['widths']}, the paper's dilations divided by {S2.get('dilation_divisor', 1)}."
 )
 
 # (task, data role) pairs of the S2 study and the priors each is fitted with
