@@ -162,7 +162,9 @@ for _name, _label, _text in (
         ("conv", "Convolution", "plain 3x3 convolutions"),
         ("dilated", "Dilated Conv.", "every 3x3 convolution dilated by 4"),
         ("exp", "Dilated Conv. (exp)", "exponential dilation schedule enc [1,2],[4,8], bottleneck [16,32]"),
-        ("exp-dense", "Dilated Conv. (exp) + Dense", "exponential schedule + dense blocks (the paper's)")):
+        ("exp-dense", "Dilated Conv. (exp) + Dense", "exponential schedule + dense blocks (the paper's)"),
+        ("harmonic", "Harmonic Conv.", "harmonic convolutions (3 harmonics, anchor 3, 3 frames) in every 3x3 "
+                                       "convolution: the paper's Figure 2 baseline (Zhang et al. 2020)")):
     register(Method(_name, _label, "S2", "prior", build=_audio_prior(_name), params={"widths": (35, 70, 140)},
                     paper="method" if _name == "exp-dense" else "baseline", description=_text))
 

@@ -242,12 +242,13 @@ rule s2_geometry:
         priors=" ".join(dict.fromkeys(S2_PRIORS + S2_TABLE2_PRIORS)),
         facts=quoted(S2_RUN_FACTS),
         divisor=S2.get("dilation_divisor", 1),
+        shape=f"--bins {S2_BINS} --frames {S2['frames']} --speech-frames {S2['speech_frames']}",
     log:
         "results/logs/s2_geometry.log",
     conda:
         "../envs/restorebench.yaml"
     shell:
-        "restorebench s2-geometry --bins {S2_BINS} --frames {S2[frames]} --speech-frames {S2[speech_frames]} "
+        "restorebench s2-geometry {params.shape} "
         "--dilation-divisor {params.divisor} --priors {params.priors} --outdir results/s2/tables "
         "--run-facts {params.facts} > /dev/null 2> {log}"
 
@@ -278,7 +279,7 @@ rule s2_claims:
     params:
         facts=quoted(S2_RUN_FACTS),
         stats=claim_options("s2"),
-        a4=f"--a4-margin-iterations {S2CFG['claims']['a4_margin_iterations']} "
+        a4=f"--a4-iteration-ratio {S2CFG['claims']['a4_iteration_ratio']} "
         f"--a4-tolerance-db {S2CFG['claims']['a4_tolerance_db']} "
         f"--unsupervised-rule {S2CFG['claims']['unsupervised_rule']}",
     log:

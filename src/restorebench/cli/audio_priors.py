@@ -77,7 +77,7 @@ def cmd_s2_claims(a):
     from ..experiments.audio_priors_report import write_claims
 
     write_claims(Path(a.metrics), Path(a.trajectories), Path(a.outdir), common.run_facts(a), a.scale,
-                 a.a4_margin_iterations, a.a4_tolerance_db, common.stats(a),
+                 a.a4_iteration_ratio, a.a4_tolerance_db, common.stats(a),
                  a.unsupervised_rule, Path(a.geometry) if a.geometry else None)
 
 
@@ -232,9 +232,9 @@ def _add_s2_claims(sub) -> None:
                    help="geometry.csv written by s2-geometry: a claim comparing a prior with a degenerate layer is "
                         "not a verdict (default: none: no geometry check)")
     p.add_argument("--outdir", required=True, help="study folder the pages are written into (results/s2)")
-    p.add_argument("--a4-margin-iterations", type=float, default=0.0,
-                   help='A4 "converges in fewer iterations": fewer by at least this many iterations '
-                        "(default: %(default)s)")
+    p.add_argument("--a4-iteration-ratio", type=float, default=0.5,
+                   help="A4: exp+dense converges in at most this share of the harmonic prior's iterations (the "
+                        "paper: about 0.1) (default: %(default)s)")
     p.add_argument("--a4-tolerance-db", type=float, default=1.0,
                    help="A4: a fit has converged when within this many dB of its best SNR (default: %(default)s)")
     p.add_argument("--unsupervised-rule", choices=("es", "dp-blind"), default="dp-blind",

@@ -19,6 +19,7 @@ from ..studies import study
 from .. import registry
 from ..papers import reference
 from .audio_priors import FLOORS, STOPPING_LABEL
+from ..models.dilations import HARMONIC
 
 METRIC_LABEL = {"pesq_wb": "PESQ", "snr": "PSNR*", "spectral_snr": "Spec. SNR", "envelope_distance": "Env. Dist.",
                 "sdr": "SDR", "sir": "SIR", "pesq_nb": "PESQ-nb (extra)", "psnr_peak": "peak PSNR (extra)"}
@@ -304,8 +305,13 @@ def convergence_rows(trajectories: pd.DataFrame, tolerance_db: float, task: str 
             ["method", "dataset", "item"]):
         snr = clip.sort_values("iteration")
         reached = snr[snr["snr"] >= snr["snr"].max() - tolerance_db]
+        iterations = float(reached["iteration"].iloc[0])
         rows.append({"method": prior, "metric": "iterations_to_converge", "item": f"{dataset}/{item}",
-                     "value": float(reached["iteration"].iloc[0])})
+                     "value": iterations})
+        # A4 compares iteration counts as a ratio ("0.1x the iterations"): log2 of the count, so a paired
+        # difference of 1 is a factor of 2 (the first record is iteration 1 or later)
+        rows.append({"method": prior, "metric": "log2_iterations_to_converge", "item": f"{dataset}/{item}",
+                     "value": float(np.log2(max(iterations, 1.0)))})
     return pd.DataFrame(rows, columns=["method", "metric", "item", "value"])
 
 
@@ -321,11 +327,12 @@ CLAIM_TEXT = (("A1", "exp+dense beats plain convolution on every task and datase
               ("A3", "dense connections add on top of the exponential schedule", "exp-dense", "exp"))
 
 
-def s2_claims(a4_margin_iterations: float = 0.0, a4_tolerance_db: float = 1.0,
+def s2_claims(a4_iteration_ratio: float = 0.5, a4_tolerance_db: float = 1.0,
               unsupervised_rule: str = "dp-blind") -> list[Claim]:
     """A1-A3 as the paper measured them (oracle-stopped †, the authors' public code), A1ᶠ-A3ᶠ on the final
-    iterate and A1ᵘ-A3ᵘ with the best unsupervised stopping rule (the suite's questions), and A4 (the
-    suite's question until a harmonic-convolution prior exists: the paper's speed claim is against it)."""
+    iterate and A1ᵘ-A3ᵘ with the best unsupervised stopping rule (the suite's questions), and A4 as the paper
+    words it: exp+dense converges in at most ``a4_iteration_ratio`` of the harmonic-convolution prior's
+    iterations and ends higher (Figure 2, Section 3.3)."""
     claims = [Claim(cid, f"{statement} (oracle-stopped †, the paper's protocol)", table_cells(better, worse, "oracle"),
                     note="Cells: every column of the paper's Tables 1-4 where both priors have a row; items: the "
                          "clips of that column. † Each fit's iterate with the best SNR against the clean reference "
@@ -347,18 +354,25 @@ def s2_claims(a4_margin_iterations: float = 0.0, a4_tolerance_db: float = 1.0,
                           f"signal gets when stopping early (the suite's question).{separation}",
                      if_contradicted=STAND_INS, origin="suite")
                for cid, statement, better, worse in CLAIM_TEXT]
-    claims.append(Claim("A4", "exp+dense converges in fewer iterations than the other three priors",
-                        tuple(Cell(f"iterations: exp+dense vs {prior_label(p)}", "iterations_to_converge",
-                                   "exp-dense", p, margin=a4_margin_iterations) for p in ("conv", "dilated", "exp")),
-                        note=f"The paper's speed claim (Figure 2, Section 3.3) is against harmonic convolutions, "
-                             f"which the suite does not have: this comparison with the other three priors is the "
-                             f"suite's question, not the paper's. Per Gaussian-denoising clip, the first recorded "
-                             f"iteration within {a4_tolerance_db:g} dB of that fit's own best SNR (config "
-                             f"s2.claims.a4_tolerance_db); items: every clip of every dataset. 'Fewer' is read as "
-                             f"fewer by at least {a4_margin_iterations:g} iterations (config "
-                             f"s2.claims.a4_margin_iterations).",
-                        if_contradicted=STAND_INS + " Convergence is counted within the run's iteration budget.",
-                        origin="suite"))
+    iteration_cells = (Cell(f"iterations to within {a4_tolerance_db:g} dB of the best SNR: exp+dense needs at most "
+                            f"{a4_iteration_ratio:g}x Harmonic Conv.'s", "log2_iterations_to_converge", "exp-dense",
+                            HARMONIC, margin=float(np.log2(1 / a4_iteration_ratio))),)
+    gain_cells = tuple(Cell(f"Table 1 {key} {METRIC_LABEL['snr']} oracle-stopped: exp+dense vs Harmonic Conv.", "snr",
+                            "exp-dense", HARMONIC, {"task": "gaussian", "key": key, "stopping": "oracle"})
+                       for key, metric in TABLES[0].columns if metric == "snr")
+    claims.append(Claim("A4", "exp+dense converges in far fewer iterations than a harmonic-convolution U-Net, with a "
+                              "gain in restoration over it", iteration_cells + gain_cells,
+                        note=f"The paper's Figure 2 / Section 3.3 claim: 'about 0.1x the iterations to converge ... "
+                             f"while also providing non-trivial gains'. Per Gaussian-denoising clip (items: every "
+                             f"clip of every dataset), a fit has converged at the first recorded iteration within "
+                             f"{a4_tolerance_db:g} dB of its own best SNR (s2.claims.a4_tolerance_db); the cell "
+                             f"compares log2 of those counts, so 'at most {a4_iteration_ratio:g}x' is a paired "
+                             f"margin of {np.log2(1 / a4_iteration_ratio):g} (s2.claims.a4_iteration_ratio; the "
+                             f"paper's 0.1x is stricter). The gain: each Table 1 dataset's oracle-stopped SNR "
+                             f"(the paper's protocol), exp+dense above the harmonic prior by more than δ. "
+                             f"Convergence is counted within the run's iteration budget: a harmonic prior that has "
+                             f"not peaked by then converges later than counted (Figure 2 shows its curve).",
+                        if_contradicted=STAND_INS))
     return claims
 
 
@@ -379,8 +393,8 @@ S2_CLAIMS_PREAMBLE = ("Items are clips. The paper's claims A1-A3 are judged as t
                       "stopped** (†: each fit's best iterate against the clean reference, as the authors' public "
                       "code keeps); A1ᶠ-A3ᶠ (final iterate) and A1ᵘ-A3ᵘ (an unsupervised stopping rule) are the "
                       "suite's questions: what a user without the clean signal gets, so a reader sees whether the "
-                      "paper's ranking depends on where a fit is stopped. A4 is the suite's question (the paper's "
-                      "speed claim is against harmonic convolutions).")
+                      "paper's ranking depends on where a fit is stopped. A4 is the paper's Figure 2 claim against a "
+                      "U-Net of harmonic convolutions.")
 
 
 def input_difficulty(metrics: pd.DataFrame) -> list:
@@ -398,14 +412,14 @@ def input_difficulty(metrics: pd.DataFrame) -> list:
 
 
 def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_facts: str, scale: str,
-                 a4_margin_iterations: float = 0.0, a4_tolerance_db: float = 1.0,
+                 a4_iteration_ratio: float = 0.5, a4_tolerance_db: float = 1.0,
                  stats: StatsConfig = StatsConfig(), unsupervised_rule: str = "dp-blind",
                  geometry_csv: Path | None = None) -> None:
     """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``; a claim
     comparing a prior with a degenerate layer in ``geometry_csv`` (:func:`write_geometry`) is not a verdict."""
     metrics = pd.read_csv(metrics_csv)
     rows = claim_rows(metrics, pd.read_csv(trajectories_csv), a4_tolerance_db)
-    claims = s2_claims(a4_margin_iterations, a4_tolerance_db, unsupervised_rule)
+    claims = s2_claims(a4_iteration_ratio, a4_tolerance_db, unsupervised_rule)
     geometry = pd.read_csv(geometry_csv) if geometry_csv else None
     write_study_claims(STUDY, rows, claims, outdir, run_facts=run_facts, scale=scale, stats=stats,
                        preamble=S2_CLAIMS_PREAMBLE, difficulty=input_difficulty(metrics),
@@ -417,9 +431,9 @@ def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_fa
 def geometry_table(priors, shapes: dict[str, tuple[int, int]], dilation_divisor: int = 1) -> pd.DataFrame:
     """Per prior with a dilation schedule (models/unet.py's four; a plugin's prior has none to check),
     spectrogram and 3 x 3 layer: the share of its kernel taps inside its feature map here and at the
-    paper's 512 x 256, and whether the layer is degenerate (:func:`..models.unet.layer_tap_shares`).
+    paper's 512 x 256, and whether the layer is degenerate (:func:`..models.dilations.layer_tap_shares`).
     ``shapes`` names each spectrogram a run fits, e.g. {"speech": (128, 64), "other": (128, 64)}."""
-    from ..models.unet import PRIOR_NAMES, layer_tap_shares
+    from ..models.dilations import PRIOR_NAMES, layer_tap_shares
 
     rows = []
     for prior in priors:
