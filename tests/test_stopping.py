@@ -238,3 +238,27 @@ def test_restore_recording_in_batches_of_segments_gives_the_same_recording():
     assert 32 < one.segments[1]["stop_iteration"] <= 48, one.segments[1]
     assert [s["iterations_run"] for s in one.segments] == [16, 48, 16, 16]
     assert [s["iterations_run"] for s in two.segments] == [48, 48, 16, 16]
+
+
+def test_a_prior_still_rising_at_the_end_of_its_budget_makes_its_oracle_stopped_cells_no_verdict():
+    """peaks.md: a prior whose best SNR comes in the budget's last tenth on most clips is truncated by the
+    budget; the oracle-stopped cells (and A4's iteration counts) comparing it are not a verdict, the final-
+    iterate ones are."""
+    import pandas as pd
+    from restorebench.experiments.audio_priors_report import peak_flag, peak_table, s2_claims
+
+    rows = [{"task": "gaussian", "dataset": "tts-speech", "method": prior, "item": clip, "stopping": stopping,
+             "iterations": 300, "stop_iteration": stop, "metric": "snr", "value": 1.0}
+            for prior, stops in (("conv", (295, 290, 120)), ("exp-dense", (100, 280, 271)))
+            for clip, stop in enumerate(stops) for stopping in ("oracle", "final")]
+    peaks = peak_table(pd.DataFrame(rows)).set_index("prior")
+    assert peaks.loc["conv", "late"] == 2 and not peaks.loc["conv", "peaked"]          # 295, 290 > 270
+    assert peaks.loc["exp-dense", "late"] == 2 and not peaks.loc["exp-dense", "peaked"]  # 280, 271 > 270
+    rows = [r | {"stop_iteration": 100} if r["method"] == "exp-dense" else r for r in rows]
+    peaks = peak_table(pd.DataFrame(rows))
+    claims = {c.id: c for c in s2_claims()}
+    flag = peak_flag(peaks, claims["A1"].cells)
+    assert flag == ("not a verdict: Convolution had not peaked within the 300-iteration budget (clips whose best "
+                    "SNR came in its last tenth: gaussian 2/3) (tables/peaks.md)")
+    assert peak_flag(peaks, claims["A1ᶠ"].cells) == ""         # the final iterate is what it is
+    assert peak_flag(peaks, claims["A2"].cells) == ""          # neither prior of A2 is late

@@ -79,6 +79,11 @@ def test_every_table_figure_and_page_exists_with_numbers(workdir):
     assert all(flags[c].startswith("not a verdict: Dilated Conv. (exp)") for c in ("A1", "A3", "A2ᶠ"))
     assert "bottleneck conv 2, d 32 on 32×16: 11 % of its taps inside, against the paper's 56 %" in flags["A1"]
     assert "not a verdict: Dilated Conv. (exp) + Dense: 9 degenerate layers at this geometry" in claims
+    # the public code's learning-rate schedule, scaled to tiny's 12 iterations; whether each prior peaked
+    assert "×0.1 every 3 iterations as the public code" in (s2 / "tables" / "table1.md").read_text()
+    peaks = pd.read_csv(s2 / "tables" / "peaks.csv")
+    assert set(peaks["task"]) == {"gaussian", "environmental", "inpainting", "separation"}
+    assert (peaks["budget"] == 12).all() and peaks["late"].le(peaks["fits"]).all()
     assert "too few units" in claims and "Population: " in claims
     html = (s2 / "claims.html").read_text()
     assert "inconclusive" in html and "A4" in html

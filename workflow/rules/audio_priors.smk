@@ -98,7 +98,7 @@ rule s2_fit:
     params:
         iterations=S2["iterations"],
         lr=S2CFG["learning_rate"],
-        lr_decay=S2CFG["lr_decay_every"],
+        lr_decay=round(S2CFG["lr_decay_share"] * S2["iterations"]),
         widths=",".join(str(w) for w in S2["widths"]),
         dilations=S2.get("dilation_divisor", 1),
         es=f"--es-window {S2['es_window']} --es-patience {S2['es_patience']}",
@@ -262,6 +262,8 @@ rule s2_claims:
     output:
         md="results/s2/claims.md",
         verdicts="results/s2/verdicts.csv",
+        peaks="results/s2/tables/peaks.md",
+        peaks_csv="results/s2/tables/peaks.csv",
         html=report(
             "results/s2/claims.html",
             caption="../report/s2_claims.rst",

@@ -8,7 +8,7 @@ rule results_readme:
         claims=["results/s1/claims.md", "results/s2/claims.md", "results/s3/claims.md", "results/s4/claims.md"],
         verdicts=["results/s1/verdicts.csv", "results/s2/verdicts.csv", "results/s3/verdicts.csv",
                   "results/s4/verdicts.csv"],
-        tables=rules.s1_tables.output.md + rules.s2_tables.output.md + [rules.s2_geometry.output.md] + S3_TABLES + S4_TABLES
+        tables=rules.s1_tables.output.md + rules.s2_tables.output.md + [rules.s2_geometry.output.md, rules.s2_claims.output.peaks] + S3_TABLES + S4_TABLES
         + [f"results/s{n}/tables/training.md" for n in (1, 3, 4)],
         figures=S1_FIGURES
         + S2_FIGURES

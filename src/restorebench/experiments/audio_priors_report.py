@@ -415,15 +415,23 @@ def write_claims(metrics_csv: Path, trajectories_csv: Path, outdir: Path, run_fa
                  a4_iteration_ratio: float = 0.5, a4_tolerance_db: float = 1.0,
                  stats: StatsConfig = StatsConfig(), unsupervised_rule: str = "dp-blind",
                  geometry_csv: Path | None = None) -> None:
-    """claims.md, claims.html, verdicts.csv and figures/claims_effects.png of S2 in ``outdir``; a claim
-    comparing a prior with a degenerate layer in ``geometry_csv`` (:func:`write_geometry`) is not a verdict."""
+    """claims.md, claims.html, verdicts.csv, figures/claims_effects.png and tables/peaks.{csv,md} of S2 in
+    ``outdir``; a claim comparing a prior with a degenerate layer in ``geometry_csv`` (:func:`write_geometry`),
+    or oracle-stopped cells comparing a prior that had not peaked within the budget (:func:`peak_table`), is
+    not a verdict."""
     metrics = pd.read_csv(metrics_csv)
     rows = claim_rows(metrics, pd.read_csv(trajectories_csv), a4_tolerance_db)
     claims = s2_claims(a4_iteration_ratio, a4_tolerance_db, unsupervised_rule)
     geometry = pd.read_csv(geometry_csv) if geometry_csv else None
+    peaks = peak_table(metrics)
+    write_peaks(peaks, Path(outdir) / "tables", run_facts)
+
+    def setup_flag(cells) -> str:
+        flags = [f.removeprefix("not a verdict: ") for f in (geometry_flag(geometry, cells), peak_flag(peaks, cells)) if f]
+        return "not a verdict: " + "; ".join(flags) if flags else ""
+
     write_study_claims(STUDY, rows, claims, outdir, run_facts=run_facts, scale=scale, stats=stats,
-                       preamble=S2_CLAIMS_PREAMBLE, difficulty=input_difficulty(metrics),
-                       setup_flag=lambda cells: geometry_flag(geometry, cells))
+                       preamble=S2_CLAIMS_PREAMBLE, difficulty=input_difficulty(metrics), setup_flag=setup_flag)
 
 
 # ------------------------------------------------------------------------------------------------ geometry
@@ -508,3 +516,68 @@ def geometry_flag(geometry: pd.DataFrame | None, cells) -> str:
                      f"{100 * worst['share']:.0f} % of its taps inside, against the paper's "
                      f"{100 * worst['paper_share']:.0f} %)")
     return "not a verdict: " + "; ".join(words) + " (tables/geometry.md)"
+
+
+# ------------------------------------------------------------------------------------------------ peaks
+
+#: a fit has not peaked within its budget when its best SNR against the clean clip (the oracle stop) comes in
+#: the budget's last tenth; a prior has not peaked in a task when that is so for more than half its clips
+PEAK_LATE_SHARE = 0.9
+
+
+def peak_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per task and prior: its fits (clips), the median iteration of the oracle stop (each fit's best SNR
+    against the clean clip), the budget, and how many fits peaked only in the budget's last tenth
+    (``late``): a prior still rising at the end of the budget (``peaked`` False when more than half are late)
+    is truncated in every oracle-stopped comparison, and its convergence is counted at the budget's end."""
+    oracle = metrics[(metrics["stopping"] == "oracle")].drop_duplicates(["task", "dataset", "method", "item"])
+    rows = []
+    for (task, prior), fits in oracle.groupby(["task", "method"], sort=False):
+        late = int((fits["stop_iteration"] > PEAK_LATE_SHARE * fits["iterations"]).sum())
+        rows.append({"task": task, "prior": prior, "fits": len(fits), "budget": int(fits["iterations"].max()),
+                     "median_best_iteration": float(fits["stop_iteration"].median()), "late": late,
+                     "peaked": late * 2 <= len(fits)})
+    return pd.DataFrame(rows, columns=["task", "prior", "fits", "budget", "median_best_iteration", "late", "peaked"])
+
+
+def peak_flag(peaks: pd.DataFrame | None, cells) -> str:
+    """Why oracle-stopped cells (and A4's iteration counts) comparing priors are not a verdict: a compared
+    prior that had not peaked within the budget in the cell's task (:func:`peak_table`); "" when none."""
+    if peaks is None or peaks.empty:
+        return ""
+    late: dict[str, list[str]] = {}
+    budget = int(peaks["budget"].max())
+    for cell in cells:
+        if cell.where.get("stopping") != "oracle" and not cell.metric.endswith("iterations_to_converge"):
+            continue
+        task = cell.where.get("task", "gaussian")
+        for prior in (cell.better, cell.worse):
+            row = peaks[(peaks["task"] == task) & (peaks["prior"] == prior)]
+            if row.empty or bool(row["peaked"].iloc[0]):
+                continue
+            words = f"{task} {row['late'].iloc[0]}/{row['fits'].iloc[0]}"
+            if words not in late.setdefault(prior, []):
+                late[prior].append(words)
+    if not late:
+        return ""
+    return ("not a verdict: " + "; ".join(f"{prior_label(p)} had not peaked within the {budget}-iteration budget "
+                                          f"(clips whose best SNR came in its last tenth: {', '.join(w)})"
+                                          for p, w in late.items()) + " (tables/peaks.md)")
+
+
+def write_peaks(peaks: pd.DataFrame, outdir: Path, run_facts: str = "") -> None:
+    """tables/peaks.csv and peaks.md: :func:`peak_table` as a reader sees it."""
+    outdir = Path(outdir)
+    with atomic_output(outdir / "peaks.csv", suffix=".csv") as tmp:
+        peaks.to_csv(tmp, index=False)
+    shown = peaks.assign(prior=[prior_label(p) for p in peaks["prior"]],
+                         peaked=["yes" if p else "**no**" for p in peaks["peaked"]])
+    write_text(outdir / "peaks.md",
+               f"# S2 deep audio priors: did each prior peak within the budget?\n\n{run_facts}\n\n"
+               f"{shown.to_markdown(index=False, floatfmt='.0f')}\n\n"
+               f"Per task and prior: its fits, the iteration budget, the median iteration of each fit's best SNR "
+               f"against the clean clip (the oracle stop) and how many fits reached their best only in the "
+               f"budget's last tenth. **peaked** = no when more than half did: the prior was still rising when "
+               f"the budget ran out, so an oracle-stopped comparison truncates it and its convergence is counted "
+               f"at the budget's end. An oracle-stopped claim cell (and A4's iteration count) comparing such a "
+               f"prior is not a verdict (claims.md).\n")

@@ -8,7 +8,10 @@ S2CFG = config["s2"]
 S2_BINS = S2["n_fft"] // 2 + 1
 S2_RUN_FACTS = (
     f"Run facts: scale `{SCALE}`, data source `{config['data_source']}`, {DEVICE_FACTS}, "
-    f"seed {config['seed']}, {S2['clips']} clips per dataset, {S2['iterations']} iterations per fit, "
+    f"seed {config['seed']}, {S2['clips']} clips per dataset, {S2['iterations']} iterations per fit (Adam, rate "
+    f"{S2CFG['learning_rate']:g}"
+    + (f", ×0.1 every {round(S2CFG['lr_decay_share'] * S2['iterations'])} iterations as the public code"
+       if round(S2CFG['lr_decay_share'] * S2['iterations']) else ", constant") + "), "
     f"spectrogram {S2_BINS}×{S2['frames']} (speech {S2['speech_frames']} frames), "
     f"U-Net widths {S2['widths']}, the paper's dilations divided by {S2.get('dilation_divisor', 1)}."
 )
