@@ -63,7 +63,7 @@ def copy_workflow(dest):
 
 
 # bookkeeping rules, which run on the submitting host on a cluster (`localrule: True`)
-LOCAL_RULE_PATTERN = r"s\d_(collect|tables|claims|report|training|figure_\w+|figure\d)|results_readme"
+LOCAL_RULE_PATTERN = r"s\d_(collect|tables|geometry|claims|report|training|figure_\w+|figure\d)|results_readme"
 
 
 def host_reads(prof) -> int:
