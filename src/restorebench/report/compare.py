@@ -59,6 +59,10 @@ class StudyComparison:
         return bool(self.verdicts)
 
 
+#: tables that hold checks behind the verdicts, not result cells with a mean and an interval
+CHECK_TABLES = frozenset({"training.csv", "geometry.csv", "peaks.csv"})
+
+
 def _studies(folder: Path) -> set[str]:
     return {p.parent.name for p in folder.glob("*/verdicts.csv")} | {p.parent.parent.name
                                                                        for p in folder.glob("*/tables/*.csv")}
@@ -150,10 +154,11 @@ def compare_runs(reference: Path, run: Path, tolerance: float = 1e-6) -> list[St
         for claim in dict.fromkeys([*a, *b]):
             if a.get(claim, "") != b.get(claim, ""):
                 result.verdicts.append(VerdictChange(claim, a.get(claim, ""), b.get(claim, "")))
-        # training.csv lists each network's curves, not result cells: what it decides shows in the verdicts'
-        # labels ("not a verdict: ..."), compared above
+        # the check tables list each network's curves (training.csv) or the setup S2's claims are judged on
+        # (geometry.csv, peaks.csv), not result cells: what they decide shows in the verdicts' labels
+        # ("not a verdict: ..."), compared above
         tables = sorted(({p.name for p in (reference / study / "tables").glob("*.csv")}
-                         | {p.name for p in (run / study / "tables").glob("*.csv")}) - {"training.csv"})
+                         | {p.name for p in (run / study / "tables").glob("*.csv")}) - CHECK_TABLES)
         for name in tables:
             ref_t, run_t = reference / study / "tables" / name, run / study / "tables" / name
             if not ref_t.exists() or not run_t.exists():
