@@ -73,16 +73,15 @@ class HarmonicConv2d(nn.Module):
     def lower(self, x: torch.Tensor) -> torch.Tensor:
         """The harmonic lowering of ``x``: (B, C, F, T) -> (B, K_f C, F, T), zoom k's C channels in block k."""
         batch, channels, bins, frames = x.shape
+        harmonics = self.kernel[0]
         lower, weight = self._lookup(bins, x.device)
-        # one zero bin on top: taps past the spectrogram read zero
+        # one zero bin on top: taps past the spectrogram read zero; all K_f zooms in one gather per neighbour
         padded = F.pad(x, (0, 0, 0, 2))
-        zooms = []
-        for k in range(self.kernel[0]):
-            below = padded.index_select(2, lower[k])
-            above = padded.index_select(2, (lower[k] + 1).clamp(max=bins + 1))
-            w = weight[k].to(x.dtype)[None, None, :, None]
-            zooms.append(w * below + (1 - w) * above)
-        return torch.cat(zooms, dim=1)
+        below = padded.index_select(2, lower.flatten()).unflatten(2, (harmonics, bins))
+        above = padded.index_select(2, (lower + 1).clamp(max=bins + 1).flatten()).unflatten(2, (harmonics, bins))
+        w = weight.to(x.dtype)[None, None, :, :, None]
+        zooms = w * below + (1 - w) * above                             # (B, C, K_f, F, T)
+        return zooms.transpose(1, 2).reshape(batch, harmonics * channels, bins, frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(self.lower(x), self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype),
